@@ -1,0 +1,270 @@
+"""Chords: the fixed chord vocabulary, chord-symbol spelling both ways, and chord labelling.
+
+Vocabulary (fixed once; models and token tables index into it):
+    index 0                      "N.C." (no chord)
+    index 1 + 12*q + root        root pitch class ``root`` (0 = C … 11 = B) with quality ``QUALITIES[q]``
+
+so there are ``1 + 12 * len(QUALITIES)`` = 169 chord classes. A slash bass is kept on the
+:class:`Chord` (and in its spelling) but is not part of the vocabulary index.
+
+Qualities and their intervals above the root (semitones):
+
+    maj (0 4 7)   min (0 3 7)    dim (0 3 6)    aug (0 4 8)
+    dom7 (0 4 7 10)  maj7 (0 4 7 11)  min7 (0 3 7 10)  hdim7 (0 3 6 10)  dim7 (0 3 6 9)
+    sus4 (0 5 7)  sus2 (0 2 7)   maj6 (0 4 7 9)  min6 (0 3 7 9)  aug7 (0 4 8 10)
+
+Spelling: ``C Cm Cdim Caug C7 Cmaj7 Cm7 Cm7b5 Cdim7 Csus4 Csus2 C6 Cm6 C+7``, slash bass as
+``C/E``; ``N.C.`` for no chord. The parser also reads the usual aliases (``Cmin``, ``C-``, ``Cø7``,
+``C°``, ``CM7``, ``Cº7`` …) and the Nottingham Music Database's own spelling: ``Gd`` = G diminished,
+``Ea`` = E augmented, ``Fa7`` = F augmented seventh, lower-case slash basses with ``+`` for sharp and
+``b`` for flat (``D/f+`` = D over F#, ``Gm/bb`` = G minor over Bb), optional chords in parentheses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP
+
+QUALITIES: dict[str, tuple[int, ...]] = {
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    "aug": (0, 4, 8),
+    "dom7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "hdim7": (0, 3, 6, 10),
+    "dim7": (0, 3, 6, 9),
+    "sus4": (0, 5, 7),
+    "sus2": (0, 2, 7),
+    "maj6": (0, 4, 7, 9),
+    "min6": (0, 3, 7, 9),
+    "aug7": (0, 4, 8, 10),
+}
+QUALITY_NAMES: tuple[str, ...] = tuple(QUALITIES)
+NO_CHORD = "N"
+NUM_CHORD_CLASSES = 1 + 12 * len(QUALITIES)
+
+_SUFFIX: dict[str, str] = {
+    "maj": "", "min": "m", "dim": "dim", "aug": "aug", "dom7": "7", "maj7": "maj7", "min7": "m7",
+    "hdim7": "m7b5", "dim7": "dim7", "sus4": "sus4", "sus2": "sus2", "maj6": "6", "min6": "m6",
+    "aug7": "+7",
+}
+# Suffix aliases accepted by the parser, longest first when matching.
+_ALIASES: dict[str, str] = {
+    "": "maj", "maj": "maj", "M": "maj", "major": "maj",
+    "m": "min", "min": "min", "-": "min", "minor": "min", "mi": "min",
+    "dim": "dim", "°": "dim", "o": "dim", "d": "dim",
+    "aug": "aug", "+": "aug", "a": "aug", "#5": "aug",
+    "7": "dom7", "dom7": "dom7", "9": "dom7", "7b9": "dom7", "7#9": "dom7", "13": "dom7", "11": "dom7",
+    "maj7": "maj7", "M7": "maj7", "Δ": "maj7", "Δ7": "maj7", "ma7": "maj7", "maj9": "maj7",
+    "m7": "min7", "min7": "min7", "-7": "min7", "mi7": "min7", "m9": "min7",
+    "m7b5": "hdim7", "ø": "hdim7", "ø7": "hdim7", "hdim7": "hdim7", "min7b5": "hdim7", "-7b5": "hdim7",
+    "dim7": "dim7", "°7": "dim7", "o7": "dim7", "º7": "dim7", "d7": "dim7",
+    "sus4": "sus4", "sus": "sus4", "sus2": "sus2",
+    "6": "maj6", "maj6": "maj6", "M6": "maj6",
+    "m6": "min6", "min6": "min6", "-6": "min6",
+    "+7": "aug7", "aug7": "aug7", "7#5": "aug7", "a7": "aug7", "7+": "aug7",
+}
+_LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_SYMBOL_RE = re.compile(r"^([A-Ga-g])([#b♯♭+\-]*)(.*?)(?:/(.+))?$")
+
+
+@dataclass(frozen=True)
+class Chord:
+    """A chord symbol placed on the step grid.
+
+    Attributes:
+        root: root pitch class 0-11 (C = 0), or None for "no chord".
+        quality: a key of :data:`QUALITIES`, or ``"N"`` for no chord.
+        start_steps: onset in steps.
+        duration_steps: length in steps (>= 1); a chord lasts until the next one.
+        bass: pitch class of a slash bass, or None when the root is in the bass.
+    """
+
+    root: int | None
+    quality: str
+    start_steps: int = 0
+    duration_steps: int = 1
+    bass: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.quality == NO_CHORD:
+            if self.root is not None:
+                raise ValueError("a no-chord label has no root")
+        elif self.quality not in QUALITIES:
+            raise ValueError(f"unknown chord quality {self.quality!r}; allowed: {', '.join(QUALITIES)}")
+        elif self.root is None or not 0 <= self.root <= 11:
+            raise ValueError(f"chord root must be a pitch class 0-11, got {self.root}")
+        if self.duration_steps < 1:
+            raise ValueError(f"duration_steps must be >= 1, got {self.duration_steps}")
+
+    @property
+    def is_no_chord(self) -> bool:
+        return self.quality == NO_CHORD
+
+    @property
+    def end_steps(self) -> int:
+        return self.start_steps + self.duration_steps
+
+    @property
+    def pitch_classes(self) -> tuple[int, ...]:
+        """Sorted pitch classes sounding in the chord (slash bass included), empty for no chord."""
+        if self.root is None:
+            return ()
+        pcs = {(self.root + i) % 12 for i in QUALITIES[self.quality]}
+        if self.bass is not None:
+            pcs.add(self.bass)
+        return tuple(sorted(pcs))
+
+    @property
+    def index(self) -> int:
+        """Vocabulary index (0 = no chord); the slash bass is not part of it."""
+        return chord_index(self.root, self.quality)
+
+    def symbol(self, flats: bool | None = None) -> str:
+        """Chord-symbol spelling, e.g. ``'F#m7'``, ``'Bb/D'``, ``'N.C.'``.
+
+        Args:
+            flats: spell black-key roots with flats (True) or sharps (False); None picks the
+                common name (Db, Eb, F#, Ab, Bb).
+        """
+        if self.root is None:
+            return "N.C."
+        text = _root_name(self.root, flats) + _SUFFIX[self.quality]
+        if self.bass is not None and self.bass != self.root:
+            text += "/" + _root_name(self.bass, flats)
+        return text
+
+    def transposed(self, semitones: int) -> Chord:
+        if self.root is None:
+            return self
+        bass = None if self.bass is None else (self.bass + semitones) % 12
+        return replace(self, root=(self.root + semitones) % 12, bass=bass)
+
+    def with_time(self, start_steps: int, duration_steps: int) -> Chord:
+        return replace(self, start_steps=start_steps, duration_steps=duration_steps)
+
+
+def _root_name(pc: int, flats: bool | None) -> str:
+    if flats is None:
+        return ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[pc]
+    return (PITCH_NAMES_FLAT if flats else PITCH_NAMES_SHARP)[pc]
+
+
+def chord_index(root: int | None, quality: str) -> int:
+    """Vocabulary index of a (root, quality) pair; 0 for no chord."""
+    if quality == NO_CHORD or root is None:
+        return 0
+    return 1 + 12 * QUALITY_NAMES.index(quality) + root
+
+
+def chord_from_index(index: int, start_steps: int = 0, duration_steps: int = 1) -> Chord:
+    """Inverse of :func:`chord_index`."""
+    if not 0 <= index < NUM_CHORD_CLASSES:
+        raise ValueError(f"chord index {index} outside 0..{NUM_CHORD_CLASSES - 1}")
+    if index == 0:
+        return Chord(None, NO_CHORD, start_steps, duration_steps)
+    q, root = divmod(index - 1, 12)
+    return Chord(root, QUALITY_NAMES[q], start_steps, duration_steps)
+
+
+def _parse_pitch_class(letter: str, accidentals: str) -> int:
+    pc = _LETTER_PC[letter.upper()]
+    for a in accidentals:
+        pc += 1 if a in "#♯+" else -1
+    return pc % 12
+
+
+def parse_chord_symbol(text: str, start_steps: int = 0, duration_steps: int = 1) -> Chord:
+    """Parse a chord symbol into a :class:`Chord`.
+
+    Accepts standard symbols (``'Am7'``, ``'Bb/D'``, ``'F#m7b5'``, ``'N.C.'``) and the Nottingham
+    spelling (``'Gd'``, ``'Ea'``, ``'Fa7'``, ``'D/f+'``, ``'Gm/bb'``, ``'(E7)'``).
+
+    Raises:
+        ValueError: if ``text`` is not a chord symbol (the message names it).
+    """
+    s = text.strip().strip("()").strip()
+    if s.upper() in {"N.C.", "NC", "N.C", "N"}:
+        return Chord(None, NO_CHORD, start_steps, duration_steps)
+    m = _SYMBOL_RE.match(s)
+    if not m or not m.group(1).isupper():
+        raise ValueError(f"not a chord symbol: {text!r}")
+    letter, accidentals, suffix, bass_text = m.groups()
+    # In "C+7"/"Ca" style symbols a '+' or '-' right after the letter is a quality, not an accidental.
+    acc = ""
+    rest = accidentals + suffix
+    while rest and rest[0] in "#b♯♭":
+        acc, rest = acc + rest[0], rest[1:]
+    quality = _ALIASES.get(rest)
+    if quality is None:
+        quality = _ALIASES.get(rest.replace("(", "").replace(")", ""))
+    if quality is None:
+        raise ValueError(f"unknown chord quality {rest!r} in {text!r}")
+    root = _parse_pitch_class(letter, acc)
+    bass: int | None = None
+    if bass_text:
+        bm = re.match(r"^([A-Ga-g])([#b♯♭+\-]*)$", bass_text.strip())
+        if not bm:
+            raise ValueError(f"bad slash bass {bass_text!r} in {text!r}")
+        bass = _parse_pitch_class(bm.group(1), bm.group(2))
+        if bass == root:
+            bass = None
+    return Chord(root, quality, start_steps, duration_steps, bass)
+
+
+def chord_templates() -> np.ndarray:
+    """Binary pitch-class templates of the vocabulary, shape ``(NUM_CHORD_CLASSES, 12)``; row 0 is zeros."""
+    t = np.zeros((NUM_CHORD_CLASSES, 12), dtype=np.float32)
+    for q, intervals in enumerate(QUALITIES.values()):
+        for root in range(12):
+            for i in intervals:
+                t[1 + 12 * q + root, (root + i) % 12] = 1.0
+    return t
+
+
+# Simple chords are preferred over extended ones when they explain the notes equally well.
+_QUALITY_PRIOR = np.array(
+    [1.0, 1.0, 0.85, 0.7, 0.9, 0.8, 0.85, 0.75, 0.75, 0.6, 0.5, 0.6, 0.55, 0.5], dtype=np.float32
+)
+
+
+def label_chord(pc_weights: np.ndarray, qualities: tuple[str, ...] | None = None) -> tuple[Chord, float]:
+    """Best chord for a pitch-class weight vector by template matching.
+
+    Score of a chord = prior(quality) * (weight on chord tones - 0.5 * weight off the chord)
+    / total weight, with a penalty for chord tones that never sound; the root gets a small bonus
+    so that a lone C-E-G is C major, not A minor seventh missing its root.
+
+    Args:
+        pc_weights: shape ``(12,)``, non-negative weights (e.g. durations in steps, lowest note
+            weighted up).
+        qualities: restrict to these qualities (e.g. triads only); default all.
+
+    Returns:
+        ``(chord, confidence)`` with confidence in [0, 1]: the share of the weight explained by
+        the chord's tones (0 and a no-chord label for silence).
+    """
+    w = np.asarray(pc_weights, dtype=np.float32)
+    total = float(w.sum())
+    if total <= 0:
+        return Chord(None, NO_CHORD), 0.0
+    templates = chord_templates()[1:]  # (168, 12)
+    inside = templates @ w  # (168,)
+    outside = total - inside
+    present = (w > 0).astype(np.float32)
+    missing = templates.sum(1) - templates @ present  # chord tones never heard
+    prior = np.repeat(_QUALITY_PRIOR, 12)
+    root_bonus = 0.1 * w[np.tile(np.arange(12), len(QUALITIES))] / total  # weight on each root
+    score = prior * (inside - 0.5 * outside) / total - 0.15 * missing + root_bonus
+    if qualities is not None:
+        allowed = np.repeat(np.array([q in qualities for q in QUALITIES]), 12)
+        score = np.where(allowed, score, -np.inf)
+    best = int(np.argmax(score))
+    chord = chord_from_index(best + 1)
+    return chord, float(inside[best] / total)

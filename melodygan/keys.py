@@ -1,0 +1,116 @@
+"""Keys: key signatures as (tonic pitch class, mode), scales, and key estimation.
+
+Key estimation uses the Krumhansl-Kessler key profiles correlated with a duration-weighted
+pitch-class histogram (the Krumhansl-Schmuckler algorithm), the same method as music21's
+``analyze('key')`` default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from melodygan.notes import Note
+
+_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+NATURAL_MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
+# Minor-key melodies use the raised 6th and 7th as often as the natural ones.
+MINOR_SCALE_EXTENDED = (0, 2, 3, 5, 7, 8, 9, 10, 11)
+_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+_LETTER = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key: tonic pitch class (0 = C) and mode ``'major'`` or ``'minor'``."""
+
+    tonic: int = 0
+    mode: str = "major"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tonic <= 11:
+            raise ValueError(f"key tonic must be a pitch class 0-11, got {self.tonic}")
+        if self.mode not in ("major", "minor"):
+            raise ValueError(f"key mode must be 'major' or 'minor', got {self.mode!r}")
+
+    @property
+    def name(self) -> str:
+        """``'G'`` for G major, ``'Em'`` for E minor."""
+        return _MINOR_NAMES[self.tonic] + "m" if self.mode == "minor" else _NAMES[self.tonic]
+
+    @property
+    def scale(self) -> tuple[int, ...]:
+        """Pitch classes of the diatonic scale (natural minor for minor keys)."""
+        steps = MAJOR_SCALE if self.mode == "major" else NATURAL_MINOR_SCALE
+        return tuple(sorted((self.tonic + s) % 12 for s in steps))
+
+    @property
+    def scale_extended(self) -> tuple[int, ...]:
+        """Scale pitch classes a melody may use: major scale, or minor with raised 6th and 7th."""
+        steps = MAJOR_SCALE if self.mode == "major" else MINOR_SCALE_EXTENDED
+        return tuple(sorted((self.tonic + s) % 12 for s in steps))
+
+    @property
+    def sharps(self) -> int:
+        """Number of sharps (positive) or flats (negative) in the key signature, -7..7."""
+        major_tonic = self.tonic if self.mode == "major" else (self.tonic + 3) % 12
+        fifths = (major_tonic * 7) % 12
+        return fifths - 12 if fifths > 6 else fifths
+
+    def transposed(self, semitones: int) -> Key:
+        return Key((self.tonic + semitones) % 12, self.mode)
+
+    @classmethod
+    def parse(cls, text: str) -> Key:
+        """Parse ``'G'``, ``'F#m'``, ``'Bb major'``, ``'e minor'``, ``'Ebm'``.
+
+        Raises:
+            ValueError: naming the text when it is not a key.
+        """
+        s = text.strip().replace("♯", "#").replace("♭", "b")
+        if not s or s[0].upper() not in _LETTER:
+            raise ValueError(f"not a key: {text!r} (try e.g. 'G', 'F#m', 'Bb major', 'E minor')")
+        pc = _LETTER[s[0].upper()]
+        rest = s[1:]
+        while rest[:1] in ("#", "b"):
+            pc += 1 if rest[0] == "#" else -1
+            rest = rest[1:]
+        rest = rest.strip().lower()
+        if rest in ("", "maj", "major"):
+            mode = "major"
+        elif rest in ("m", "min", "minor"):
+            mode = "minor"
+        else:
+            raise ValueError(f"not a key: {text!r} (try e.g. 'G', 'F#m', 'Bb major', 'E minor')")
+        return cls(pc % 12, mode)
+
+
+def pitch_class_histogram(notes: list[Note]) -> np.ndarray:
+    """Duration-weighted pitch-class histogram, shape ``(12,)`` float64, in steps (unnormalised)."""
+    h = np.zeros(12)
+    for n in notes:
+        h[n.pitch % 12] += n.duration_steps
+    return h
+
+
+def estimate_key(notes: list[Note]) -> tuple[Key, float]:
+    """Krumhansl-Schmuckler key estimate of some notes.
+
+    Returns:
+        ``(key, correlation)``; the correlation in [-1, 1] is the confidence (C major and 0.0 for
+        no notes).
+    """
+    h = pitch_class_histogram(notes)
+    if h.sum() == 0:
+        return Key(0, "major"), 0.0
+    best, best_r = Key(0, "major"), -2.0
+    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
+        for tonic in range(12):
+            r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1]) if h.std() > 0 else 0.0
+            if r > best_r:
+                best, best_r = Key(tonic, mode), r
+    return best, best_r

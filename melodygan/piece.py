@@ -1,0 +1,170 @@
+"""Piece: the one core type. Every reader produces a Piece and every exporter consumes one.
+
+A Piece is a lead line (``melody``), chord symbols (``chords``), any other named parts
+(``voices``: ``{"Alto": [...], "Tenor": [...], "Bass": [...]}`` for a chorale, ``{"Chords": ...,
+"Bass": ...}`` after arranging), plus key, meter, tempo and the grid. All times are integer steps
+of ``1 / steps_per_quarter`` quarter notes (default 4: 16ths). Step 0 is the start of the pickup
+when there is one; bar 1 starts at ``pickup_steps``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from melodygan.chords import Chord
+from melodygan.keys import Key
+from melodygan.notes import Note
+
+DEFAULT_STEPS_PER_QUARTER = 4
+ALLOWED_DENOMINATORS = (1, 2, 4, 8, 16)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A short piece of music on the step grid.
+
+    Attributes:
+        melody: the lead line, monophonic for lead sheets (sorted by onset).
+        chords: chord symbols, sorted and non-overlapping; each lasts until the next.
+        voices: other named parts, in display order.
+        key: key signature.
+        time_signature: ``(numerator, denominator)``, e.g. ``(6, 8)``.
+        tempo_bpm: quarter notes per minute.
+        steps_per_quarter: grid resolution.
+        pickup_steps: length of the anacrusis before bar 1 (0 for none).
+        length_steps: total length; None means "up to the end of the last note or chord, rounded
+            up to a bar line".
+        title: free text.
+        melody_name: track name of the lead line ("Melody", or "Soprano" for chorales).
+        programs: General MIDI program per track name (0-127), where the source said.
+    """
+
+    melody: list[Note] = field(default_factory=list)
+    chords: list[Chord] = field(default_factory=list)
+    voices: dict[str, list[Note]] = field(default_factory=dict)
+    key: Key = field(default_factory=Key)
+    time_signature: tuple[int, int] = (4, 4)
+    tempo_bpm: float = 120.0
+    steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER
+    pickup_steps: int = 0
+    length_steps: int | None = None
+    title: str = ""
+    melody_name: str = "Melody"
+    programs: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        num, den = self.time_signature
+        if num < 1 or den not in ALLOWED_DENOMINATORS:
+            raise ValueError(f"bad time signature {num}/{den}: numerator >= 1, denominator one of {ALLOWED_DENOMINATORS}")
+        if (self.steps_per_quarter * 4 * num) % den:
+            raise ValueError(f"time signature {num}/{den} does not fit a grid of {self.steps_per_quarter} steps per quarter")
+        if not 10 <= self.tempo_bpm <= 400:
+            raise ValueError(f"tempo {self.tempo_bpm} bpm outside 10-400")
+        if self.pickup_steps < 0 or self.pickup_steps >= self.bar_steps:
+            raise ValueError(f"pickup_steps {self.pickup_steps} must be in 0..{self.bar_steps - 1}")
+
+    # --- grid -------------------------------------------------------------------------------
+    @property
+    def bar_steps(self) -> int:
+        """Steps in one bar."""
+        num, den = self.time_signature
+        return self.steps_per_quarter * 4 * num // den
+
+    @property
+    def beat_steps(self) -> int:
+        """Steps in one beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/den."""
+        num, den = self.time_signature
+        unit = self.steps_per_quarter * 4 // den
+        return unit * 3 if den == 8 and num % 3 == 0 and num > 3 else unit
+
+    @property
+    def content_end_steps(self) -> int:
+        """End of the last note or chord (0 for an empty piece)."""
+        ends = [n.end_steps for n in self.all_notes()] + [c.end_steps for c in self.chords]
+        return max(ends, default=0)
+
+    @property
+    def end_steps(self) -> int:
+        """Total length: ``length_steps`` if set, else the content rounded up to a bar line."""
+        if self.length_steps is not None:
+            return self.length_steps
+        body = max(self.content_end_steps - self.pickup_steps, 0)
+        bars = -(-body // self.bar_steps)
+        return self.pickup_steps + max(bars, 1) * self.bar_steps
+
+    @property
+    def num_bars(self) -> int:
+        """Whole bars after the pickup (a final partial bar counts as one)."""
+        return -(-(self.end_steps - self.pickup_steps) // self.bar_steps)
+
+    @property
+    def seconds_per_step(self) -> float:
+        return 60.0 / self.tempo_bpm / self.steps_per_quarter
+
+    # --- content ----------------------------------------------------------------------------
+    def tracks(self) -> dict[str, list[Note]]:
+        """All note tracks by name, the melody first."""
+        out = {self.melody_name: self.melody} if self.melody else {}
+        out.update(self.voices)
+        return out
+
+    def all_notes(self) -> list[Note]:
+        return [n for notes in self.tracks().values() for n in notes]
+
+    def chord_at(self, step: int) -> Chord | None:
+        """The chord sounding at ``step`` (the last one starting at or before it), or None."""
+        current = None
+        for c in self.chords:
+            if c.start_steps > step:
+                break
+            current = c
+        return current
+
+    def transposed(self, semitones: int) -> Piece:
+        """Everything moved by ``semitones`` (key and chords included).
+
+        Raises:
+            ValueError: if a note would leave MIDI's 0-127.
+        """
+        return replace(
+            self,
+            melody=[n.transposed(semitones) for n in self.melody],
+            chords=[c.transposed(semitones) for c in self.chords],
+            voices={k: [n.transposed(semitones) for n in v] for k, v in self.voices.items()},
+            key=self.key.transposed(semitones),
+        )
+
+    def pitch_range(self) -> tuple[int, int] | None:
+        """Lowest and highest pitch over all tracks, or None when there are no notes."""
+        pitches = [n.pitch for n in self.all_notes()]
+        return (min(pitches), max(pitches)) if pitches else None
+
+    def with_chords(self, chords: list[Chord]) -> Piece:
+        return replace(self, chords=sorted(chords, key=lambda c: c.start_steps))
+
+    def replace(self, **changes: object) -> Piece:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def chords_from_changes(symbols: list[tuple[int, Chord]], end_steps: int) -> list[Chord]:
+    """Turn (onset, chord) changes into chords that each last until the next change.
+
+    Consecutive identical chords (same root, quality and bass) merge into one.
+
+    Args:
+        symbols: ``(start_steps, chord)`` pairs in any order; the chord's own times are ignored.
+        end_steps: where the last chord ends.
+    """
+    ordered = sorted(symbols, key=lambda x: x[0])
+    out: list[Chord] = []
+    for i, (start, chord) in enumerate(ordered):
+        end = ordered[i + 1][0] if i + 1 < len(ordered) else end_steps
+        if end <= start:
+            continue
+        if out and (out[-1].root, out[-1].quality, out[-1].bass) == (chord.root, chord.quality, chord.bass) \
+                and out[-1].end_steps == start:
+            out[-1] = out[-1].with_time(out[-1].start_steps, end - out[-1].start_steps)
+        else:
+            out.append(chord.with_time(start, end - start))
+    return out
