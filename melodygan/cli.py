@@ -19,10 +19,14 @@ class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors print one line (plus usage) and exit 2."""
 
 
+# Each subcommand: `_add_<name>(sub)` declares its flags, `_run_<name>(args)` calls one library
+# function. Flags carry help= text; defaults show in --help.
+_FMT = argparse.ArgumentDefaultsHelpFormatter
+
+
 # --- preprocess -------------------------------------------------------------------------------
 def _add_preprocess(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("preprocess", help="turn corpora into cached arrays + meta.json",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser("preprocess", help="turn corpora into cached arrays + meta.json", formatter_class=_FMT)
     p.set_defaults(func=_run_preprocess)
 
 
@@ -30,8 +34,80 @@ def _run_preprocess(args: argparse.Namespace) -> int:
     raise MelodyganError("preprocess is not available in this build")
 
 
+# --- render -----------------------------------------------------------------------------------
+def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("render", help="render a MIDI file to WAV / PNG / MusicXML", formatter_class=_FMT)
+    p.set_defaults(func=_run_render)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    raise MelodyganError("render is not available in this build")
+
+
+# --- generate ---------------------------------------------------------------------------------
+def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("generate", help="generate lead-sheet clips (melody + chords)", formatter_class=_FMT)
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    raise MelodyganError("generate is not available in this build")
+
+
+# --- harmonize --------------------------------------------------------------------------------
+def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("harmonize", help="add chords (and accompaniment) to your melody", formatter_class=_FMT)
+    p.set_defaults(func=_run_harmonize)
+
+
+def _run_harmonize(args: argparse.Namespace) -> int:
+    raise MelodyganError("harmonize is not available in this build")
+
+
+# --- train ------------------------------------------------------------------------------------
+def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("train", help="train a model", formatter_class=_FMT)
+    models = p.add_subparsers(dest="model", metavar="MODEL", parser_class=_Parser)
+    models.required = True
+    _add_train_ar(models)
+    _add_train_gan(models)
+
+
+def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = models.add_parser("ar", help="train the autoregressive transformer", formatter_class=_FMT)
+    p.set_defaults(func=_run_train_ar)
+
+
+def _run_train_ar(args: argparse.Namespace) -> int:
+    raise MelodyganError("train ar is not available in this build")
+
+
+def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT)
+    p.set_defaults(func=_run_train_gan)
+
+
+def _run_train_gan(args: argparse.Namespace) -> int:
+    raise MelodyganError("train gan is not available in this build")
+
+
+# --- evaluate ---------------------------------------------------------------------------------
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("evaluate", help="measure a model against real data; writes a report", formatter_class=_FMT)
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    raise MelodyganError("evaluate is not available in this build")
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
+    _add_generate,
+    _add_harmonize,
+    _add_render,
     _add_preprocess,
+    _add_train,
+    _add_evaluate,
 ]
 
 
