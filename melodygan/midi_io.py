@@ -1,0 +1,485 @@
+"""MIDI files ⇄ Piece: the only module that imports pretty_midi (and mido for the meta events).
+
+Reading (:func:`midi_to_piece`) takes any Standard MIDI File:
+
+* notes come from pretty_midi, are mapped to ticks and quantised to the step grid (16ths by
+  default); notes moved by more than a tenth of a step, notes stretched to one step, and
+  collisions (two notes of one pitch at one onset, or overlapping each other) are counted and
+  reported in one :class:`MidiImportWarning`, never dropped silently;
+* tempo, time signature and key come from the meta events (the first of each; later changes are
+  reported); without a key signature the key is estimated (Krumhansl-Schmuckler);
+* a pickup is detected when the file starts with a short bar of its own time signature (what
+  notation programs and :func:`write_midi` write), e.g. ``1/4`` for one bar then ``4/4``;
+* chord symbols come back from marker events (what :func:`write_midi` writes) when every marker
+  parses as a chord symbol;
+* the melody track is chosen by ``melody_track`` (a track name, or an index into the pitched
+  tracks in file order), else by name (melody, lead, voice, vocal, soprano, tune, …), else as the
+  mostly-monophonic track with the highest mean pitch (tracks with under a quarter of the notes
+  of the busiest track are not candidates). A polyphonic melody track is reduced to its skyline;
+  the notes under it stay as a voice ``"<name> accompaniment"``. All other pitched tracks are kept
+  as voices under their track names; drum tracks (channel 10) are left out. The choice is logged
+  on the ``melodygan.midi_io`` logger at INFO level.
+
+Writing (:func:`write_midi`, :func:`piece_to_midifile`) produces DAW-ready files: type 1, 480
+ticks per quarter, a conductor track (title, tempo, time signature, key signature, one marker per
+chord change with the chord symbol) and one named track per part, each on its own channel
+(channel 10, the GM drum channel, is never used), with a General MIDI program, volume and pan.
+Note-offs come before note-ons at the same tick, overlapping notes of one pitch in one track are
+cut where the next one starts (so none sticks), and every track's end-of-track event sits exactly
+on the final bar line so that a clip loops in a DAW. ``midi_to_piece(write_midi(piece))`` gives
+the piece back exactly (notes, velocities, chords, key, meter, tempo, pickup, length, names).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import mido
+
+from melodygan.chords import parse_chord_symbol
+from melodygan.errors import MelodyganError
+from melodygan.files import atomic_output
+from melodygan.keys import Key, estimate_key
+from melodygan.notes import Note, is_monophonic, skyline
+from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
+
+if TYPE_CHECKING:
+    import pretty_midi
+
+logger = logging.getLogger(__name__)
+
+TICKS_PER_BEAT = 480
+DRUM_CHANNEL = 9  # channel 10 in 1-based numbering
+PITCHED_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
+
+# General MIDI programs (0-based) for the parts melodygan writes; a Piece's own ``programs`` win.
+DEFAULT_PROGRAMS: dict[str, int] = {
+    "Melody": 73,  # Flute: a clear, steady lead that sits above piano chords
+    "Chords": 0,  # Acoustic Grand Piano
+    "Bass": 32,  # Acoustic Bass
+    "Soprano": 52, "Alto": 52, "Tenor": 52,  # Choir Aahs for chorale voices
+}
+DEFAULT_PROGRAM = 0
+# (volume CC7, pan CC10) per part: the melody on top in the middle, chords a little left and under
+# it, bass in the middle; chorale voices spread like a choir on a stage.
+MIX: dict[str, tuple[int, int]] = {
+    "Melody": (110, 64), "Chords": (78, 48), "Bass": (100, 64),
+    "Soprano": (105, 52), "Alto": (95, 40), "Tenor": (95, 88),
+}
+_MELODY_WORDS = ("melody", "melodie", "lead", "voice", "vocal", "vox", "soprano", "tune", "sing", "theme")
+_OFF_GRID_TOLERANCE = 0.1  # fraction of a step a note may sit off the grid before it is counted
+
+
+class MidiImportWarning(UserWarning):
+    """Something in a MIDI file did not fit the Piece exactly (off-grid notes, collisions, …)."""
+
+
+@dataclass
+class _Meta:
+    """Meta events of a MIDI file, with absolute ticks."""
+
+    tempos: list[tuple[int, int]]  # (tick, microseconds per quarter)
+    time_signatures: list[tuple[int, int, int]]  # (tick, numerator, denominator)
+    keys: list[tuple[int, str]]  # (tick, mido key name)
+    markers: list[tuple[int, str]]
+    title: str
+    end_tick: int
+
+
+# --- reading --------------------------------------------------------------------------------
+def _read_meta(mid: mido.MidiFile) -> _Meta:
+    tempos, sigs, keys, markers = [], [], [], []
+    end_tick = 0
+    title = ""
+    for i, track in enumerate(mid.tracks):
+        tick = 0
+        has_notes = False
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                tempos.append((tick, msg.tempo))
+            elif msg.type == "time_signature":
+                sigs.append((tick, msg.numerator, msg.denominator))
+            elif msg.type == "key_signature":
+                keys.append((tick, msg.key))
+            elif msg.type == "marker":
+                markers.append((tick, msg.text))
+            elif msg.type == "track_name" and i == 0:
+                title = msg.name.strip()
+            elif msg.type == "note_on":
+                has_notes = True
+        end_tick = max(end_tick, tick)
+        if i == 0 and has_notes and mid.type == 1:
+            title = ""  # track 0 is a part, its name is not a title
+    return _Meta(sorted(tempos), sorted(sigs), sorted(keys), sorted(markers), title, end_tick)
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    out, k = name, 2
+    while out in taken:
+        out, k = f"{name} {k}", k + 1
+    taken.add(out)
+    return out
+
+
+def _clean_track(notes: list[Note]) -> tuple[list[Note], int]:
+    """Merge same-pitch collisions in one track: keep the longest of notes sharing an onset and cut
+    a note where the next one of its pitch starts. Returns (notes, collisions)."""
+    by_key: dict[tuple[int, int], Note] = {}
+    collisions = 0
+    for n in notes:
+        k = (n.start_steps, n.pitch)
+        if k in by_key:
+            collisions += 1
+            if n.duration_steps <= by_key[k].duration_steps:
+                continue
+        by_key[k] = n
+    out: list[Note] = []
+    last: dict[int, int] = {}  # pitch -> index in out
+    for n in sorted(by_key.values()):
+        j = last.get(n.pitch)
+        if j is not None and out[j].end_steps > n.start_steps:
+            prev = out[j]
+            out[j] = Note(prev.start_steps, n.start_steps - prev.start_steps, prev.pitch, prev.velocity)
+            collisions += 1
+        last[n.pitch] = len(out)
+        out.append(n)
+    return sorted(out), collisions
+
+
+def _monophonic_share(notes: list[Note]) -> float:
+    """Share of notes that overlap no other note of the track."""
+    ordered = sorted(notes)
+    clash = [False] * len(ordered)
+    furthest, owner = -1, -1
+    for i, n in enumerate(ordered):
+        if n.start_steps < furthest:
+            clash[i] = True
+            clash[owner] = True
+        if n.end_steps > furthest:
+            furthest, owner = n.end_steps, i
+    return 1.0 - sum(clash) / max(len(ordered), 1)
+
+
+def choose_melody_track(tracks: dict[str, list[Note]], melody_track: str | int | None = None) -> tuple[str, str]:
+    """Pick the melody among named pitched tracks.
+
+    Args:
+        tracks: pitched tracks with notes, in file order.
+        melody_track: a track name (case-insensitive) or an index into ``tracks``; None to choose.
+
+    Returns:
+        ``(name, reason)``.
+
+    Raises:
+        MelodyganError: when ``melody_track`` names no track.
+    """
+    names = list(tracks)
+    listing = ", ".join(f"{i}={n!r}" for i, n in enumerate(names))
+    if isinstance(melody_track, int):
+        if not 0 <= melody_track < len(names):
+            raise MelodyganError(f"melody track index {melody_track} out of range; tracks: {listing}")
+        return names[melody_track], "chosen by index"
+    if isinstance(melody_track, str):
+        for n in names:
+            if n.lower() == melody_track.strip().lower():
+                return n, "chosen by name"
+        raise MelodyganError(f"no track named {melody_track!r}; tracks: {listing}")
+
+    def mean_pitch(name: str) -> float:
+        return sum(n.pitch for n in tracks[name]) / len(tracks[name])
+
+    named = [n for n in names if any(w in n.lower() for w in _MELODY_WORDS)]
+    if named:
+        return max(named, key=mean_pitch), "its name marks a melody"
+    busiest = max(len(v) for v in tracks.values())
+    candidates = [n for n in names if len(tracks[n]) * 4 >= busiest]
+    mono = [n for n in candidates if _monophonic_share(tracks[n]) >= 0.9]
+    if mono:
+        return max(mono, key=mean_pitch), "highest mean pitch among the monophonic tracks"
+    return max(candidates, key=mean_pitch), "highest mean pitch (no track is monophonic)"
+
+
+def _pickup_and_meter(sigs: list[tuple[int, int, int]], ticks_per_step: float,
+                      spq: int) -> tuple[int, tuple[int, int], int]:
+    """(pickup_steps, main time signature, number of ignored later changes)."""
+    if not sigs:
+        return 0, (4, 4), 0
+    first = sigs[0]
+    if len(sigs) >= 2 and first[0] == 0:
+        tick, num, den = sigs[1]
+        first_bar = first[1] * spq * 4 / first[2]
+        main_bar = num * spq * 4 / den
+        steps = tick / ticks_per_step
+        if abs(steps - first_bar) < 1e-6 and steps < main_bar and steps == int(steps):
+            return int(steps), (num, den), len(sigs) - 2
+    return 0, (first[1], first[2]), len(sigs) - 1
+
+
+def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
+                  steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
+    """Read a MIDI file into a Piece on the step grid.
+
+    Args:
+        path: a ``.mid``/``.midi`` file (type 0 or 1).
+        melody_track: the melody's track name or index among the pitched tracks with notes (file
+            order); None chooses one (see the module docstring) and logs the choice.
+        steps_per_quarter: grid resolution (4 = 16ths).
+
+    Returns:
+        A Piece whose melody is the chosen track (skyline if polyphonic) and whose voices are the
+        other pitched tracks by name; ``programs`` holds each track's GM program.
+
+    Raises:
+        MelodyganError: missing, corrupt, empty or drum-only files; a bad ``melody_track``.
+    """
+    import pretty_midi
+
+    p = Path(path)
+    if not p.is_file():
+        raise MelodyganError(f"MIDI file {p} not found")
+    data = p.read_bytes()
+    try:
+        mid = mido.MidiFile(file=io.BytesIO(data))
+        pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as e:  # mido/pretty_midi raise OSError, EOFError, KeyError, ValueError, IndexError
+        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise MelodyganError(f"{p} is not a readable MIDI file ({reason})") from None
+    meta = _read_meta(mid)
+    resolution = mid.ticks_per_beat
+    ticks_per_step = resolution / steps_per_quarter
+    problems: list[str] = []
+
+    pickup, time_signature, ts_changes = _pickup_and_meter(meta.time_signatures, ticks_per_step, steps_per_quarter)
+    num, den = time_signature
+    if den not in ALLOWED_DENOMINATORS or (steps_per_quarter * 4 * num) % den:
+        problems.append(f"time signature {num}/{den} does not fit the grid, using 4/4")
+        time_signature, pickup = (4, 4), 0
+    if ts_changes:
+        problems.append(f"{ts_changes} later time-signature change(s) ignored")
+
+    off_grid = stretched = collisions = 0
+    tracks: dict[str, list[Note]] = {}
+    programs: dict[str, int] = {}
+    taken: set[str] = set()
+    drums = 0
+    for inst in pm.instruments:
+        if inst.is_drum:
+            drums += len(inst.notes)
+            continue
+        notes: list[Note] = []
+        for n in inst.notes:
+            on, off = pm.time_to_tick(n.start) / ticks_per_step, pm.time_to_tick(n.end) / ticks_per_step
+            start, end = round(on), round(off)
+            if abs(on - start) > _OFF_GRID_TOLERANCE or abs(off - end) > _OFF_GRID_TOLERANCE:
+                off_grid += 1
+            if end <= start:
+                end, stretched = start + 1, stretched + 1
+            notes.append(Note(start, end - start, n.pitch, max(1, min(127, n.velocity))))
+        if not notes:
+            continue
+        notes, c = _clean_track(notes)
+        collisions += c
+        base = inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program)
+        name = _unique_name(base, taken)
+        tracks[name] = notes
+        programs[name] = inst.program
+    if not tracks:
+        what = "only drums" if drums else "no notes"
+        raise MelodyganError(f"{p} has {what}; a melody needs a pitched track")
+    if drums:
+        problems.append(f"{drums} drum notes left out")
+    if off_grid:
+        problems.append(f"{off_grid} notes off the {steps_per_quarter}-per-quarter grid moved to it")
+    if stretched:
+        problems.append(f"{stretched} notes shorter than a step lengthened to one step")
+    if collisions:
+        problems.append(f"{collisions} same-pitch collisions merged")
+
+    chosen, reason = choose_melody_track(tracks, melody_track)
+    melody = tracks.pop(chosen)
+    voices = dict(tracks)
+    if not is_monophonic(melody):
+        line = skyline(melody)
+        kept = {(n.start_steps, n.pitch) for n in line}
+        rest = [n for n in melody if (n.start_steps, n.pitch) not in kept]
+        problems.append(f"melody track {chosen!r} is polyphonic: kept its top line ({len(line)} of {len(melody)} "
+                        f"notes), the rest as {chosen + ' accompaniment'!r}")
+        melody = line
+        if rest:
+            voices = {_unique_name(f"{chosen} accompaniment", set(tracks)): rest, **voices}
+    logger.info("%s: melody = track %r (%s); other tracks: %s", p.name, chosen, reason, list(voices) or "none")
+
+    tempo_bpm = 120.0
+    if meta.tempos:
+        tempo_bpm = round(mido.tempo2bpm(meta.tempos[0][1]), 2)
+        if len({t for _, t in meta.tempos}) > 1:
+            problems.append(f"{len(meta.tempos) - 1} tempo change(s) ignored, using {tempo_bpm:g} bpm")
+    if not 10 <= tempo_bpm <= 400:
+        problems.append(f"tempo {tempo_bpm:g} bpm clamped to 10-400")
+        tempo_bpm = min(max(tempo_bpm, 10.0), 400.0)
+
+    all_notes = melody + [n for v in voices.values() for n in v]
+    if meta.keys:
+        key = Key.parse(meta.keys[0][1])
+    else:
+        key, _ = estimate_key(all_notes)
+        logger.info("%s: no key signature, estimated %s", p.name, key.name)
+
+    content_end = max(n.end_steps for n in all_notes)
+    end_steps = meta.end_tick / ticks_per_step
+    bar = steps_per_quarter * 4 * time_signature[0] // time_signature[1]
+    length: int | None = None
+    if end_steps == int(end_steps) and end_steps >= content_end and (int(end_steps) - pickup) % bar == 0 \
+            and end_steps > pickup:
+        length = int(end_steps)
+
+    chords = []
+    if meta.markers:
+        try:
+            changes = [(round(t / ticks_per_step), parse_chord_symbol(text)) for t, text in meta.markers]
+        except ValueError:
+            changes = []  # markers that are not all chord symbols are section names, not chords
+        if changes:
+            chord_end = length if length is not None else max(content_end, max(s for s, _ in changes) + 1)
+            chords = chords_from_changes(changes, chord_end)
+
+    if problems:
+        warnings.warn(f"{p.name}: " + "; ".join(problems), MidiImportWarning, stacklevel=2)
+    return Piece(melody=melody, chords=chords, voices=voices, key=key, time_signature=time_signature,
+                 tempo_bpm=tempo_bpm, steps_per_quarter=steps_per_quarter, pickup_steps=pickup,
+                 length_steps=length, title=meta.title, melody_name=chosen, programs=programs)
+
+
+# --- writing --------------------------------------------------------------------------------
+def _pickup_signature(pickup_steps: int, steps_per_quarter: int) -> tuple[int, int]:
+    """Time signature of a pickup bar, e.g. 4 steps at 4 per quarter -> (1, 4)."""
+    num, den = pickup_steps, 4 * steps_per_quarter
+    while num % 2 == 0 and den > 1:
+        num, den = num // 2, den // 2
+    if den & (den - 1):
+        raise MelodyganError(f"a pickup of {pickup_steps} steps cannot be written with {steps_per_quarter} "
+                             "steps per quarter (needs a power of two)")
+    return num, den
+
+
+def _to_track(events: Iterable[tuple[int, int, mido.Message | mido.MetaMessage]], end_tick: int) -> mido.MidiTrack:
+    """Absolute-tick events (tick, order, message) -> a track with delta times ending at ``end_tick``."""
+    track = mido.MidiTrack()
+    now = 0
+    for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=end_tick - now))
+    return track
+
+
+def part_program(piece: Piece, name: str) -> int:
+    """General MIDI program of a part: the Piece's own, else the default for its name.
+
+    In a chorale (melody named "Soprano") every voice, the bass included, sings with the choir.
+    """
+    if name in piece.programs:
+        return piece.programs[name]
+    if piece.melody_name == "Soprano" and name in ("Soprano", "Alto", "Tenor", "Bass"):
+        return DEFAULT_PROGRAMS["Soprano"]
+    return DEFAULT_PROGRAMS.get(name, DEFAULT_PROGRAM)
+
+
+def piece_to_midifile(piece: Piece) -> mido.MidiFile:
+    """Build the DAW-ready type-1 MIDI file of a Piece (see the module docstring).
+
+    Notes past ``piece.end_steps`` are cut at the end (notes starting there are dropped, with a
+    :class:`MidiImportWarning`), so the file is exactly ``piece.num_bars`` bars long.
+
+    Raises:
+        MelodyganError: when the grid does not divide 480 ticks per quarter.
+    """
+    spq = piece.steps_per_quarter
+    if TICKS_PER_BEAT % spq:
+        raise MelodyganError(f"steps_per_quarter {spq} must divide {TICKS_PER_BEAT}")
+    tps = TICKS_PER_BEAT // spq
+    end_steps = piece.end_steps
+    end_tick = end_steps * tps
+    mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+
+    conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+        (0, 0, mido.MetaMessage("track_name", name=piece.title or "melodygan")),
+        (0, 1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(piece.tempo_bpm))),
+        (0, 3, mido.MetaMessage("key_signature", key=piece.key.name)),
+    ]
+    num, den = piece.time_signature
+    if piece.pickup_steps:
+        pnum, pden = _pickup_signature(piece.pickup_steps, spq)
+        conductor.append((0, 2, mido.MetaMessage("time_signature", numerator=pnum, denominator=pden)))
+        conductor.append((piece.pickup_steps * tps, 2, mido.MetaMessage("time_signature", numerator=num,
+                                                                        denominator=den)))
+    else:
+        conductor.append((0, 2, mido.MetaMessage("time_signature", numerator=num, denominator=den)))
+    for c in piece.chords:
+        if c.start_steps < end_steps:
+            conductor.append((c.start_steps * tps, 4, mido.MetaMessage("marker", text=c.symbol())))
+    mid.tracks.append(_to_track(conductor, end_tick))
+
+    cut = 0
+    for i, (name, notes) in enumerate(piece.tracks().items()):
+        ch = PITCHED_CHANNELS[i % len(PITCHED_CHANNELS)]
+        volume, pan = MIX.get(name, (100, [64, 40, 88, 52, 76][i % 5]))
+        events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = [
+            (0, 0, mido.MetaMessage("track_name", name=name)),
+            (0, 1, mido.Message("program_change", channel=ch, program=part_program(piece, name))),
+            (0, 2, mido.Message("control_change", channel=ch, control=7, value=volume)),
+            (0, 3, mido.Message("control_change", channel=ch, control=10, value=pan)),
+        ]
+        cleaned, _ = _clean_track(list(notes))
+        for n in cleaned:
+            if n.start_steps >= end_steps:
+                cut += 1
+                continue
+            stop = min(n.end_steps, end_steps)
+            cut += stop < n.end_steps
+            # note-offs (order 4) sort before note-ons (order 5) at the same tick: no stuck notes
+            events.append((n.start_steps * tps, 5, mido.Message("note_on", channel=ch, note=n.pitch,
+                                                                 velocity=n.velocity)))
+            events.append((stop * tps, 4, mido.Message("note_off", channel=ch, note=n.pitch, velocity=0)))
+        mid.tracks.append(_to_track(events, end_tick))
+    if cut:
+        warnings.warn(f"{cut} notes ran past the end of the piece (bar {piece.num_bars}) and were cut",
+                      MidiImportWarning, stacklevel=2)
+    return mid
+
+
+def piece_to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
+    """The Piece as a ``pretty_midi.PrettyMIDI`` (parsed from the bytes :func:`write_midi` writes)."""
+    import pretty_midi
+
+    buf = io.BytesIO()
+    piece_to_midifile(piece).save(file=buf)
+    buf.seek(0)
+    return pretty_midi.PrettyMIDI(buf)
+
+
+def write_midi(piece: Piece, path: str | Path, force: bool = False) -> Path:
+    """Write a Piece as a DAW-ready MIDI file, atomically.
+
+    Args:
+        piece: what to write.
+        path: the ``.mid`` file.
+        force: replace an existing file.
+
+    Returns:
+        The path written.
+
+    Raises:
+        MelodyganError: when the file exists and ``force`` is False.
+    """
+    mid = piece_to_midifile(piece)
+    with atomic_output(path, force=force) as tmp:
+        mid.save(str(tmp))
+    return Path(path)

@@ -1,0 +1,224 @@
+"""MIDI in and out: exact round trips, DAW-ready files read back by pretty_midi, mido and music21,
+melody-track choice, quantisation reports and user errors."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import mido
+import pretty_midi
+import pytest
+
+from melodygan.chords import parse_chord_symbol
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key
+from melodygan.midi_io import MidiImportWarning, midi_to_piece, piece_to_midi, piece_to_midifile, write_midi
+from melodygan.notes import Note
+from melodygan.piece import Piece, chords_from_changes
+
+
+def lead_sheet(pickup: int = 4) -> Piece:
+    """Two bars of 3/4 in G with a quarter-note pickup, melody + chords + bass, varied velocities."""
+    melody = [Note(0, 4, 62, 70), Note(4, 8, 67, 100), Note(12, 4, 71, 80), Note(16, 2, 74, 96),
+              Note(18, 2, 72, 80), Note(20, 8, 71, 99)]
+    chords = chords_from_changes([(4, parse_chord_symbol("G")), (16, parse_chord_symbol("D7"))], 28)
+    chord_notes = [Note(s, 4, p, 60) for s in (4, 8, 12) for p in (55, 59, 62)]
+    chord_notes += [Note(s, 4, p, 60) for s in (16, 20, 24) for p in (54, 57, 60, 62)]
+    bass = [Note(4, 12, 43, 90), Note(16, 12, 38, 90)]
+    return Piece(melody=melody, chords=chords, voices={"Chords": chord_notes, "Bass": bass}, key=Key(7, "major"),
+                 time_signature=(3, 4), tempo_bpm=110.0, pickup_steps=pickup, title="Test tune",
+                 programs={"Melody": 73, "Chords": 0, "Bass": 32})
+
+
+def test_round_trip_is_exact(tmp_path: Path) -> None:
+    piece = lead_sheet()
+    path = write_midi(piece, tmp_path / "a.mid")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a clean file must read back without any report
+        back = midi_to_piece(path)
+    assert back.melody == piece.melody
+    assert back.voices == piece.voices
+    assert back.chords == piece.chords
+    assert (back.key, back.time_signature, back.tempo_bpm) == (piece.key, piece.time_signature, piece.tempo_bpm)
+    assert back.pickup_steps == 4 and back.length_steps == piece.end_steps == 28
+    assert back.title == "Test tune" and back.melody_name == "Melody"
+    assert back.programs == piece.programs
+    # and MIDI -> Piece -> MIDI again gives the same bytes
+    write_midi(back, tmp_path / "b.mid")
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
+
+
+def test_pretty_midi_reads_the_same_notes_and_meta(tmp_path: Path) -> None:
+    piece = lead_sheet(pickup=0)
+    pm = pretty_midi.PrettyMIDI(str(write_midi(piece, tmp_path / "a.mid")))
+    assert pm.resolution == 480
+    assert [i.name for i in pm.instruments] == ["Melody", "Chords", "Bass"]
+    assert [i.program for i in pm.instruments] == [73, 0, 32]
+    assert not any(i.is_drum for i in pm.instruments)
+    _, tempi = pm.get_tempo_changes()
+    assert tempi[0] == pytest.approx(110.0, abs=1e-3)
+    assert [(t.numerator, t.denominator) for t in pm.time_signature_changes] == [(3, 4)]
+    assert [pretty_midi.key_number_to_key_name(k.key_number) for k in pm.key_signature_changes] == ["G Major"]
+    got = sorted((pm.time_to_tick(n.start) // 120, pm.time_to_tick(n.end) // 120, n.pitch, n.velocity)
+                 for n in pm.instruments[0].notes)
+    assert got == sorted((n.start_steps, n.end_steps, n.pitch, n.velocity) for n in piece.melody)
+    # piece_to_midi gives the same object without a file
+    assert [len(i.notes) for i in piece_to_midi(piece).instruments] == [len(i.notes) for i in pm.instruments]
+
+
+def test_mido_sees_a_daw_ready_file(tmp_path: Path) -> None:
+    piece = lead_sheet()
+    mid = mido.MidiFile(str(write_midi(piece, tmp_path / "a.mid")))
+    assert mid.type == 1 and mid.ticks_per_beat == 480
+    bar_line = piece.end_steps * 120
+    channels = []
+    for track in mid.tracks:
+        assert sum(m.time for m in track) == bar_line  # end-of-track exactly on the final bar line
+        assert track[-1].type == "end_of_track"
+        sounding: dict[tuple[int, int], int] = {}
+        chans = {m.channel for m in track if hasattr(m, "channel")}
+        channels.append(chans)
+        tick = 0
+        for m in track:
+            tick += m.time
+            if m.type == "note_on" and m.velocity > 0:
+                assert (m.channel, m.note) not in sounding, "a note restarted while sounding"
+                sounding[(m.channel, m.note)] = tick
+            elif m.type in ("note_off", "note_on"):
+                start = sounding.pop((m.channel, m.note))
+                assert tick > start, "zero-length note"
+        assert not sounding, "stuck note"
+    assert channels[0] == set()
+    part_channels = [c.pop() for c in channels[1:]]
+    assert len(set(part_channels)) == 3 and 9 not in part_channels
+    meta = [m for m in mid.tracks[0] if m.is_meta]
+    assert [m.text for m in meta if m.type == "marker"] == ["G", "D7"]
+    sigs = [(m.numerator, m.denominator) for m in meta if m.type == "time_signature"]
+    assert sigs == [(1, 4), (3, 4)]  # the pickup bar, then the meter
+    assert [m.key for m in meta if m.type == "key_signature"] == ["G"]
+
+
+def test_music21_reads_parts_notes_key_meter_tempo(tmp_path: Path) -> None:
+    music21 = pytest.importorskip("music21")
+    piece = lead_sheet(pickup=0)
+    score = music21.converter.parse(str(write_midi(piece, tmp_path / "a.mid")), quantizePost=False)
+    names = [p.partName for p in score.parts]
+    assert names == ["Melody", "Chords", "Bass"]
+    melody = score.parts[0].flatten().stripTies().notes  # a note across a bar line comes back tied
+    got = [(float(n.offset) * 4, float(n.quarterLength) * 4, n.pitch.midi) for n in melody]
+    assert got == [(n.start_steps, n.duration_steps, n.pitch) for n in piece.melody]
+    ts = score.parts[0].flatten().getElementsByClass("TimeSignature")[0]
+    assert ts.ratioString == "3/4"
+    ks = score.flatten().getElementsByClass("KeySignature")[0]
+    assert ks.sharps == 1
+    mm = score.flatten().getElementsByClass("MetronomeMark")[0]
+    assert mm.number == pytest.approx(110.0, abs=0.01)
+
+
+def _pm_file(path: Path, tracks: list[tuple[str, int, bool, list[tuple[float, float, int]]]]) -> Path:
+    """Write a MIDI with pretty_midi: tracks as (name, program, is_drum, [(start_s, end_s, pitch)])."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    for name, program, drum, notes in tracks:
+        inst = pretty_midi.Instrument(program=program, is_drum=drum, name=name)
+        inst.notes = [pretty_midi.Note(velocity=80, pitch=p, start=s, end=e) for s, e, p in notes]
+        pm.instruments.append(inst)
+    pm.write(str(path))
+    return path
+
+
+def test_melody_choice_by_heuristic_name_and_index(tmp_path: Path) -> None:
+    # 120 bpm: a 16th = 0.125 s. Piano plays low block chords, Strings a high single line.
+    piano = [(i * 0.5, i * 0.5 + 0.5, p) for i in range(8) for p in (48, 52, 55)]
+    strings = [(i * 0.25, i * 0.25 + 0.25, 72 + i % 5) for i in range(16)]
+    path = _pm_file(tmp_path / "x.mid", [("Piano", 0, False, piano), ("Strings", 48, False, strings)])
+    piece = midi_to_piece(path)
+    assert piece.melody_name == "Strings" and len(piece.melody) == 16
+    assert list(piece.voices) == ["Piano"] and len(piece.voices["Piano"]) == 24
+    assert piece.programs == {"Piano": 0, "Strings": 48}
+    assert midi_to_piece(path, melody_track="piano").melody_name == "Piano"
+    assert midi_to_piece(path, melody_track=0).melody_name == "Piano"
+    path2 = _pm_file(tmp_path / "y.mid", [("Lead vocal", 0, False, [(0, 1, 60)]), ("Flute", 73, False, strings)])
+    assert midi_to_piece(path2).melody_name == "Lead vocal"
+    with pytest.raises(MelodyganError, match="no track named 'Sax'"):
+        midi_to_piece(path, melody_track="Sax")
+    with pytest.raises(MelodyganError, match="out of range"):
+        midi_to_piece(path, melody_track=5)
+
+
+def test_polyphonic_melody_gets_its_skyline_and_keeps_the_rest(tmp_path: Path) -> None:
+    notes = [(i * 0.5, i * 0.5 + 0.5, p) for i in range(4) for p in (60, 64, 67 + i)]
+    path = _pm_file(tmp_path / "p.mid", [("Piano", 0, False, notes)])
+    with pytest.warns(MidiImportWarning, match="polyphonic"):
+        piece = midi_to_piece(path)
+    assert [n.pitch for n in piece.melody] == [67, 68, 69, 70]
+    assert len(piece.voices["Piano accompaniment"]) == 8
+
+
+def test_off_grid_notes_are_counted_not_silent(tmp_path: Path) -> None:
+    notes = [(0.0, 0.5, 60), (0.53, 1.0, 62), (1.0, 1.46, 64), (1.5, 1.52, 65)]
+    path = _pm_file(tmp_path / "h.mid", [("Melody", 0, False, notes)])
+    with pytest.warns(MidiImportWarning) as rec:
+        piece = midi_to_piece(path)
+    text = str(rec[0].message)
+    assert "3 notes off the 4-per-quarter grid" in text and "1 notes shorter than a step" in text
+    assert [(n.start_steps, n.duration_steps) for n in piece.melody] == [(0, 4), (4, 4), (8, 4), (12, 1)]
+
+
+def test_key_is_estimated_without_a_key_signature(tmp_path: Path) -> None:
+    scale = [(i * 0.5, i * 0.5 + 0.5, p) for i, p in enumerate([62, 64, 66, 67, 69, 71, 73, 74, 69, 62])]
+    piece = midi_to_piece(_pm_file(tmp_path / "d.mid", [("Melody", 0, False, scale)]))
+    assert piece.key == Key(2, "major")
+
+
+def test_type_0_file(tmp_path: Path) -> None:
+    mid = mido.MidiFile(type=0, ticks_per_beat=96)
+    t = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000), mido.Message("note_on", note=60, velocity=64),
+                        mido.Message("note_off", note=60, time=96), mido.Message("note_on", note=64, velocity=64),
+                        mido.Message("note_off", note=64, time=48)])
+    mid.tracks.append(t)
+    mid.save(str(tmp_path / "t0.mid"))
+    piece = midi_to_piece(tmp_path / "t0.mid")
+    assert [(n.start_steps, n.duration_steps, n.pitch) for n in piece.melody] == [(0, 4, 60), (4, 2, 64)]
+
+
+@pytest.mark.parametrize("kind", ["drums", "empty", "corrupt", "missing"])
+def test_bad_files_raise_one_line_errors(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "bad.mid"
+    if kind == "drums":
+        _pm_file(path, [("Drums", 0, True, [(0, 0.1, 36), (0.5, 0.6, 38)])])
+    elif kind == "empty":
+        _pm_file(path, [])
+    elif kind == "corrupt":
+        path.write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    with pytest.raises(MelodyganError) as err:
+        midi_to_piece(path)
+    assert "\n" not in str(err.value) and "bad.mid" in str(err.value)
+
+
+def test_write_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
+    path = tmp_path / "a.mid"
+    path.write_bytes(b"keep me")
+    with pytest.raises(MelodyganError, match="exists"):
+        write_midi(lead_sheet(), path)
+    assert path.read_bytes() == b"keep me"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
+    write_midi(lead_sheet(), path, force=True)
+    assert path.read_bytes()[:4] == b"MThd"
+
+
+def test_notes_past_the_requested_length_are_cut_to_the_bar_line() -> None:
+    piece = Piece(melody=[Note(0, 16, 60), Note(12, 8, 62), Note(16, 4, 64)], length_steps=16)
+    with pytest.warns(MidiImportWarning, match="2 notes ran past"):
+        mid = piece_to_midifile(piece)
+    assert all(sum(m.time for m in t) == 16 * 120 for t in mid.tracks)
+
+
+def test_chorale_voices_get_named_tracks_and_choir(tmp_path: Path) -> None:
+    satb = Piece(melody=[Note(0, 16, 72)], melody_name="Soprano",
+                 voices={"Alto": [Note(0, 16, 67)], "Tenor": [Note(0, 16, 64)], "Bass": [Note(0, 16, 48)]})
+    pm = pretty_midi.PrettyMIDI(str(write_midi(satb, tmp_path / "c.mid")))
+    assert [(i.name, i.program) for i in pm.instruments] == [("Soprano", 52), ("Alto", 52), ("Tenor", 52),
+                                                             ("Bass", 52)]
+    back = midi_to_piece(tmp_path / "c.mid")
+    assert back.melody_name == "Soprano" and list(back.voices) == ["Alto", "Tenor", "Bass"]
