@@ -94,11 +94,27 @@ def _run_train_gan(args: argparse.Namespace) -> int:
 # --- evaluate ---------------------------------------------------------------------------------
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("evaluate", help="measure a model against real data; writes a report", formatter_class=_FMT)
+    p.add_argument("--engine", required=True,
+                   help="what to judge: rule-triad, rule-tonic, harmonize-leadsheet (harmonizers); ar, gan, hybrid "
+                        "(generators)")
+    p.add_argument("--data", required=True,
+                   help="held-out data: a preprocessed folder (its test split), Nottingham .abc file(s), or a score")
+    p.add_argument("--out", required=True, help="report folder (report.md, metrics.json, PNG plots)")
+    p.add_argument("--checkpoint", default=None, help="model folder for model engines (default: shipped weights)")
+    p.add_argument("--num", type=int, default=64, help="pieces to harmonize or generate")
+    p.add_argument("--seed", type=int, default=1, help="seed for the choice of real pieces and for sampling")
+    p.add_argument("--force", action="store_true", help="replace an existing report folder")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=_run_evaluate)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    raise MelodyganError("evaluate is not available in this build")
+    from melodygan.evaluate import evaluate
+
+    result = evaluate(args.engine, args.data, args.num, args.out, checkpoint=args.checkpoint, seed=args.seed,
+                      force=args.force, plots=not args.no_plots)
+    print(f"wrote {args.out}/report.md ({result['num_model']} pieces from {args.engine}, {result['num_real']} real)")
+    return 0
 
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]

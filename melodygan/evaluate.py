@@ -1,0 +1,386 @@
+"""Evaluation: run an engine on held-out data and write a report of metrics, real vs model.
+
+An *engine* is a function ``fn(real, num, checkpoint, seed) -> list[Piece]`` registered in
+:data:`ENGINES` with a kind:
+
+* ``"harmonizer"`` engines get the held-out melodies with their chords stripped and return them
+  harmonized; they are judged against the human chords of the same melodies (CTnCTR, PCS, MCTD,
+  CHE, CC, CTD, chord agreement with the human chords).
+* ``"generator"`` engines sample ``num`` new 8-bar pieces; they are judged against real 8-bar
+  excerpts (the same harmony metrics, piano-roll statistics, and the Yang–Lerch distribution
+  match of melodies).
+
+Built in: ``rule-triad`` and ``rule-tonic`` (:mod:`melodygan.rules`); ``ar``, ``gan``, ``hybrid``
+(:func:`melodygan.generate.generate`) and ``harmonize-leadsheet``
+(:func:`melodygan.harmonize.harmonize`), imported only when used. A new engine plugs in with
+:func:`register_engine` and needs no change to the report code.
+
+Output folder: ``report.md``, ``metrics.json`` and PNG plots (pitch-class histograms, feature
+distributions, an example piano roll). The folder is written to a temporary sibling and moved into
+place at the end, so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from melodygan import metrics
+from melodygan.errors import MelodyganError
+from melodygan.piece import Piece
+from melodygan.rules import harmonize_with_rule
+
+EngineFn = Callable[[list[Piece], int, "Path | None", int], list[Piece]]
+ENGINES: dict[str, EngineFn] = {}
+ENGINE_KINDS: dict[str, str] = {}
+KINDS = ("harmonizer", "generator")
+EXCERPT_BARS = 8
+_CHUNK = 8  # pieces per progress-bar tick for generators
+
+
+def register_engine(name: str, kind: str) -> Callable[[EngineFn], EngineFn]:
+    """Decorator: add ``fn`` to :data:`ENGINES` under ``name`` with ``kind`` ``"harmonizer"``/``"generator"``."""
+    if kind not in KINDS:
+        raise ValueError(f"engine kind {kind!r} not one of {KINDS}")
+
+    def add(fn: EngineFn) -> EngineFn:
+        ENGINES[name] = fn
+        ENGINE_KINDS[name] = kind
+        return fn
+
+    return add
+
+
+def _import(module: str, engine: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name != module:  # the module exists but something it imports is missing: a real bug
+            raise
+        raise MelodyganError(f"{engine!r} needs {module}, which this build does not have") from None
+
+
+def strip_chords(piece: Piece) -> Piece:
+    """The melody alone: chords and other voices removed."""
+    return replace(piece, chords=[], voices={})
+
+
+@register_engine("rule-triad", "harmonizer")
+def _rule_triad(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+    return [harmonize_with_rule(strip_chords(p), "triad") for p in tqdm(real[:num], desc="rule-triad", unit="tune")]
+
+
+@register_engine("rule-tonic", "harmonizer")
+def _rule_tonic(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+    return [harmonize_with_rule(strip_chords(p), "tonic") for p in tqdm(real[:num], desc="rule-tonic", unit="tune")]
+
+
+@register_engine("harmonize-leadsheet", "harmonizer")
+def _harmonize_leadsheet(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+    harmonize = _import("melodygan.harmonize", "harmonize-leadsheet").harmonize
+    return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)
+            for p in tqdm(real[:num], desc="harmonize", unit="tune")]
+
+
+def _generator(engine: str) -> EngineFn:
+    def run(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+        generate = _import("melodygan.generate", engine).generate
+        out: list[Piece] = []
+        with tqdm(total=num, desc=engine, unit="clip") as bar:
+            for k, start in enumerate(range(0, num, _CHUNK)):
+                n = min(_CHUNK, num - start)
+                # Chunk k uses seed + k: the same (seed, num) always gives the same clips.
+                out += generate(engine=engine, num=n, bars=EXCERPT_BARS, seed=seed + k, checkpoint=checkpoint)
+                bar.update(n)
+        return out
+
+    return run
+
+
+for _name in ("ar", "gan", "hybrid"):
+    register_engine(_name, "generator")(_generator(_name))
+
+
+# --- data ---------------------------------------------------------------------------------------
+def load_real(data: str | Path | list[Piece], split: str = "test") -> list[Piece]:
+    """Held-out pieces from ``data``: a preprocessed folder (its ``split``), a Nottingham ``.abc``
+    file or folder of them, any score file :func:`melodygan.readers.read_score` reads, or Pieces.
+
+    Raises:
+        MelodyganError: when ``data`` does not exist or holds no pieces.
+    """
+    if isinstance(data, list):
+        return data
+    path = Path(data)
+    if not path.exists():
+        raise MelodyganError(f"--data {str(data)!r} does not exist; give a preprocessed folder or a score file/folder")
+    if path.is_dir() and (path / "meta.json").exists():
+        pieces = _import("melodygan.preprocess", "evaluate").load_pieces(path, split)
+    elif (path.is_dir() and any(path.glob("*.abc"))) or path.suffix.lower() == ".abc":
+        pieces = _import("melodygan.nottingham", "evaluate").read_nottingham(path)
+    elif path.is_file():
+        pieces = [_import("melodygan.readers", "evaluate").read_score(path)]
+    else:
+        raise MelodyganError(f"--data {str(data)!r}: no meta.json and no .abc files in this folder")
+    if not pieces:
+        raise MelodyganError(f"--data {str(data)!r} holds no pieces")
+    return pieces
+
+
+def excerpt(piece: Piece, bars: int = EXCERPT_BARS) -> Piece:
+    """Bars 1..``bars`` of a piece (pickup dropped), shifted to start at step 0; chords clipped."""
+    start = piece.pickup_steps
+    end = start + bars * piece.bar_steps
+    melody = [n.shifted(-start) for n in piece.melody if start <= n.start_steps < end]
+    melody = [replace(n, duration_steps=min(n.duration_steps, end - start - n.start_steps)) for n in melody]
+    chords = []
+    for c in piece.chords:
+        s, e = max(c.start_steps, start), min(c.end_steps, end)
+        if e > s:
+            chords.append(c.with_time(s - start, e - s))
+    voices = {k: [replace(n.shifted(-start), duration_steps=min(n.duration_steps, end - n.start_steps))
+                  for n in v if start <= n.start_steps < end] for k, v in piece.voices.items()}
+    return replace(piece, melody=melody, chords=chords, voices=voices, pickup_steps=0,
+                   length_steps=bars * piece.bar_steps)
+
+
+def _usable(piece: Piece, kind: str) -> bool:
+    if kind == "harmonizer":
+        return len(piece.melody) >= 8 and len(piece.chords) >= 2
+    return len(piece.melody) >= 8
+
+
+def _pick(pieces: list[Piece], num: int, seed: int) -> list[Piece]:
+    """``num`` pieces drawn without replacement with ``seed``, kept in corpus order."""
+    if len(pieces) <= num:
+        return pieces
+    idx = np.sort(np.random.default_rng(seed).choice(len(pieces), size=num, replace=False))
+    return [pieces[i] for i in idx]
+
+
+# --- metrics ------------------------------------------------------------------------------------
+def _is_chorale(p: Piece) -> bool:
+    return all(v in p.voices for v in ("Alto", "Tenor", "Bass"))
+
+
+def piece_metrics(piece: Piece) -> dict[str, float]:
+    """Every metric that applies to one piece (harmony needs chords, voice leading SATB voices)."""
+    row: dict[str, float] = {}
+    if piece.chords:
+        row.update(metrics.harmony_metrics(piece))
+    row.update(metrics.roll_metrics(piece))
+    if _is_chorale(piece):
+        voices = {"Soprano": piece.melody, **piece.voices}
+        vl = metrics.voice_leading(voices)
+        row.update({f"vl_{k}": v for k, v in vl.items()})
+    return row
+
+
+def chord_agreement(human: Piece, model: Piece) -> float:
+    """Share of melody-sounding steps where the model's chord equals the human one (root and quality)."""
+    steps = [t for n in human.melody for t in range(n.start_steps, n.end_steps)]
+    hits = 0
+    for t in steps:
+        a, b = human.chord_at(t), model.chord_at(t)
+        hits += int(a is not None and b is not None and (a.root, a.quality) == (b.root, b.quality))
+    return hits / len(steps) if steps else math.nan
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_clean(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str | Path,
+             checkpoint: str | Path | None = None, seed: int = 1, force: bool = False,
+             plots: bool = True) -> dict[str, Any]:
+    """Run ``engine`` and write ``report.md``, ``metrics.json`` and plots to ``out_dir``.
+
+    Args:
+        engine: a name in :data:`ENGINES`.
+        data: held-out data (see :func:`load_real`).
+        num: pieces to harmonize or generate (>= 1); as many real pieces are drawn with ``seed``.
+        out_dir: report folder; must not exist (or be empty) unless ``force``.
+        checkpoint: model folder for model engines (None = the shipped weights).
+        seed: seed for the draw of real pieces and for sampling.
+        force: replace an existing report folder.
+        plots: draw the PNG plots (a few seconds of matplotlib).
+
+    Returns:
+        The content of ``metrics.json``.
+
+    Raises:
+        MelodyganError: unknown engine, bad ``num``, existing output, unusable data.
+    """
+    if engine not in ENGINES:
+        raise MelodyganError(f"unknown engine {engine!r}; available: {', '.join(sorted(ENGINES))}")
+    if num < 1:
+        raise MelodyganError(f"--num must be >= 1, got {num}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise MelodyganError(f"--out {str(out)!r} is a file; give a folder for the report")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise MelodyganError(f"report folder {str(out)!r} already exists; pass --force to replace it")
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    kind = ENGINE_KINDS[engine]
+    pieces = [p for p in load_real(data) if _usable(p, kind)]
+    if kind == "generator":
+        pieces = [e for e in (excerpt(p) for p in pieces) if _usable(e, kind)]
+    if len(pieces) < 2:
+        raise MelodyganError(f"the data has {len(pieces)} usable pieces; need at least 2")
+    real = _pick(pieces, num, seed)
+    model = ENGINES[engine](real, num, ckpt, seed)
+    if not model:
+        raise MelodyganError(f"engine {engine!r} returned no pieces")
+
+    real_rows = [piece_metrics(p) for p in real]
+    model_rows = [piece_metrics(p) for p in model]
+    result: dict[str, Any] = {
+        "engine": engine, "kind": kind,
+        "data": f"{len(data)} pieces" if isinstance(data, list) else str(data),
+        "num_real": len(real), "num_model": len(model),
+        "seed": seed, "checkpoint": str(ckpt) if ckpt else None,
+        "real": metrics.mean_metrics(real_rows), "model": metrics.mean_metrics(model_rows),
+    }
+    if kind == "harmonizer":
+        result["chord_agreement"] = float(np.nanmean([chord_agreement(h, m) for h, m in zip(real, model)]))
+    if kind == "generator":
+        result["distribution"] = metrics.distribution_match([p.melody for p in real], [p.melody for p in model])
+    result["per_piece"] = [{"title": p.title, **r} for p, r in zip(model, model_rows)]
+    result = _clean(result)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+        pngs = _plots(real, model, result, tmp) if plots else []
+        (tmp / "report.md").write_text(render_report(result, pngs))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result
+
+
+# --- report -------------------------------------------------------------------------------------
+METRIC_LABELS = {
+    "ctnctr": "CTnCTR (↑ agree)", "pcs": "PCS (↑ consonant)", "mctd": "MCTD (↓ closer)",
+    "che": "CHE (chord entropy)", "cc": "CC (distinct chords)", "ctd": "CTD (chord motion)",
+    "eb": "EB (% empty bars)", "upc": "UPC (pitch classes / bar)", "qn": "QN (% notes ≥ 3 steps)",
+    "in_scale": "in-scale ratio", "td": "TD (melody ↔ chords)",
+}
+
+
+def _fmt(x: Any) -> str:
+    return "–" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def render_report(result: dict[str, Any], plots: list[str]) -> str:
+    """Markdown report of a :func:`evaluate` result."""
+    lines = [
+        f"# Evaluation: `{result['engine']}` ({result['kind']})", "",
+        f"Data `{result['data']}`: {result['num_real']} real pieces, {result['num_model']} from the engine; "
+        f"seed {result['seed']}; checkpoint {result['checkpoint'] or 'shipped weights / none'}.", "",
+        "Real = " + ("the same melodies with their human chords." if result["kind"] == "harmonizer"
+                     else f"{EXCERPT_BARS}-bar excerpts of held-out pieces."), "",
+        "| metric | real | model |", "|---|---|---|",
+    ]
+    real, model = result["real"], result["model"]
+    for key in dict.fromkeys([*real, *model]):
+        lines.append(f"| {METRIC_LABELS.get(key, key)} | {_fmt(real.get(key))} | {_fmt(model.get(key))} |")
+    if "chord_agreement" in result:
+        lines += ["", f"Chord agreement with the human chords: {_fmt(result['chord_agreement'])} of melody steps."]
+    if "distribution" in result:
+        lines += ["", "Distribution match of melodies (Yang & Lerch 2020; OA 1 = identical, KL 0 = identical):", "",
+                  "| feature | OA | KL |", "|---|---|---|"]
+        for name, v in result["distribution"].items():
+            lines.append(f"| {name} | {_fmt(v['oa'])} | {_fmt(v['kl'])} |")
+    if plots:
+        lines += ["", *[f"![{p}]({p})" for p in plots]]
+    return "\n".join(lines) + "\n"
+
+
+def _pc_hist(pieces: list[Piece]) -> np.ndarray:
+    h = np.zeros(12)
+    for p in pieces:
+        for n in p.all_notes():
+            h[n.pitch % 12] += n.duration_steps
+    return h / h.sum() if h.sum() else h
+
+
+def _plots(real: list[Piece], model: list[Piece], result: dict[str, Any], folder: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names: list[str] = []
+    x = np.arange(12)
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.bar(x - 0.2, _pc_hist(real), 0.4, label="real")
+    ax.bar(x + 0.2, _pc_hist(model), 0.4, label=result["engine"])
+    ax.set_xticks(x, ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"])
+    ax.set_ylabel("share of note duration")
+    ax.set_title("Pitch-class histogram")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "pitch_classes.png", dpi=100)
+    plt.close(fig)
+    names.append("pitch_classes.png")
+
+    feats_r = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in real]
+    feats_m = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in model]
+    fig, axes = plt.subplots(1, len(metrics.SCALAR_FEATURES), figsize=(3 * len(metrics.SCALAR_FEATURES), 2.8))
+    for ax, name in zip(axes, metrics.SCALAR_FEATURES):
+        r = [f[name][0] for f in feats_r]
+        m = [f[name][0] for f in feats_m]
+        bins = np.histogram_bin_edges(r + m, bins=12)
+        ax.hist(r, bins=bins, alpha=0.6, density=True, label="real")
+        ax.hist(m, bins=bins, alpha=0.6, density=True, label="model")
+        ax.set_title(name, fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "features.png", dpi=100)
+    plt.close(fig)
+    names.append("features.png")
+
+    example = model[0]
+    fig, ax = plt.subplots(figsize=(9, 3))
+    for i, (track, notes) in enumerate(example.tracks().items()):
+        for j, n in enumerate(notes):
+            ax.add_patch(plt.Rectangle((n.start_steps, n.pitch - 0.4), n.duration_steps, 0.8, alpha=0.8,
+                                       color=f"C{i}", label=track if j == 0 else None))
+    for c in example.chords:
+        ax.axvline(c.start_steps, color="0.7", lw=0.8)
+        ax.text(c.start_steps + 0.3, 1.0, c.symbol(), transform=ax.get_xaxis_transform(), fontsize=7, va="top")
+    pr = example.pitch_range() or (60, 72)
+    ax.set_xlim(0, max(example.end_steps, 1))
+    ax.set_ylim(pr[0] - 2, pr[1] + 3)
+    ax.set_xlabel("steps (16ths)")
+    ax.set_ylabel("MIDI pitch")
+    ax.set_title(f"Example: {example.title or result['engine']}")
+    if example.tracks():
+        ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(folder / "example_roll.png", dpi=100)
+    plt.close(fig)
+    names.append("example_roll.png")
+    return names
