@@ -1,0 +1,242 @@
+"""Notation reader: MusicXML / .mxl / ABC / Humdrum kern (via music21) → :class:`Piece`.
+
+This module and the MusicXML writer are the only places that import music21, and only inside
+functions (importing music21 takes about a second; ``melodygan generate`` must start fast).
+
+Conversion rules (:func:`score_to_piece`):
+    * Times: music21 offsets (quarter notes from the start of the part, pickup included) times
+      ``steps_per_quarter``, rounded to the nearest step; a note keeps at least one step. Triplets
+      therefore land on the nearest 16th.
+    * Pickup: a first measure with ``paddingLeft`` > 0 (an anacrusis) gives ``pickup_steps``.
+    * Melody: the part named by ``melody_part`` (name or index), else the first part. Chords
+      written in the melody (``[ceg]`` in ABC) and overlaps are reduced by the skyline (highest
+      note wins). Tied notes are merged into one note (``stripTies``). Other parts become voices.
+    * Chord symbols: every ``ChordSymbol`` is re-parsed from its text with
+      :func:`melodygan.chords.parse_chord_symbol` (music21's flat spelling ``B-`` read back as
+      ``Bb``); where the text is not understood, the chord is labelled from the pitches music21
+      realised (:func:`melodygan.chords.label_chord`). A chord lasts until the next symbol or the
+      end of the piece; ``N.C.`` ends the previous chord.
+    * Key: the first ``Key`` (tonic and mode; dorian → minor, mixolydian → major on the same
+      tonic) or ``KeySignature`` (its major key); meter: the first time signature (4/4 if none);
+      tempo: the first metronome mark (120 bpm if none); title from the metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from melodygan.chords import Chord, label_chord, parse_chord_symbol
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key
+from melodygan.notes import Note, skyline
+from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
+
+NOTATION_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
+_MODE_TO_KEY_MODE = {"major": "major", "ionian": "major", "mixolydian": "major", "lydian": "major",
+                     "minor": "minor", "aeolian": "minor", "dorian": "minor", "phrygian": "minor",
+                     "locrian": "minor"}
+_MUSIC21_FLAT = re.compile(r"([A-Ga-g])-")
+
+
+def chord_symbol_text(figure: str) -> str:
+    """music21 chord figure → plain chord-symbol text (``'B-7'`` → ``'Bb7'``, ``'Gm/b-'`` → ``'Gm/bb'``)."""
+    return _MUSIC21_FLAT.sub(r"\1b", figure.strip())
+
+
+def _steps(quarters: Any, steps_per_quarter: int) -> int:
+    return round(float(quarters) * steps_per_quarter)
+
+
+def _key_of(part: Any) -> Key:
+    from music21 import key as m21key
+
+    for k in part.recurse().getElementsByClass(m21key.KeySignature):
+        if isinstance(k, m21key.Key):
+            mode = _MODE_TO_KEY_MODE.get(str(k.mode).lower(), "major")
+            return Key(k.tonic.pitchClass, mode)
+        return Key((k.sharps * 7) % 12, "major")
+    return Key()
+
+
+def _time_signature_of(part: Any) -> tuple[int, int]:
+    from music21 import meter
+
+    for ts in part.recurse().getElementsByClass(meter.TimeSignature):
+        num, den = int(ts.numerator), int(ts.denominator)
+        if num >= 1 and den in ALLOWED_DENOMINATORS:
+            return num, den
+    return 4, 4
+
+
+def _tempo_of(score: Any) -> float:
+    from music21 import tempo
+
+    for mark in score.recurse().getElementsByClass(tempo.MetronomeMark):
+        bpm = mark.getQuarterBPM()
+        if bpm is not None and 10 <= bpm <= 400:
+            return float(bpm)
+    return 120.0
+
+
+def _pickup_steps(part: Any, steps_per_quarter: int, bar_steps: int) -> int:
+    from music21 import stream
+
+    measures = part.getElementsByClass(stream.Measure)
+    if not measures:
+        return 0
+    first = measures[0]
+    if float(first.paddingLeft or 0) > 0:
+        pickup = _steps(first.duration.quarterLength, steps_per_quarter)
+        if 0 < pickup < bar_steps:
+            return pickup
+    return 0
+
+
+def part_notes(part: Any, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> tuple[list[Note], int]:
+    """All notes of a music21 part on the step grid (ties merged, chord symbols excluded).
+
+    Returns:
+        ``(notes, dropped)``: notes sorted by onset; ``dropped`` counts grace notes (no duration)
+        and notes outside MIDI's 0-127.
+    """
+    from music21 import harmony
+
+    notes: list[Note] = []
+    dropped = 0
+    flat = part.stripTies(inPlace=False).flatten() if hasattr(part, "stripTies") else part.flatten()
+    for el in flat.notes:
+        if isinstance(el, harmony.Harmony):
+            continue
+        if float(el.quarterLength) <= 0:
+            dropped += 1  # grace note
+            continue
+        start = _steps(el.offset, steps_per_quarter)
+        end = max(_steps(el.offset + el.quarterLength, steps_per_quarter), start + 1)
+        velocity = int(el.volume.velocity) if el.volume is not None and el.volume.velocity else 90
+        for p in el.pitches:
+            if 0 <= p.midi <= 127:
+                notes.append(Note(start, end - start, int(p.midi), min(max(velocity, 1), 127)))
+            else:
+                dropped += 1
+    return sorted(notes), dropped
+
+
+def part_chord_changes(part: Any, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> list[tuple[int, Chord]]:
+    """Chord-symbol changes of a music21 part: ``(start_steps, chord)`` in order.
+
+    Each symbol is re-parsed from its text (see module docstring); a symbol that is neither
+    parseable nor realised as pitches is skipped (it is not a chord, e.g. a remark).
+    """
+    from music21 import harmony
+
+    changes: list[tuple[int, Chord]] = []
+    for cs in part.flatten().getElementsByClass(harmony.Harmony):
+        start = _steps(cs.offset, steps_per_quarter)
+        if isinstance(cs, harmony.NoChord):
+            changes.append((start, parse_chord_symbol("N.C.")))
+            continue
+        text = chord_symbol_text(str(cs.figure or ""))
+        try:
+            chord = parse_chord_symbol(text)
+        except ValueError:
+            weights = np.zeros(12, dtype=np.float32)
+            for p in cs.pitches:
+                weights[p.pitchClass] += 1.0
+            if weights.sum() == 0:
+                continue
+            chord, _ = label_chord(weights)
+        changes.append((start, chord))
+    return changes
+
+
+def score_to_piece(score: Any, *, melody_part: str | int | None = None, title: str | None = None,
+                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
+    """Convert a music21 ``Score`` (or a single ``Part``) to a :class:`Piece` (rules in the module docstring).
+
+    Args:
+        score: a music21 Score or Part.
+        melody_part: part name or index of the melody; default the first part.
+        title: overrides the score's title.
+        steps_per_quarter: grid resolution.
+
+    Raises:
+        MelodyganError: no parts, or no part matching ``melody_part``.
+    """
+    from music21 import stream
+
+    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
+    if not isinstance(parts[0], stream.Stream):
+        raise MelodyganError("the score has no parts")
+    names = [str(p.partName or p.id or f"Part {i + 1}") for i, p in enumerate(parts)]
+    if melody_part is None:
+        mi = 0
+    elif isinstance(melody_part, int):
+        if not 0 <= melody_part < len(parts):
+            raise MelodyganError(f"melody part {melody_part} out of range; the score has parts 0..{len(parts) - 1}")
+        mi = melody_part
+    else:
+        matches = [i for i, n in enumerate(names) if n.lower() == melody_part.lower()]
+        if not matches:
+            raise MelodyganError(f"no part named {melody_part!r}; parts are: {', '.join(names)}")
+        mi = matches[0]
+    lead = parts[mi]
+    time_signature = _time_signature_of(lead)
+    num, den = time_signature
+    bar_steps = steps_per_quarter * 4 * num // den
+    melody, _ = part_notes(lead, steps_per_quarter)
+    melody = skyline(melody)
+    voices: dict[str, list[Note]] = {}
+    for i, p in enumerate(parts):
+        if i != mi:
+            notes, _ = part_notes(p, steps_per_quarter)
+            name = names[i] if names[i] not in voices and names[i] != names[mi] else f"{names[i]} {i + 1}"
+            voices[name] = notes
+    end = max([n.end_steps for n in melody] + [n.end_steps for v in voices.values() for n in v]
+              + [_steps(lead.highestTime, steps_per_quarter)] + [1])
+    changes = []
+    for p in parts:  # chord symbols may sit in any part; the first part that has some wins
+        changes = part_chord_changes(p, steps_per_quarter)
+        if changes:
+            break
+    chords = [c for c in chords_from_changes(changes, end) if not c.is_no_chord]
+    if title is None:
+        md = getattr(score, "metadata", None)
+        title = str(md.title) if md is not None and md.title else ""
+    return Piece(
+        melody=melody, chords=chords, voices=voices, key=_key_of(lead), time_signature=time_signature,
+        tempo_bpm=_tempo_of(score), steps_per_quarter=steps_per_quarter,
+        pickup_steps=_pickup_steps(lead, steps_per_quarter, bar_steps), length_steps=end, title=title,
+        melody_name="Melody" if len(parts) == 1 else names[mi],
+    )
+
+
+def read_notation(path: str | Path, melody_track: str | int | None = None) -> Piece:
+    """Read one MusicXML (.xml/.musicxml/.mxl), ABC (.abc, first tune) or kern (.krn) file.
+
+    Raises:
+        MelodyganError: the file is missing, unreadable, or holds no notes.
+    """
+    from music21 import converter, stream
+
+    path = Path(path)
+    if not path.is_file():
+        raise MelodyganError(f"{path}: no such file")
+    try:
+        parsed = converter.parse(str(path), forceSource=True)
+    except Exception as e:  # music21 raises many exception types for bad input
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MelodyganError(f"{path}: not a readable score ({msg[:120]})") from None
+    if isinstance(parsed, stream.Opus):
+        if not parsed.scores:
+            raise MelodyganError(f"{path}: the file holds no tunes")
+        parsed = parsed.scores[0]
+    piece = score_to_piece(parsed, melody_part=melody_track, title=None)
+    if not piece.all_notes():
+        raise MelodyganError(f"{path}: the score holds no notes")
+    if not piece.title:
+        piece = piece.replace(title=path.stem)
+    return piece
