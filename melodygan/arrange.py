@@ -46,7 +46,7 @@ STYLES = ("block", "sustained", "waltz", "arpeggio", "alberti", "broken")
 BASS_STYLES = ("root", "root-fifth", "walking", "none")
 CHORD_LOW, CHORD_HIGH, CHORD_CENTRE = 52, 71, 60  # E3 .. B4, around C4
 BASS_LOW, BASS_HIGH, BASS_START = 28, 50, 40  # E1 .. D3, starting near E2
-CHORD_VELOCITY, BASS_VELOCITY = 72, 92
+CHORD_VELOCITY, BASS_VELOCITY = 88, 92
 
 # An event of a pattern: (onset in steps from the bar line, length in steps, which voicing notes)
 # where the selector is "all", "upper" (all but the lowest) or an index into the sorted voicing.

@@ -60,16 +60,17 @@ PITCHED_CHANNELS = tuple(c for c in range(16) if c != DRUM_CHANNEL)
 
 # General MIDI programs (0-based) for the parts melodygan writes; a Piece's own ``programs`` win.
 DEFAULT_PROGRAMS: dict[str, int] = {
-    "Melody": 73,  # Flute: a clear, steady lead that sits above piano chords
+    "Melody": 40,  # Violin: the fiddle of folk tunes, a sustained lead apart from the piano chords
     "Chords": 0,  # Acoustic Grand Piano
     "Bass": 32,  # Acoustic Bass
     "Soprano": 52, "Alto": 52, "Tenor": 52,  # Choir Aahs for chorale voices
 }
 DEFAULT_PROGRAM = 0
-# (volume CC7, pan CC10) per part: the melody on top in the middle, chords a little left and under
-# it, bass in the middle; chorale voices spread like a choir on a stage.
+# (volume CC7, pan CC10) per part: the melody on top in the middle, chords a little left and about
+# 6 dB under it, bass in the middle (levels set by ear and RMS meter with TimGM6mb.sf2, whose piano
+# is much quieter than its violin); chorale voices spread like a choir on a stage.
 MIX: dict[str, tuple[int, int]] = {
-    "Melody": (110, 64), "Chords": (78, 48), "Bass": (100, 64),
+    "Melody": (100, 64), "Chords": (120, 48), "Bass": (92, 64),
     "Soprano": (105, 52), "Alto": (95, 40), "Tenor": (95, 88),
 }
 _MELODY_WORDS = ("melody", "melodie", "lead", "voice", "vocal", "vox", "soprano", "tune", "sing", "theme")
