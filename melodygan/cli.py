@@ -84,11 +84,23 @@ def _run_train_ar(args: argparse.Namespace) -> int:
 
 def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT)
+    p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, resume.pt, metrics.jsonl, samples/")
+    p.add_argument("--steps", type=int, default=4000, help="total optimisation steps")
+    p.add_argument("--batch-size", type=int, default=64, help="phrases per step")
+    p.add_argument("--seed", type=int, default=1, help="seed of every random draw (same seed, same weights)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.set_defaults(func=_run_train_gan)
 
 
 def _run_train_gan(args: argparse.Namespace) -> int:
-    raise MelodyganError("train gan is not available in this build")
+    from melodygan.training.gan import train_gan_from_dir
+
+    train_gan_from_dir(args.data, args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                       resume=args.resume, device=args.device)
+    print(f"wrote {args.out}")
+    return 0
 
 
 # --- evaluate ---------------------------------------------------------------------------------

@@ -1,0 +1,256 @@
+"""The GAN engine: sample melody rolls over chord progressions and decode them to notes.
+
+Meters. The model works in a bar frame of 16 sixteenths (see :mod:`melodygan.models.gan`); any
+meter whose bar fits (2/4, 3/4, 4/4, 2/2, 6/8, 3/8, 12/16 …) is a mask over that frame plus a
+row of beat starts, so the one network serves them all. Longer bars (9/8, 5/4, 12/8) are refused.
+
+Decoding a roll ``(2, T, P)`` (sustain probabilities, onset probabilities) to notes, step by step:
+
+1. **Sounding or rest.** Step ``t`` sounds when the pitches' total sustain probability is at least
+   ``sustain_threshold`` (the model's softmax puts the rest of the mass on "rest"; a binary roll
+   sums to 1 where a note sounds).
+2. **Which pitch.** The pitch with the highest sustain probability, among the allowed pitch
+   classes when a scale mask is given (the mask picks among pitches; it never turns a rest into
+   a note). Ties go to the lowest pitch.
+3. **Onset-aware note boundaries.** A new note starts at a sounding step when the step before was
+   silent, when the pitch changes, or when the onset probability of the chosen pitch is at least
+   ``onset_threshold`` (so two repeated quarter notes stay two notes).
+4. **Minimum duration.** A note shorter than ``min_duration_steps`` is removed; if the note before
+   it ends exactly where it starts, that note is lengthened over the gap (a held note rather than
+   a hole in the rhythm), otherwise the steps become rest.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from melodygan.checkpoints import PACKAGE_WEIGHTS, load_checkpoint
+from melodygan.chords import Chord
+from melodygan.devices import make_generator, pick_device
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key, estimate_key
+from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector
+from melodygan.notes import Note
+from melodygan.piece import Piece
+
+MODEL_TYPE = "gan-melody"
+DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "gan-melody"
+STEPS_PER_QUARTER = 4
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Thresholds for :func:`decode_roll` (see the module docstring for the rules)."""
+
+    sustain_threshold: float = 0.5
+    onset_threshold: float = 0.5
+    min_duration_steps: int = 1
+
+
+def meter_rows(time_signature: tuple[int, int], steps_per_bar: int = 16) -> np.ndarray:
+    """Meter condition ``(2, steps_per_bar)`` float32: bar mask and beat starts.
+
+    Raises:
+        MelodyganError: when the bar does not fit the model's frame.
+    """
+    num, den = time_signature
+    if den not in (1, 2, 4, 8, 16) or num < 1:
+        raise MelodyganError(f"bad time signature {num}/{den}")
+    bar = STEPS_PER_QUARTER * 4 * num // den
+    if (STEPS_PER_QUARTER * 4 * num) % den or bar > steps_per_bar:
+        raise MelodyganError(f"time signature {num}/{den} has a bar of {bar} sixteenths; the GAN handles bars "
+                             f"of up to {steps_per_bar} (e.g. 2/4, 3/4, 4/4, 6/8)")
+    beat = STEPS_PER_QUARTER * 4 // den
+    if den == 8 and num % 3 == 0 and num > 3:
+        beat *= 3  # compound meter: dotted-quarter beats
+    rows = np.zeros((2, steps_per_bar), dtype=np.float32)
+    rows[0, :bar] = 1.0
+    rows[1, 0:bar:beat] = 1.0
+    return rows
+
+
+def bar_steps_of(time_signature: tuple[int, int]) -> int:
+    """Sixteenths in one bar of ``time_signature``."""
+    num, den = time_signature
+    return STEPS_PER_QUARTER * 4 * num // den
+
+
+def chords_to_bar_frames(chords: list[Chord], bars: int, bar_steps: int, steps_per_bar: int = 16) -> np.ndarray:
+    """Chord pitch classes per step in the bar frame, ``(bars, steps_per_bar, 12)`` float32.
+
+    Steps past ``bar_steps`` in each frame stay zero. Chord times are in steps from the start.
+    """
+    flat = np.zeros((bars * bar_steps, 12), dtype=np.float32)
+    for c in chords:
+        for pc in c.pitch_classes:
+            flat[max(c.start_steps, 0):min(c.end_steps, bars * bar_steps), pc] = 1.0
+    out = np.zeros((bars, steps_per_bar, 12), dtype=np.float32)
+    out[:, :bar_steps] = flat.reshape(bars, bar_steps, 12)
+    return out
+
+
+def frames_to_roll(frames: np.ndarray, bar_steps: int) -> np.ndarray:
+    """Bar frames ``(N, 2, S, P)`` → one continuous roll ``(2, N * bar_steps, P)`` (padding dropped)."""
+    n, c, _, p = frames.shape
+    return frames[:, :, :bar_steps].transpose(1, 0, 2, 3).reshape(c, n * bar_steps, p)
+
+
+def decode_roll(roll: np.ndarray, pitch_low: int, *, sustain_threshold: float = 0.5, onset_threshold: float = 0.5,
+                min_duration_steps: int = 1, allowed_pitch_classes: tuple[int, ...] | None = None,
+                velocity: int = 90) -> list[Note]:
+    """Decode one melody roll to monophonic notes (rules in the module docstring).
+
+    Args:
+        roll: ``(2, T, P)`` sustain and onset values in [0, 1] (probabilities or binary).
+        pitch_low: MIDI pitch of column 0.
+        sustain_threshold: total sustain mass at which a step sounds.
+        onset_threshold: onset probability at which a repeated pitch starts a new note.
+        min_duration_steps: shorter notes are merged into the previous note or dropped.
+        allowed_pitch_classes: if given, only pitches of these classes are chosen.
+        velocity: MIDI velocity of every note.
+
+    Returns:
+        Notes sorted by onset, none overlapping.
+    """
+    roll = np.asarray(roll, dtype=np.float32)
+    sustain, onset = roll[0], roll[1]  # (T, P)
+    length, num_pitches = sustain.shape
+    sounding = sustain.sum(1) >= sustain_threshold  # (T,)
+    choice = sustain
+    if allowed_pitch_classes is not None:
+        ok = np.isin((np.arange(num_pitches) + pitch_low) % 12, allowed_pitch_classes)  # (P,)
+        choice = np.where(ok[None, :], sustain + 1e-6, -1.0)  # an allowed pitch always wins
+    pitch = choice.argmax(1)  # (T,)
+    onset_here = onset[np.arange(length), pitch] >= onset_threshold  # (T,)
+    prev_sounding = np.concatenate([[False], sounding[:-1]])
+    prev_pitch = np.concatenate([[-1], pitch[:-1]])
+    starts = sounding & (~prev_sounding | (pitch != prev_pitch) | onset_here)  # (T,)
+    notes: list[Note] = []
+    start_steps = np.flatnonzero(starts)
+    for i, t in enumerate(start_steps):
+        end = int(t) + 1
+        limit = int(start_steps[i + 1]) if i + 1 < len(start_steps) else length
+        while end < limit and sounding[end]:
+            end += 1
+        notes.append(Note(int(t), end - int(t), pitch_low + int(pitch[t]), velocity))
+    if min_duration_steps <= 1:
+        return notes
+    kept: list[Note] = []
+    for n in notes:
+        if n.duration_steps >= min_duration_steps:
+            kept.append(n)
+        elif kept and kept[-1].end_steps == n.start_steps:
+            last = kept[-1]
+            kept[-1] = Note(last.start_steps, last.duration_steps + n.duration_steps, last.pitch, last.velocity)
+    return kept
+
+
+@functools.lru_cache(maxsize=4)
+def load_generator(checkpoint: str | None = None, device: str | None = None) -> tuple[MelodyGenerator, GanConfig]:
+    """Load (and cache) a generator from a checkpoint folder (default: the shipped weights).
+
+    Raises:
+        MelodyganError: no checkpoint there, or it is not a GAN melody checkpoint.
+    """
+    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    if not (path / "config.json").is_file():
+        raise MelodyganError(f"no GAN checkpoint at {path}; train one with `melodygan train gan --data DIR --out RUN`")
+    model, config, _ = load_checkpoint(path, MelodyGenerator, GanConfig, MODEL_TYPE, pick_device(device))
+    assert isinstance(model, MelodyGenerator)
+    return model, config
+
+
+@torch.inference_mode()
+def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[Key], meter: np.ndarray,
+                  seed: int = 1, batch_size: int = 1024) -> np.ndarray:
+    """Sample melody rolls in the bar frame.
+
+    Args:
+        model: a generator in eval mode.
+        chord_frames: ``(B, N, S, 12)`` chord pitch classes per step.
+        keys: ``B`` keys.
+        meter: ``(2, S)`` meter rows (see :func:`meter_rows`).
+        seed: all noise comes from one generator seeded with this; same seed → same rolls.
+        batch_size: phrases per forward call.
+
+    Returns:
+        ``(B, N, 2, S, P)`` float32 probabilities (sustain, onset).
+    """
+    cfg = model.config
+    device = next(model.parameters()).device
+    b, n = chord_frames.shape[:2]
+    gen = make_generator(seed)
+    z_phrase = torch.randn(b, cfg.z_phrase, generator=gen)
+    z_bars = torch.randn(b, n, cfg.z_bar, generator=gen)
+    tonic = torch.tensor([k.tonic for k in keys])
+    minor = torch.tensor([k.mode == "minor" for k in keys])
+    key = key_vector(tonic, minor)
+    meter_t = torch.from_numpy(meter).to(device)
+    out = []
+    for i in range(0, b, batch_size):
+        sl = slice(i, i + batch_size)
+        m = meter_t[None].expand(len(range(b)[sl]), -1, -1)
+        _, probs = model(z_phrase[sl].to(device), z_bars[sl].to(device),
+                         torch.from_numpy(chord_frames[sl]).to(device), key[sl].to(device), m)
+        out.append(probs.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, n, 2, cfg.steps_per_bar, cfg.num_pitches), np.float32)
+
+
+def key_from_chords(chords: list[Chord]) -> Key:
+    """Key estimate from chord tones weighted by duration (C major when there are none)."""
+    notes = [Note(c.start_steps, c.duration_steps, 60 + pc) for c in chords for pc in c.pitch_classes]
+    return estimate_key(notes)[0]
+
+
+def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tuple[int, int] = (4, 4),
+                 key: Key | None = None, seed: int = 1, checkpoint: str | Path | None = None,
+                 device: str | None = None, tempo_bpm: float = 120.0, scale_mask: bool = False,
+                 decode: DecodeConfig | None = None) -> list[Piece]:
+    """One GAN melody over each chord progression.
+
+    Args:
+        chords: one chord list per melody; times in 16th steps from the start (no pickup). Steps
+            past the last chord have no chord; chords past ``bars`` are cut.
+        bars: length of every melody in bars.
+        time_signature: meter; bars up to 16 sixteenths (see :func:`meter_rows`).
+        key: key of every melody; None estimates it from each progression's chord tones.
+        seed: same seed (and inputs) → same melodies.
+        checkpoint: checkpoint folder; None uses the shipped weights.
+        device: ``'cpu'``, ``'cuda'``…; None picks CUDA when available.
+        tempo_bpm: tempo written into the Pieces.
+        scale_mask: choose only pitches of the key's scale (minor: raised 6th and 7th allowed).
+        decode: decoding thresholds (defaults: :class:`DecodeConfig`).
+
+    Returns:
+        One Piece per chord list: the melody, those chords (cut to the length), key and meter.
+
+    Raises:
+        MelodyganError: bad bars or meter, or no checkpoint.
+    """
+    if bars < 1:
+        raise MelodyganError(f"bars must be >= 1, got {bars}")
+    model, cfg = load_generator(None if checkpoint is None else str(checkpoint), device)
+    meter = meter_rows(time_signature, cfg.steps_per_bar)
+    bar_steps = bar_steps_of(time_signature)
+    total = bars * bar_steps
+    dec = decode or DecodeConfig()
+    cut = [[c.with_time(c.start_steps, min(c.end_steps, total) - c.start_steps) for c in cl if c.start_steps < total]
+           for cl in chords]
+    keys = [key if key is not None else key_from_chords(cl) for cl in cut]
+    frames = np.stack([chords_to_bar_frames(cl, bars, bar_steps, cfg.steps_per_bar) for cl in cut]) if cut else \
+        np.zeros((0, bars, cfg.steps_per_bar, 12), np.float32)
+    probs = sample_frames(model, frames, keys, meter, seed)
+    pieces = []
+    for i, (cl, k) in enumerate(zip(cut, keys)):
+        roll = frames_to_roll(probs[i], bar_steps)  # (2, T, P)
+        notes = decode_roll(roll, cfg.pitch_low, sustain_threshold=dec.sustain_threshold,
+                            onset_threshold=dec.onset_threshold, min_duration_steps=dec.min_duration_steps,
+                            allowed_pitch_classes=k.scale_extended if scale_mask else None)
+        pieces.append(Piece(melody=notes, chords=cl, key=k, time_signature=time_signature, tempo_bpm=tempo_bpm,
+                            length_steps=total, title=f"GAN melody {i + 1}"))
+    return pieces

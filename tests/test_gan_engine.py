@@ -1,0 +1,137 @@
+"""GAN engine: roll decoding on hand-built rolls, meter rows, chord frames, gan_melodies end to end."""
+
+import numpy as np
+import pytest
+import torch
+
+from melodygan.checkpoints import save_checkpoint
+from melodygan.chords import Chord
+from melodygan.errors import MelodyganError
+from melodygan.gan_engine import (
+    chords_to_bar_frames,
+    decode_roll,
+    frames_to_roll,
+    gan_melodies,
+    key_from_chords,
+    meter_rows,
+)
+from melodygan.keys import Key
+from melodygan.models.gan import GanConfig, MelodyGenerator
+from melodygan.notes import Note
+
+
+def _roll(t: int, p: int) -> np.ndarray:
+    return np.zeros((2, t, p), dtype=np.float32)
+
+
+def test_decode_binary_roll_keeps_repeated_notes():
+    r = _roll(8, 4)
+    r[0, 0:8, 2] = 1  # one pitch held for 8 steps...
+    r[1, 0, 2] = r[1, 4, 2] = 1  # ...struck twice: two quarter notes
+    assert decode_roll(r, 60) == [Note(0, 4, 62), Note(4, 4, 62)]
+
+
+def test_decode_pitch_change_starts_note_without_onset_and_gap_ends_it():
+    r = _roll(8, 4)
+    r[0, 0:3, 0] = 1
+    r[0, 3:5, 3] = 1  # no onset marked: the pitch change starts the note
+    r[0, 6:8, 1] = 1  # after a rest, sustain alone starts a note
+    assert decode_roll(r, 60) == [Note(0, 3, 60), Note(3, 2, 63), Note(6, 2, 61)]
+
+
+def test_decode_thresholds_on_probabilities():
+    r = _roll(4, 3)
+    r[0, :, 1] = [0.6, 0.45, 0.3, 0.7]
+    r[0, :, 2] = [0.1, 0.2, 0.1, 0.0]  # step 2: total 0.4 < 0.5 -> rest
+    r[1, :, 1] = [0.9, 0.2, 0.0, 0.55]
+    # step 0: sounds (0.7), pitch 61, onset; step 1: 0.65 sounds, same pitch, onset 0.2 -> held;
+    # step 2: rest; step 3: new note.
+    assert decode_roll(r, 60) == [Note(0, 2, 61), Note(3, 1, 61)]
+    # A lower sustain threshold lets step 2 sound, a lower onset threshold splits step 1.
+    assert decode_roll(r, 60, sustain_threshold=0.35, onset_threshold=0.15) == [
+        Note(0, 1, 61), Note(1, 2, 61), Note(3, 1, 61)]
+
+
+def test_decode_minimum_duration_merges_or_drops():
+    r = _roll(10, 5)
+    r[0, 0:4, 0] = 1
+    r[0, 4:5, 4] = 1  # 1-step note right after a note: absorbed by it
+    r[0, 5:7, 2] = 1  # 2 steps: kept with min 2
+    r[0, 8:9, 3] = 1  # 1-step note after a rest: dropped
+    r[1, [0, 4, 5, 8], [0, 4, 2, 3]] = 1
+    assert decode_roll(r, 60, min_duration_steps=2) == [Note(0, 5, 60), Note(5, 2, 62)]
+    assert len(decode_roll(r, 60)) == 4
+
+
+def test_decode_scale_mask_picks_among_allowed_pitches_only():
+    r = _roll(2, 3)
+    r[0, 0, 1] = 0.5  # C#: not in C major
+    r[0, 0, 2] = 0.3  # D
+    r[0, 1, :] = [0.1, 0.1, 0.1]  # total 0.3: stays a rest even with the mask
+    assert decode_roll(r, 60) == [Note(0, 1, 61)]
+    assert decode_roll(r, 60, allowed_pitch_classes=Key(0, "major").scale) == [Note(0, 1, 62)]
+
+
+def test_meter_rows():
+    m44 = meter_rows((4, 4))
+    assert m44[0].tolist() == [1.0] * 16
+    assert np.flatnonzero(m44[1]).tolist() == [0, 4, 8, 12]
+    m68 = meter_rows((6, 8))
+    assert m68[0].sum() == 12 and np.flatnonzero(m68[1]).tolist() == [0, 6]
+    assert np.flatnonzero(meter_rows((3, 4))[1]).tolist() == [0, 4, 8]
+    with pytest.raises(MelodyganError, match="9/8"):
+        meter_rows((9, 8))
+
+
+def test_chord_frames_and_roll_round_trip_in_3_4():
+    chords = [Chord(0, "maj", 0, 12), Chord(7, "dom7", 12, 6)]
+    frames = chords_to_bar_frames(chords, bars=2, bar_steps=12)
+    assert frames.shape == (2, 16, 12)
+    assert np.flatnonzero(frames[0, 0]).tolist() == [0, 4, 7]
+    assert np.flatnonzero(frames[1, 5]).tolist() == [2, 5, 7, 11]
+    assert frames[1, 6].sum() == 0 and frames[0, 12:].sum() == 0  # after the last chord; padding
+    f = np.zeros((2, 2, 16, 4), dtype=np.float32)
+    f[0, 0, 11, 1] = f[1, 0, 0, 1] = 1  # a note tied over the bar line
+    roll = frames_to_roll(f, 12)
+    assert roll.shape == (2, 24, 4)
+    assert decode_roll(roll, 60) == [Note(11, 2, 61)]
+
+
+def test_key_from_chords():
+    prog = [Chord(7, "maj", 0, 16), Chord(0, "maj", 16, 16), Chord(2, "dom7", 32, 16), Chord(7, "maj", 48, 16)]
+    assert key_from_chords(prog) == Key(7, "major")
+
+
+@pytest.fixture()
+def tiny_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    cfg = GanConfig(num_pitches=24, pitch_low=60, phrase_bars=2, z_phrase=4, z_bar=4, g_channels=8,
+                    c_channels=4, d_channels=8)
+    save_checkpoint(tmp_path / "gan", MelodyGenerator(cfg), cfg, "gan-melody")
+    return tmp_path / "gan"
+
+
+def test_gan_melodies_end_to_end(tiny_checkpoint):
+    prog = [Chord(0, "maj", 0, 16), Chord(7, "maj", 16, 16), Chord(9, "min", 32, 16), Chord(5, "maj", 48, 80)]
+    eb = [c.transposed(2) for c in prog]  # in D, a key other than C
+    pieces = gan_melodies([prog, eb, eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=tiny_checkpoint)
+    assert len(pieces) == 3
+    for p in pieces:
+        assert p.key == Key(2, "major") and p.time_signature == (4, 4) and p.end_steps == 64
+        assert p.chords[-1].end_steps == 64  # cut to the length
+        assert all(60 <= n.pitch < 84 and n.end_steps <= 64 for n in p.melody)
+        assert all(a.end_steps <= b.start_steps for a, b in zip(p.melody, p.melody[1:]))
+    again = gan_melodies([prog, eb, eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=tiny_checkpoint)
+    assert [p.melody for p in again] == [p.melody for p in pieces]
+    masked = gan_melodies([eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=tiny_checkpoint, scale_mask=True)
+    assert all(n.pitch % 12 in Key(2, "major").scale for n in masked[0].melody)
+
+
+def test_gan_melodies_meters_and_errors(tiny_checkpoint):
+    waltz = gan_melodies([[Chord(0, "maj", 0, 24)]], bars=2, time_signature=(3, 4), checkpoint=tiny_checkpoint)
+    assert waltz[0].end_steps == 24 and waltz[0].time_signature == (3, 4)
+    assert gan_melodies([[]], bars=1, checkpoint=tiny_checkpoint)[0].chords == []
+    with pytest.raises(MelodyganError, match="5/4"):
+        gan_melodies([[]], time_signature=(5, 4), checkpoint=tiny_checkpoint)
+    with pytest.raises(MelodyganError, match="no GAN checkpoint"):
+        gan_melodies([[]], checkpoint=tiny_checkpoint.parent / "missing")
