@@ -1,0 +1,159 @@
+"""Analysis of Pieces: chord labelling by template matching, key estimation, transposition.
+
+Chord labelling (:func:`label_chords`) is for sources without chord symbols (chorales, plain
+MIDI). The piece is cut into windows of one beat or one bar, aligned to the bar lines (the pickup
+is cut back from bar 1). In each window every sounding note of every track adds its overlap in
+steps to its pitch class, and the lowest sounding pitch gets half as much again (the bass
+defines the chord more than an inner voice). The weight vector goes to
+:func:`melodygan.chords.label_chord` (template matching over the 168 chords of the vocabulary
+with a preference for simple chords), which also gives the confidence: the share of the window's
+weight that the chord's tones explain. Silent windows get no chord; consecutive windows with the
+same label merge into one chord, which lasts until the next change.
+
+Transposition: :func:`transpose_to_common_key` moves a piece to C major / A minor by the smallest
+shift (−6..+5 semitones, an octave further where notes would leave MIDI's range);
+:func:`transpositions` gives the augmentation copies.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from melodygan.chords import Chord, label_chord
+from melodygan.keys import Key, estimate_key
+from melodygan.piece import Piece, chords_from_changes
+
+BASS_WEIGHT = 0.5
+PER_CHOICES = ("beat", "bar")
+
+
+def label_windows(piece: Piece, per: str = "beat") -> list[tuple[int, int]]:
+    """Labelling windows ``[(start_steps, end_steps), ...]`` covering the piece, aligned to its bars.
+
+    Raises:
+        ValueError: ``per`` is not ``"beat"`` or ``"bar"``.
+    """
+    if per not in PER_CHOICES:
+        raise ValueError(f"per must be one of {PER_CHOICES}, got {per!r}")
+    size = piece.beat_steps if per == "beat" else piece.bar_steps
+    end = max(piece.end_steps, piece.content_end_steps)
+    bounds = {0, end}
+    t = piece.pickup_steps
+    while t > 0:
+        bounds.add(t)
+        t -= size
+    t = piece.pickup_steps
+    while t < end:
+        bounds.add(t)
+        t += size
+    edges = sorted(bounds)
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def window_weights(piece: Piece, start_steps: int, end_steps: int) -> np.ndarray:
+    """Pitch-class weights of one window, shape ``(12,)`` float32 (overlap steps, bass weighted up)."""
+    w = np.zeros(12, dtype=np.float32)
+    lowest: tuple[int, int] | None = None  # (pitch, overlap) of the lowest sounding note
+    for n in piece.all_notes():
+        overlap = min(n.end_steps, end_steps) - max(n.start_steps, start_steps)
+        if overlap <= 0:
+            continue
+        w[n.pitch % 12] += overlap
+        if lowest is None or n.pitch < lowest[0]:
+            lowest = (n.pitch, overlap)
+    if lowest is not None:
+        w[lowest[0] % 12] += BASS_WEIGHT * lowest[1]
+    return w
+
+
+def label_chords_with_confidence(piece: Piece, per: str = "beat",
+                                 qualities: tuple[str, ...] | None = None) -> tuple[list[Chord], list[float]]:
+    """Chord labels of a piece from its notes, with a confidence per chord.
+
+    Args:
+        piece: any piece (all tracks are heard together).
+        per: ``"beat"`` or ``"bar"`` windows.
+        qualities: restrict to these chord qualities (e.g. ``("maj", "min")``); default all.
+
+    Returns:
+        ``(chords, confidences)``: chords merged over consecutive equal windows, each lasting until
+        the next; confidence in [0, 1] = the duration-weighted mean of its windows' confidences.
+    """
+    changes: list[tuple[int, Chord]] = []
+    window_conf: list[tuple[int, int, float]] = []
+    for start, end in label_windows(piece, per):
+        w = window_weights(piece, start, end)
+        if w.sum() == 0:
+            continue
+        chord, conf = label_chord(w, qualities)
+        changes.append((start, chord))
+        window_conf.append((start, end, conf))
+    if not changes:
+        return [], []
+    end_steps = max(piece.end_steps, piece.content_end_steps)
+    chords = chords_from_changes(changes, end_steps)
+    confidences = []
+    for c in chords:
+        num = den = 0.0
+        for s, e, conf in window_conf:
+            overlap = min(e, c.end_steps) - max(s, c.start_steps)
+            if overlap > 0:
+                num += conf * overlap
+                den += overlap
+        confidences.append(num / den if den else 0.0)
+    return chords, confidences
+
+
+def label_chords(piece: Piece, per: str = "beat") -> Piece:
+    """The piece with chord symbols labelled from its notes (replacing any it had); see the module docstring."""
+    chords, _ = label_chords_with_confidence(piece, per)
+    return piece.with_chords(chords)
+
+
+def estimate_piece_key(piece: Piece) -> tuple[Key, float]:
+    """Krumhansl-Schmuckler key of all the piece's notes: ``(key, correlation)``."""
+    return estimate_key(piece.all_notes())
+
+
+def common_key_shift(key: Key) -> int:
+    """Semitones (−6..+5) that move ``key`` to C major (major keys) or A minor (minor keys)."""
+    target = 0 if key.mode == "major" else 9
+    shift = (target - key.tonic) % 12
+    return shift - 12 if shift > 5 else shift
+
+
+def _fits(piece: Piece, semitones: int, low: int = 0, high: int = 127) -> bool:
+    r = piece.pitch_range()
+    return r is None or (r[0] + semitones >= low and r[1] + semitones <= high)
+
+
+def transpose_to_common_key(piece: Piece) -> Piece:
+    """The piece moved to C major / A minor (by its ``key``), by the smallest shift that keeps notes in 0-127.
+
+    Raises:
+        ValueError: no octave of the shift keeps every note inside MIDI's range.
+    """
+    base = common_key_shift(piece.key)
+    for shift in (base, base + 12, base - 12):
+        if _fits(piece, shift):
+            return piece.transposed(shift)
+    raise ValueError(f"cannot transpose {piece.title or 'piece'} by {base} semitones within MIDI's 0-127")
+
+
+def transpositions(piece: Piece, semitones: range | list[int] = range(-5, 7), low: int = 0,
+                   high: int = 127) -> list[Piece]:
+    """Transposition augmentation: copies of the piece moved by each shift whose notes stay in ``low..high``.
+
+    Args:
+        piece: the piece.
+        semitones: shifts to try (default −5..+6: every key once).
+        low: lowest allowed MIDI pitch.
+        high: highest allowed MIDI pitch.
+
+    Returns:
+        The copies in the order of ``semitones`` (0 gives the piece itself), skipping shifts that
+        would leave the range.
+    """
+    return [piece.transposed(s) if s else piece for s in semitones if _fits(piece, s, low, high)]

@@ -1,0 +1,358 @@
+"""Preprocessing: corpora → compact arrays per split + ``meta.json``; loading them back; piano-roll tensors.
+
+``preprocess(sources, out_dir)`` reads every source (:mod:`melodygan.corpora`) in a process pool,
+one job per input file, and writes to ``out_dir``:
+
+``train.npz`` / ``valid.npz`` / ``test.npz`` — one file per split, integer rows (times in steps):
+    ``notes``   int32 ``(M, 6)``: piece, track, start_steps, duration_steps, pitch, velocity
+    ``chords``  int32 ``(K, 5)``: piece, start_steps, duration_steps, chord index (see
+                :mod:`melodygan.chords`, 0 = N.C.), slash bass pitch class (−1 = none)
+    ``pieces``  int32 ``(N, 8)``: key tonic, key mode (0 major, 1 minor), meter numerator,
+                meter denominator, pickup_steps, length_steps, steps_per_quarter, number of tracks
+    ``tempo``   float32 ``(N,)``: quarter notes per minute
+    (``piece`` indexes rows of ``pieces``; track 0 is the melody, then the voices in order.)
+``pieces.json`` — per split, per piece: id, title, source, track names, GM programs.
+``meta.json``   — config, sources, counts per split and per source, every skipped input with its
+    reason, the split rule, and this layout.
+``cache/``      — one JSON per job, keyed by a hash of the file's bytes, the config and the format
+    version; a re-run reads unchanged files from here instead of parsing them again.
+
+Splits are deterministic: JSB keeps its own train/valid/test; every other piece goes by the
+SHA-1 of its id (``"nottingham/jigs.abc/12"``): the first 8 hex digits as an integer, mod 100,
+below 80 → train, below 90 → valid, else test.
+
+Inputs that fail (corrupt, empty, drum-only, not decodable, absurdly long: more than
+``max_steps`` steps or ``max_notes`` notes) are skipped and listed with their reason; the run
+never stops on one file.
+
+Piano-roll tensors for the models are built from loaded pieces (not stored densely):
+:func:`pieces_to_rolls` gives ``(N, 2, T, P)`` uint8 onset/sustain melody rolls (layout of
+:mod:`melodygan.pianoroll`) and ``(N, T)`` int64 per-step chord labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from melodygan.chords import Chord, chord_from_index
+from melodygan.corpora import Job, JobResult, list_jobs, run_job
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key
+from melodygan.notes import Note
+from melodygan.pianoroll import chords_to_labels, notes_to_roll
+from melodygan.piece import Piece
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """What preprocessing does to every piece (part of the cache key).
+
+    Attributes:
+        label_per: window for chord labelling of sources without chord symbols: "beat" or "bar".
+        max_steps: longer pieces are skipped as absurdly long (16th steps; 32,768 ≈ 512 bars of 4/4).
+        max_notes: pieces with more notes are skipped as absurdly long.
+        min_notes: pieces with fewer melody notes are skipped as empty.
+    """
+
+    label_per: str = "beat"
+    max_steps: int = 32768
+    max_notes: int = 20000
+    min_notes: int = 1
+
+
+# --- pieces ⇄ JSON (the cache) ----------------------------------------------------------------
+def piece_to_dict(piece: Piece) -> dict[str, Any]:
+    """A JSON-able dict of a piece (inverse: :func:`piece_from_dict`); notes as ``[start, dur, pitch, vel]``."""
+    return {
+        "melody": [[n.start_steps, n.duration_steps, n.pitch, n.velocity] for n in piece.melody],
+        "chords": [[c.start_steps, c.duration_steps, c.index, -1 if c.bass is None else c.bass] for c in piece.chords],
+        "voices": {k: [[n.start_steps, n.duration_steps, n.pitch, n.velocity] for n in v]
+                   for k, v in piece.voices.items()},
+        "key": [piece.key.tonic, piece.key.mode], "time_signature": list(piece.time_signature),
+        "tempo_bpm": piece.tempo_bpm, "steps_per_quarter": piece.steps_per_quarter,
+        "pickup_steps": piece.pickup_steps, "length_steps": piece.end_steps, "title": piece.title,
+        "melody_name": piece.melody_name, "programs": piece.programs,
+    }
+
+
+def _chord(start: int, duration: int, index: int, bass: int) -> Chord:
+    c = chord_from_index(int(index), int(start), int(duration))
+    return c if bass < 0 or c.root is None or bass == c.root else Chord(c.root, c.quality, c.start_steps,
+                                                                        c.duration_steps, int(bass))
+
+
+def piece_from_dict(d: dict[str, Any]) -> Piece:
+    """Inverse of :func:`piece_to_dict`."""
+    return Piece(
+        melody=[Note(*n) for n in d["melody"]],
+        chords=[_chord(*c) for c in d["chords"]],
+        voices={k: [Note(*n) for n in v] for k, v in d["voices"].items()},
+        key=Key(d["key"][0], d["key"][1]), time_signature=(d["time_signature"][0], d["time_signature"][1]),
+        tempo_bpm=d["tempo_bpm"], steps_per_quarter=d["steps_per_quarter"], pickup_steps=d["pickup_steps"],
+        length_steps=d["length_steps"], title=d["title"], melody_name=d["melody_name"],
+        programs=dict(d["programs"]),
+    )
+
+
+# --- splits, checks, cache ----------------------------------------------------------------------
+def split_of(piece_id: str) -> str:
+    """Deterministic 80/10/10 split of a piece id (see the module docstring)."""
+    bucket = int(hashlib.sha1(piece_id.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
+
+
+def check_piece(piece: Piece, config: PreprocessConfig) -> str | None:
+    """Why a piece should be skipped, or None when it is fine."""
+    if len(piece.melody) < config.min_notes:
+        return "empty (no melody notes)" if not piece.melody else f"only {len(piece.melody)} melody notes"
+    if piece.end_steps > config.max_steps:
+        return f"absurdly long ({piece.end_steps} steps > {config.max_steps})"
+    count = len(piece.all_notes())
+    if count > config.max_notes:
+        return f"absurdly long ({count} notes > {config.max_notes})"
+    return None
+
+
+def _job_key(job: Job, config: PreprocessConfig) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([FORMAT_VERSION, job.source, job.name, asdict(config)]).encode())
+    with open(job.path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:32]
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary files
+    os.replace(tmp, path)
+
+
+def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any], bool]:
+    """Worker: one job's result as a JSON-able dict, from the cache when it is there."""
+    job, config, cache_dir = args
+    key = _job_key(job, config)
+    cache_file = Path(cache_dir) / f"{key}.json"
+    if cache_file.is_file():
+        try:
+            return json.loads(cache_file.read_text(encoding="utf-8")), True
+        except (OSError, json.JSONDecodeError):
+            pass  # a damaged cache entry is rebuilt
+    result: JobResult = run_job(job, config.label_per)
+    items, skipped = [], list(result.skipped)
+    for pid, split, piece in result.items:
+        reason = check_piece(piece, config)
+        if reason:
+            skipped.append((pid, reason))
+        else:
+            items.append({"id": pid, "split": split, "source": job.source, "piece": piece_to_dict(piece)})
+    out = {"job": asdict(job), "items": items, "skipped": [list(s) for s in skipped]}
+    _write_text_atomic(cache_file, json.dumps(out, separators=(",", ":")))
+    return out, False
+
+
+# --- arrays -------------------------------------------------------------------------------------
+def encode_pieces(pieces: list[Piece]) -> dict[str, np.ndarray]:
+    """Pieces → the split arrays (layout in the module docstring)."""
+    notes, chords, rows, tempo = [], [], [], []
+    for i, p in enumerate(pieces):
+        tracks = [p.melody, *p.voices.values()]
+        for t, track in enumerate(tracks):
+            notes.extend((i, t, n.start_steps, n.duration_steps, n.pitch, n.velocity) for n in track)
+        chords.extend((i, c.start_steps, c.duration_steps, c.index, -1 if c.bass is None else c.bass)
+                      for c in p.chords)
+        rows.append((p.key.tonic, int(p.key.mode == "minor"), *p.time_signature, p.pickup_steps, p.end_steps,
+                     p.steps_per_quarter, len(tracks)))
+        tempo.append(p.tempo_bpm)
+    return {
+        "notes": np.asarray(notes, dtype=np.int32).reshape(-1, 6),  # (M, 6)
+        "chords": np.asarray(chords, dtype=np.int32).reshape(-1, 5),  # (K, 5)
+        "pieces": np.asarray(rows, dtype=np.int32).reshape(-1, 8),  # (N, 8)
+        "tempo": np.asarray(tempo, dtype=np.float32),  # (N,)
+    }
+
+
+def decode_pieces(arrays: dict[str, np.ndarray], info: list[dict[str, Any]]) -> list[Piece]:
+    """Inverse of :func:`encode_pieces`; ``info`` gives titles, track names and programs per piece."""
+    n = len(arrays["pieces"])
+    notes_by: list[dict[int, list[Note]]] = [{} for _ in range(n)]
+    for i, t, s, d, pitch, vel in arrays["notes"].tolist():
+        notes_by[i].setdefault(t, []).append(Note(s, d, pitch, vel))
+    chords_by: list[list[Chord]] = [[] for _ in range(n)]
+    for i, s, d, idx, bass in arrays["chords"].tolist():
+        chords_by[i].append(_chord(s, d, idx, bass))
+    out = []
+    for i, (row, bpm) in enumerate(zip(arrays["pieces"].tolist(), arrays["tempo"].tolist())):
+        tonic, minor, num, den, pickup, length, spq, _ = row
+        names = info[i]["tracks"]
+        out.append(Piece(
+            melody=notes_by[i].get(0, []), chords=chords_by[i],
+            voices={name: notes_by[i].get(t, []) for t, name in enumerate(names) if t > 0},
+            key=Key(tonic, "minor" if minor else "major"), time_signature=(num, den), tempo_bpm=round(bpm, 3),
+            steps_per_quarter=spq, pickup_steps=pickup, length_steps=length, title=info[i]["title"],
+            melody_name=names[0], programs=dict(info[i].get("programs", {})),
+        ))
+    return out
+
+
+def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    with os.fdopen(fd, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+def _run_jobs(jobs: list[Job], config: PreprocessConfig, cache_dir: Path, workers: int,
+              progress: bool) -> Iterator[tuple[dict[str, Any], bool]]:
+    from tqdm import tqdm
+
+    args = [(j, config, str(cache_dir)) for j in jobs]
+    bar = tqdm(total=len(jobs), desc="preprocess", unit="file", disable=not progress, file=sys.stderr)
+    try:
+        if workers <= 1 or len(jobs) == 1:
+            for a in args:
+                yield _cached_job(a)
+                bar.update(1)
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                # map keeps job order, so the output does not depend on which worker finished first
+                for res in pool.map(_cached_job, args, chunksize=1):
+                    yield res
+                    bar.update(1)
+    finally:
+        bar.close()
+
+
+def preprocess(sources: list[str], out_dir: str | Path, workers: int | None = None,
+               config: PreprocessConfig | None = None, progress: bool = True) -> dict[str, Any]:
+    """Read corpora into split arrays + ``pieces.json`` + ``meta.json`` in ``out_dir`` (see the module docstring).
+
+    Args:
+        sources: specs like ``"music21:bach"``, ``"nottingham:DIR"``, ``"jsb:FILE"``, ``"midi:DIR"``.
+        out_dir: output folder (created; a folder that holds other files and no ``meta.json`` is refused).
+        workers: processes (default: CPU count, at most 8).
+        config: preprocessing options.
+        progress: show a tqdm bar on stderr.
+
+    Returns:
+        The meta dict written to ``meta.json``.
+
+    Raises:
+        MelodyganError: a bad source spec, or an output folder that is not ours.
+    """
+    config = config or PreprocessConfig()
+    if config.label_per not in ("beat", "bar"):
+        raise MelodyganError(f"label_per must be 'beat' or 'bar', got {config.label_per!r}")
+    if not sources:
+        raise MelodyganError("no sources given; e.g. music21:bach, nottingham:DIR, jsb:FILE, midi:DIR")
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").exists())):
+        raise MelodyganError(f"{out} exists and is not a preprocessing folder; choose a new or empty folder")
+    jobs = [job for spec in sources for job in list_jobs(spec)]
+    cache_dir = out / "cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    workers = workers or min(os.cpu_count() or 1, 8)
+
+    by_split: dict[str, list[tuple[dict[str, Any], Piece]]] = {s: [] for s in SPLITS}
+    skipped: list[dict[str, str]] = []
+    per_source: dict[str, Counter[str]] = {}
+    seen: set[str] = set()
+    reused = 0
+    for res, hit in _run_jobs(jobs, config, cache_dir, workers, progress):
+        reused += hit
+        src = res["job"]["source"]
+        counts = per_source.setdefault(src, Counter())
+        for pid, reason in res["skipped"]:
+            skipped.append({"input": pid, "reason": reason})
+            counts["skipped"] += 1
+        for item in res["items"]:
+            if item["id"] in seen:  # the same source given twice
+                continue
+            seen.add(item["id"])
+            piece = piece_from_dict(item["piece"])
+            split = item["split"] or split_of(item["id"])
+            info = {"id": item["id"], "title": piece.title, "source": src,
+                    "tracks": [piece.melody_name, *piece.voices], "programs": piece.programs}
+            by_split[split].append((info, piece))
+            counts["pieces"] += 1
+            counts["with_chords"] += bool(piece.chords)
+            counts[split] += 1
+    for split in SPLITS:
+        _save_npz_atomic(out / f"{split}.npz", encode_pieces([p for _, p in by_split[split]]))
+    _write_text_atomic(out / "pieces.json", json.dumps({s: [i for i, _ in by_split[s]] for s in SPLITS}))
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(config),
+        "sources": list(sources),
+        "counts": {s: len(by_split[s]) for s in SPLITS},
+        "per_source": {k: dict(v) for k, v in per_source.items()},
+        "files": {"total": len(jobs), "reused_from_cache": reused},
+        "skipped": skipped,
+        "split_rule": "JSB: its own split; others: int(sha1(id)[:8], 16) % 100 < 80 train, < 90 valid, else test",
+        "layout": {"notes": "piece, track, start_steps, duration_steps, pitch, velocity",
+                   "chords": "piece, start_steps, duration_steps, chord_index, bass_pc (-1 none)",
+                   "pieces": "key_tonic, key_minor, ts_num, ts_den, pickup_steps, length_steps, steps_per_quarter, "
+                             "num_tracks", "tempo": "bpm"},
+    }
+    _write_text_atomic(out / "meta.json", json.dumps(meta, indent=1))
+    return meta
+
+
+def load_pieces(data_dir: str | Path, split: str) -> list[Piece]:
+    """Pieces of one split of a preprocessed folder, in the order they were written.
+
+    Raises:
+        MelodyganError: unknown split, or a folder ``melodygan preprocess`` did not write.
+    """
+    if split not in SPLITS:
+        raise MelodyganError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+    d = Path(data_dir)
+    arrays_path, info_path = d / f"{split}.npz", d / "pieces.json"
+    if not arrays_path.is_file() or not info_path.is_file():
+        raise MelodyganError(f"{d} is not a preprocessed folder (no {split}.npz / pieces.json); "
+                             "make one with: melodygan preprocess SOURCE... --out DIR")
+    with np.load(arrays_path) as z:
+        arrays = {k: z[k] for k in z.files}
+    info = json.loads(info_path.read_text(encoding="utf-8"))[split]
+    return decode_pieces(arrays, info)
+
+
+def pieces_to_rolls(pieces: list[Piece], length_steps: int, pitch_low: int = 36,
+                    num_pitches: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Melody piano rolls and chord labels of pieces, cut or zero-padded to ``length_steps`` from step 0.
+
+    Args:
+        pieces: loaded pieces.
+        length_steps: ``T``.
+        pitch_low: MIDI pitch of roll column 0.
+        num_pitches: ``P``; melody notes outside ``pitch_low .. pitch_low + P - 1`` are dropped.
+
+    Returns:
+        ``(rolls, labels)``: uint8 ``(N, 2, T, P)`` (channel 0 sustain, 1 onset) and int64 ``(N, T)``
+        chord-vocabulary indices (0 = no chord).
+    """
+    rolls = np.zeros((len(pieces), 2, length_steps, num_pitches), dtype=np.uint8)  # (N, 2, T, P)
+    labels = np.zeros((len(pieces), length_steps), dtype=np.int64)  # (N, T)
+    for i, p in enumerate(pieces):
+        rolls[i] = notes_to_roll(p.melody, length_steps, pitch_low, num_pitches, strict=False)
+        labels[i] = chords_to_labels(p.chords, length_steps)
+    return rolls, labels
