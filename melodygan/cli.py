@@ -27,11 +27,29 @@ _FMT = argparse.ArgumentDefaultsHelpFormatter
 # --- preprocess -------------------------------------------------------------------------------
 def _add_preprocess(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("preprocess", help="turn corpora into cached arrays + meta.json", formatter_class=_FMT)
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="music21:bach, music21:folk, nottingham:DIR, jsb:FILE, midi:DIR or musicxml:DIR")
+    p.add_argument("--out", required=True, help="output folder (arrays per split, pieces.json, meta.json, cache/)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count, at most 8)")
+    p.add_argument("--label-per", choices=("beat", "bar"), default="beat",
+                   help="chord-labelling window for sources without chord symbols")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_preprocess)
 
 
 def _run_preprocess(args: argparse.Namespace) -> int:
-    raise MelodyganError("preprocess is not available in this build")
+    from melodygan.preprocess import PreprocessConfig, preprocess
+
+    meta = preprocess(args.sources, args.out, workers=args.workers,
+                      config=PreprocessConfig(label_per=args.label_per), progress=not args.quiet)
+    c = meta["counts"]
+    print(f"{args.out}: {c['train']} train / {c['valid']} valid / {c['test']} test pieces; "
+          f"{len(meta['skipped'])} inputs skipped (reasons in meta.json); "
+          f"{meta['files']['reused_from_cache']}/{meta['files']['total']} files reused from cache")
+    for source, n in meta["per_source"].items():
+        print(f"  {source}: {n.get('pieces', 0)} pieces, {n.get('with_chords', 0)} with chords, "
+              f"{n.get('skipped', 0)} skipped")
+    return 0
 
 
 # --- render -----------------------------------------------------------------------------------
