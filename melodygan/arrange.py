@@ -118,8 +118,8 @@ def choose_voicing(pcs: tuple[int, ...], previous: tuple[int, ...] | None,
         c = 0.0 if previous is None else _movement(v, previous)
         c += 0.5 * abs(sum(v) / len(v) - CHORD_CENTRE)
         c += 0.2 * (v[-1] - v[0])  # prefer close position
-        if melody_floor is not None and v[-1] > melody_floor:
-            c += 2.0 * (v[-1] - melody_floor)
+        if melody_floor is not None and v[-1] >= melody_floor:
+            c += 2.0 * (v[-1] - melody_floor + 1)  # a unison with the tune blurs it too
         return c
 
     return min(voicing_candidates(pcs), key=cost)

@@ -272,7 +272,12 @@ def write_wav(audio: np.ndarray, path: str | Path, sample_rate: int = DEFAULT_SA
     return Path(path)
 
 
-def _midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
+def midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
+    """The MIDI that renders: a Piece's DAW-ready file, or a MIDI file as read.
+
+    Raises:
+        MelodyganError: a missing or unreadable MIDI file.
+    """
     if isinstance(source, mido.MidiFile):
         return source
     if isinstance(source, Piece):
@@ -323,9 +328,9 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
     """
     if bit_depth not in BIT_DEPTHS:
         raise MelodyganError(f"bit depth {bit_depth} not supported; allowed: 16, 24")
-    mid = _midifile_of(source)
-    track_names = _track_names(mid)
-    stem_paths = [output_path(path, ".wav", tag=f"-{_safe(name)}") for name in track_names] if stems else []
+    mid = midifile_of(source)
+    names = track_names(mid)
+    stem_paths = [stem_path(path, name) for name in names] if stems else []
     for p in [Path(path), *stem_paths]:
         check_writable(p, force)
     music_end = round(_music_end_seconds(mid) * sample_rate)
@@ -333,14 +338,14 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
     gain = normalising_gain(mix, peak_dbfs)
     written = [write_wav(finish(mix, music_end, sample_rate, gain), path, sample_rate, bit_depth, force)]
     limit = 10 ** (peak_dbfs / 20)
-    for i, stem_path in enumerate(stem_paths, start=1):
+    for i, stem_file in enumerate(stem_paths, start=1):
         solo = mido.MidiFile(type=1, ticks_per_beat=mid.ticks_per_beat)
         solo.tracks = [_meta_only(mid.tracks[0]), mid.tracks[_track_indices(mid)[i - 1]]]
         audio = render_midifile(solo, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds,
                                 synth=synth)
         peak = float(np.abs(audio).max()) * gain if audio.size else 0.0
         stem_gain = gain if peak <= limit else limit / float(np.abs(audio).max())
-        written.append(write_wav(finish(audio, music_end, sample_rate, stem_gain), stem_path, sample_rate,
+        written.append(write_wav(finish(audio, music_end, sample_rate, stem_gain), stem_file, sample_rate,
                                  bit_depth, force))
     return written
 
@@ -362,7 +367,8 @@ def _track_indices(mid: mido.MidiFile) -> list[int]:
     return [i for i, t in enumerate(mid.tracks) if any(m.type == "note_on" for m in t)]
 
 
-def _track_names(mid: mido.MidiFile) -> list[str]:
+def track_names(mid: mido.MidiFile) -> list[str]:
+    """Names of the tracks that play notes (made unique: "Piano", "Piano 2"), as used for stems."""
     names: list[str] = []
     for i in _track_indices(mid):
         name = next((m.name for m in mid.tracks[i] if m.type == "track_name" and m.name.strip()), f"Track {i}")
@@ -373,6 +379,7 @@ def _track_names(mid: mido.MidiFile) -> list[str]:
     return names
 
 
-def _safe(name: str) -> str:
-    """A track name usable in a file name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "track"
+def stem_path(wav_path: str | Path, track_name: str) -> Path:
+    """Where the stem of a track goes: ``song.wav`` + ``"Lead vox"`` -> ``song-Lead_vox.wav``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", track_name).strip("_") or "track"
+    return output_path(wav_path, ".wav", tag=f"-{safe}")

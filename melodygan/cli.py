@@ -54,12 +54,42 @@ def _run_preprocess(args: argparse.Namespace) -> int:
 
 # --- render -----------------------------------------------------------------------------------
 def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("render", help="render a MIDI file to WAV / PNG / MusicXML", formatter_class=_FMT)
+    p = sub.add_parser("render", help="render a MIDI file to WAV / PNG / MusicXML", formatter_class=_FMT,
+                       description="Render any MIDI file. Outputs go beside the input with the same stem "
+                                   "(song.mid -> song.wav, song.png, song.musicxml) unless --out says otherwise; "
+                                   "an existing output is never replaced without --force.")
+    p.add_argument("midi", metavar="FILE.mid", help="the MIDI file to render")
+    p.add_argument("--wav", action="store_true", help="render a WAV with FluidSynth and a General MIDI soundfont")
+    p.add_argument("--png", action="store_true", help="draw a piano-roll PNG")
+    p.add_argument("--musicxml", action="store_true", help="write a MusicXML lead sheet or score")
+    p.add_argument("--sheet-png", action="store_true", help="engrave the MusicXML to <stem>-sheet.png (MuseScore 3)")
+    p.add_argument("--soundfont", metavar="SF2", default=None,
+                   help="soundfont for --wav (default: TimGM6mb.sf2 shipped with pretty_midi)")
+    p.add_argument("--stems", action="store_true", help="with --wav, also one WAV per track (<stem>-<track>.wav)")
+    p.add_argument("--sample-rate", type=int, default=44100, help="WAV sample rate in Hz")
+    p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="WAV sample size in bits")
+    p.add_argument("--layout", choices=("auto", "lead-sheet", "score"), default="auto",
+                   help="MusicXML layout: melody + chord symbols, or one part per track")
+    p.add_argument("--melody-track", default=None, metavar="NAME|INDEX",
+                   help="the melody's track name or index (default: chosen by name, else pitch and monophony)")
+    p.add_argument("--out", default=None, metavar="DIR", help="folder for the outputs (default: beside the input)")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
     p.set_defaults(func=_run_render)
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    raise MelodyganError("render is not available in this build")
+    from melodygan.export import render_file
+
+    track = args.melody_track
+    if track is not None and track.lstrip("-").isdigit():
+        track = int(track)
+    written = render_file(args.midi, wav=args.wav, png=args.png, musicxml=args.musicxml, sheet_png=args.sheet_png,
+                          soundfont=args.soundfont, stems=args.stems, out_dir=args.out, force=args.force,
+                          melody_track=track, sample_rate=args.sample_rate, bit_depth=args.bit_depth,
+                          layout=args.layout)
+    for path in written:
+        print(path)
+    return 0
 
 
 # --- generate ---------------------------------------------------------------------------------
