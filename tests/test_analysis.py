@@ -1,0 +1,96 @@
+"""Chord labelling on hand-built voicings, key estimation, transposition, the JSB reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from melodygan.analysis import (
+    common_key_shift,
+    label_chords,
+    label_chords_with_confidence,
+    label_windows,
+    transpose_to_common_key,
+    transpositions,
+)
+from melodygan.errors import MelodyganError
+from melodygan.jsb import read_jsb, steps_to_notes
+from melodygan.keys import Key
+from melodygan.notes import Note
+from melodygan.piece import Piece
+
+
+def _block(pitches: list[int], start: int, dur: int) -> list[Note]:
+    return [Note(start, dur, p) for p in pitches]
+
+
+def test_per_beat_block_chords() -> None:
+    # I - IV - V7 - vi in C, one chord per beat (4 steps), four voices.
+    notes = (_block([48, 64, 67, 72], 0, 4) + _block([53, 65, 69, 72], 4, 4)
+             + _block([43, 65, 67, 71], 8, 4) + _block([45, 64, 69, 72], 12, 4))
+    piece = Piece(melody=[n for n in notes if n.pitch >= 71], voices={"Low": [n for n in notes if n.pitch < 71]})
+    chords, conf = label_chords_with_confidence(piece, per="beat")
+    assert [(c.symbol(), c.start_steps, c.duration_steps) for c in chords] == [
+        ("C", 0, 4), ("F", 4, 4), ("G7", 8, 4), ("Am", 12, 4)]
+    assert conf == pytest.approx([1.0, 1.0, 1.0, 1.0])
+
+
+def test_per_bar_passing_notes_lower_confidence_and_merge() -> None:
+    # Bar 1: C major arpeggio with a passing D; bar 2 the same → one chord over two bars.
+    bar = [Note(0, 4, 60), Note(4, 2, 62), Note(6, 2, 64), Note(8, 8, 67)]
+    melody = bar + [n.shifted(16) for n in bar]
+    chords, conf = label_chords_with_confidence(Piece(melody=melody), per="bar")
+    assert [(c.symbol(), c.start_steps, c.duration_steps) for c in chords] == [("C", 0, 32)]
+    # D sounds 2 of 16 steps per bar; the lowest note (C, 4 steps) counts half again: 16 of 18 explained.
+    assert conf[0] == pytest.approx(16 / 18)
+
+
+def test_relative_chords() -> None:
+    # A C E G: the simpler, more common reading (Am7) wins over C6.
+    am7 = Piece(melody=_block([57, 60, 64, 67], 0, 16))
+    assert label_chords(am7, per="bar").chords[0].symbol() == "Am7"
+    # E G with C in the bass is C major; the same E G over an A bass is A minor.
+    assert label_chords(Piece(melody=_block([48, 64, 67], 0, 16)), per="bar").chords[0].symbol() == "C"
+    assert label_chords(Piece(melody=_block([45, 64, 72], 0, 16)), per="bar").chords[0].symbol() == "Am"
+
+
+def test_silence_gets_no_chord_and_windows_follow_the_pickup() -> None:
+    piece = Piece(melody=[Note(0, 4, 67), Note(20, 4, 60)], pickup_steps=4, time_signature=(4, 4))
+    assert label_windows(piece, "bar")[:2] == [(0, 4), (4, 20)]
+    chords = label_chords(piece, per="beat").chords
+    assert [c.start_steps for c in chords] == [0, 20]
+    with pytest.raises(ValueError, match="per must be"):
+        label_windows(piece, "half")
+
+
+def test_common_key_and_transpositions() -> None:
+    assert common_key_shift(Key(7, "major")) == 5  # G → C up a fourth
+    assert common_key_shift(Key(2, "major")) == -2
+    assert common_key_shift(Key(4, "minor")) == 5  # E minor → A minor
+    piece = Piece(melody=[Note(0, 4, 67), Note(4, 4, 71)], key=Key(7, "major"))
+    moved = transpose_to_common_key(piece)
+    assert moved.key == Key(0, "major") and [n.pitch for n in moved.melody] == [72, 76]
+    high = Piece(melody=[Note(0, 4, 125)], key=Key(7, "major"))
+    assert transpose_to_common_key(high).melody[0].pitch == 118  # an octave lower keeps it in range
+    copies = transpositions(piece, range(-5, 7), low=60, high=72)
+    assert [c.melody[1].pitch - 71 for c in copies] == [-5, -4, -3, -2, -1, 0, 1]
+
+
+def test_jsb_reader(tmp_path: Path) -> None:
+    chorale = [[72, 67, 64, 48]] * 4 + [[71, 67, 62, 43]] * 4 + [[-1, -1, -1, -1]] * 2 + [[72, 67, 64, 48]] * 6
+    data = {"train": [chorale, chorale], "valid": [chorale], "test": []}
+    f = tmp_path / "jsb.json"
+    f.write_text(json.dumps(data))
+    splits = read_jsb(f)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 2, "valid": 1, "test": 0}
+    p = splits["valid"][0]
+    assert p.melody_name == "Soprano" and list(p.voices) == ["Alto", "Tenor", "Bass"]
+    assert [(n.start_steps, n.duration_steps, n.pitch) for n in p.melody] == [(0, 4, 72), (4, 4, 71), (10, 6, 72)]
+    assert [(c.symbol(), c.start_steps) for c in p.chords] == [("C", 0), ("G", 4), ("C", 8)]  # the beat 8-12 window holds C
+    assert p.key == Key(0, "major") and p.length_steps == 16
+    assert steps_to_notes([60, 60, -1, 60]) == [Note(0, 2, 60), Note(3, 1, 60)]
+    f.write_text('{"train": [[[1, 2]]], "valid": [], "test": []}')
+    with pytest.raises(MelodyganError, match="4"):
+        read_jsb(f)
