@@ -132,3 +132,14 @@ def test_any_midi_file_renders_drums_included(tmp_path: Path) -> None:
     (path,) = render_wav(tmp_path / "d.mid", tmp_path / "d.wav", sample_rate=22050)
     y, _ = soundfile.read(str(path))
     assert np.abs(y).max() > 0.5  # normalised kick drum, not silence
+
+
+@pytest.mark.skipif(not fluidsynth_available(), reason="FluidSynth library not installed")
+def test_same_piece_same_wav_even_after_another_render(tmp_path: Path) -> None:
+    # Nothing (voices, reverb, controllers) may carry over from one render to the next.
+    loud = Piece(melody=[Note(0, 16, 48, 127)], voices={"Chords": [Note(0, 16, p, 127) for p in (60, 64, 67)]},
+                 programs={"Melody": 19})
+    render_wav(melody_piece(), tmp_path / "a.wav", sample_rate=22050)
+    render_wav(loud, tmp_path / "loud.wav", sample_rate=22050, tail_seconds=0.1)  # cut off mid-reverb
+    render_wav(melody_piece(), tmp_path / "b.wav", sample_rate=22050)
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
