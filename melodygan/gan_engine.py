@@ -130,14 +130,13 @@ def decode_roll(roll: np.ndarray, pitch_low: int, *, sustain_threshold: float = 
     prev_sounding = np.concatenate([[False], sounding[:-1]])
     prev_pitch = np.concatenate([[-1], pitch[:-1]])
     starts = sounding & (~prev_sounding | (pitch != prev_pitch) | onset_here)  # (T,)
-    notes: list[Note] = []
-    start_steps = np.flatnonzero(starts)
-    for i, t in enumerate(start_steps):
-        end = int(t) + 1
-        limit = int(start_steps[i + 1]) if i + 1 < len(start_steps) else length
-        while end < limit and sounding[end]:
-            end += 1
-        notes.append(Note(int(t), end - int(t), pitch_low + int(pitch[t]), velocity))
+    begin = np.flatnonzero(starts)  # (K,)
+    # A note ends at the next start or at the first silent step after it, whichever comes first.
+    silent_at = np.where(sounding, length, np.arange(length))
+    next_silent = np.minimum.accumulate(silent_at[::-1])[::-1]  # (T,) first silent step >= t
+    next_silent = np.append(next_silent, length)
+    end = np.minimum(np.append(begin[1:], length), next_silent[begin + 1])  # (K,)
+    notes = [Note(int(t), int(e - t), pitch_low + int(pitch[t]), velocity) for t, e in zip(begin, end)]
     if min_duration_steps <= 1:
         return notes
     kept: list[Note] = []
@@ -245,10 +244,21 @@ def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tu
     frames = np.stack([chords_to_bar_frames(cl, bars, bar_steps, cfg.steps_per_bar) for cl in cut]) if cut else \
         np.zeros((0, bars, cfg.steps_per_bar, 12), np.float32)
     probs = sample_frames(model, frames, keys, meter, seed)
+    return pieces_from_frames(probs, cut, keys, time_signature, cfg.pitch_low, tempo_bpm=tempo_bpm,
+                              scale_mask=scale_mask, decode=dec)
+
+
+def pieces_from_frames(probs: np.ndarray, chords: list[list[Chord]], keys: list[Key],
+                       time_signature: tuple[int, int], pitch_low: int, *, tempo_bpm: float = 120.0,
+                       scale_mask: bool = False, decode: DecodeConfig | None = None) -> list[Piece]:
+    """Decode sampled frames ``(B, N, 2, S, P)`` to Pieces carrying ``chords`` and ``keys`` (one each)."""
+    dec = decode or DecodeConfig()
+    bar_steps = bar_steps_of(time_signature)
+    total = probs.shape[1] * bar_steps
     pieces = []
-    for i, (cl, k) in enumerate(zip(cut, keys)):
+    for i, (cl, k) in enumerate(zip(chords, keys)):
         roll = frames_to_roll(probs[i], bar_steps)  # (2, T, P)
-        notes = decode_roll(roll, cfg.pitch_low, sustain_threshold=dec.sustain_threshold,
+        notes = decode_roll(roll, pitch_low, sustain_threshold=dec.sustain_threshold,
                             onset_threshold=dec.onset_threshold, min_duration_steps=dec.min_duration_steps,
                             allowed_pitch_classes=k.scale_extended if scale_mask else None)
         pieces.append(Piece(melody=notes, chords=cl, key=k, time_signature=time_signature, tempo_bpm=tempo_bpm,

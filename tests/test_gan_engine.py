@@ -135,3 +135,18 @@ def test_gan_melodies_meters_and_errors(tiny_checkpoint):
         gan_melodies([[]], time_signature=(5, 4), checkpoint=tiny_checkpoint)
     with pytest.raises(MelodyganError, match="no GAN checkpoint"):
         gan_melodies([[]], checkpoint=tiny_checkpoint.parent / "missing")
+
+
+def test_decode_inverts_notes_to_roll_for_random_monophonic_melodies():
+    from melodygan.pianoroll import notes_to_roll
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        notes, t = [], 0
+        while t < 60:
+            t += int(rng.integers(0, 3))  # rests of 0-2 steps
+            d = int(rng.integers(1, 6))
+            notes.append(Note(t, d, int(rng.integers(60, 72))))
+            t += d
+        roll = notes_to_roll(notes, t, pitch_low=60, num_pitches=12).astype(np.float32)
+        assert decode_roll(roll, 60) == notes

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Reproduce the shipped GAN weights (melodygan/weights/gan-melody/) on a 2-core CPU in about
+# 45 minutes: preprocess the Nottingham Music Database, train the melody GAN with the default
+# settings and seed 1, then copy the checkpoint into the package.
+#
+#   scripts/train_gan.sh                          # uses ../shared/datasets/nottingham
+#   NOTTINGHAM=/path/to/nottingham scripts/train_gan.sh
+#   STEPS=500 RUN=runs/gan-short scripts/train_gan.sh   # a shorter run; does not touch the package
+#
+# Interrupted? Run it again: training continues from RUN/resume.pt exactly where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NOTTINGHAM=${NOTTINGHAM:-../shared/datasets/nottingham}
+DATA=${DATA:-runs/data-nottingham}
+RUN=${RUN:-runs/gan-melody}
+STEPS=${STEPS:-3000}
+# One thread per process: on a small shared CPU, torch's thread pool spins against other work.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+if [ ! -f "$DATA/meta.json" ]; then
+  python -m melodygan preprocess "nottingham:$NOTTINGHAM" --out "$DATA" --quiet
+fi
+RESUME=()
+if [ -f "$RUN/resume.pt" ]; then RESUME=(--resume); fi
+nice -n 10 python -m melodygan train gan --data "$DATA" --out "$RUN" --steps "$STEPS" --batch-size 64 \
+  --seed 1 --device cpu "${RESUME[@]}"
+if [ "$STEPS" = 3000 ] && [ "$RUN" = runs/gan-melody ]; then
+  mkdir -p melodygan/weights/gan-melody
+  cp "$RUN/config.json" "$RUN/model.safetensors" melodygan/weights/gan-melody/
+  echo "copied $RUN into melodygan/weights/gan-melody/"
+fi
