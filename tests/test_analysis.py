@@ -88,7 +88,8 @@ def test_jsb_reader(tmp_path: Path) -> None:
     p = splits["valid"][0]
     assert p.melody_name == "Soprano" and list(p.voices) == ["Alto", "Tenor", "Bass"]
     assert [(n.start_steps, n.duration_steps, n.pitch) for n in p.melody] == [(0, 4, 72), (4, 4, 71), (10, 6, 72)]
-    assert [(c.symbol(), c.start_steps) for c in p.chords] == [("C", 0), ("G", 4), ("C", 8)]  # the beat 8-12 window holds C
+    # the beat window 8-12 holds two silent steps and a C chord
+    assert [(c.symbol(), c.start_steps) for c in p.chords] == [("C", 0), ("G", 4), ("C", 8)]
     assert p.key == Key(0, "major") and p.length_steps == 16
     assert steps_to_notes([60, 60, -1, 60]) == [Note(0, 2, 60), Note(3, 1, 60)]
     f.write_text('{"train": [[[1, 2]]], "valid": [], "test": []}')

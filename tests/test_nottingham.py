@@ -74,5 +74,5 @@ def test_normalize_keeps_headers_and_annotations() -> None:
 def test_missing_path_names_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(MelodyganError, match="Nottingham"):
         read_nottingham(tmp_path / "nowhere")
-    with pytest.raises(MelodyganError, match="no .abc files"):
+    with pytest.raises(MelodyganError, match=r"no \.abc files"):
         read_nottingham(tmp_path)
