@@ -76,17 +76,21 @@ class PreprocessConfig:
 
 
 # --- pieces ⇄ JSON (the cache) ----------------------------------------------------------------
+def _note_row(n: Note) -> list[int]:
+    return [int(n.start_steps), int(n.duration_steps), int(n.pitch), int(n.velocity)]
+
+
 def piece_to_dict(piece: Piece) -> dict[str, Any]:
     """A JSON-able dict of a piece (inverse: :func:`piece_from_dict`); notes as ``[start, dur, pitch, vel]``."""
     return {
-        "melody": [[n.start_steps, n.duration_steps, n.pitch, n.velocity] for n in piece.melody],
-        "chords": [[c.start_steps, c.duration_steps, c.index, -1 if c.bass is None else c.bass] for c in piece.chords],
-        "voices": {k: [[n.start_steps, n.duration_steps, n.pitch, n.velocity] for n in v]
-                   for k, v in piece.voices.items()},
-        "key": [piece.key.tonic, piece.key.mode], "time_signature": list(piece.time_signature),
-        "tempo_bpm": piece.tempo_bpm, "steps_per_quarter": piece.steps_per_quarter,
-        "pickup_steps": piece.pickup_steps, "length_steps": piece.end_steps, "title": piece.title,
-        "melody_name": piece.melody_name, "programs": piece.programs,
+        "melody": [_note_row(n) for n in piece.melody],
+        "chords": [[int(c.start_steps), int(c.duration_steps), int(c.index), -1 if c.bass is None else int(c.bass)]
+                   for c in piece.chords],
+        "voices": {str(k): [_note_row(n) for n in v] for k, v in piece.voices.items()},
+        "key": [int(piece.key.tonic), piece.key.mode], "time_signature": [int(x) for x in piece.time_signature],
+        "tempo_bpm": float(piece.tempo_bpm), "steps_per_quarter": int(piece.steps_per_quarter),
+        "pickup_steps": int(piece.pickup_steps), "length_steps": int(piece.end_steps), "title": str(piece.title),
+        "melody_name": str(piece.melody_name), "programs": {str(k): int(v) for k, v in piece.programs.items()},
     }
 
 

@@ -1,0 +1,163 @@
+"""melodygan preprocess: arrays round trip, deterministic splits, skip-and-report, cache reuse, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from melodygan.chords import Chord, parse_chord_symbol
+from melodygan.cli import main
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key
+from melodygan.notes import Note
+from melodygan.piece import Piece
+from melodygan.preprocess import (
+    PreprocessConfig,
+    decode_pieces,
+    encode_pieces,
+    load_pieces,
+    piece_from_dict,
+    piece_to_dict,
+    pieces_to_rolls,
+    preprocess,
+    split_of,
+)
+
+
+def _piece(shift: int = 0, title: str = "t") -> Piece:
+    return Piece(
+        melody=[Note(0, 4, 67 + shift), Note(4, 2, 69 + shift, 100), Note(6, 10, 71 + shift)],
+        chords=[parse_chord_symbol("G", 0, 8), Chord(2, "dom7", 8, 8, bass=6)],
+        voices={"Bass": [Note(0, 16, 43 + shift)]}, key=Key(7, "major"), time_signature=(3, 4),
+        tempo_bpm=96.5, pickup_steps=4, length_steps=16, title=title, programs={"Bass": 33},
+    )
+
+
+def _same(a: Piece, b: Piece) -> bool:
+    return (a.melody, a.chords, a.voices, a.key, a.time_signature, a.tempo_bpm, a.pickup_steps, a.end_steps,
+            a.title, a.melody_name) == (b.melody, b.chords, b.voices, b.key, b.time_signature, b.tempo_bpm,
+                                        b.pickup_steps, b.end_steps, b.title, b.melody_name)
+
+
+def test_dict_and_array_round_trips() -> None:
+    pieces = [_piece(), _piece(2, "u")]
+    assert _same(piece_from_dict(json.loads(json.dumps(piece_to_dict(pieces[0])))), pieces[0])
+    arrays = encode_pieces(pieces)
+    assert arrays["notes"].shape == (8, 6) and arrays["chords"].shape == (4, 5) and arrays["pieces"].shape == (2, 8)
+    assert arrays["chords"][1].tolist() == [0, 8, 8, Chord(2, "dom7").index, 6]
+    info = [{"title": p.title, "tracks": ["Melody", "Bass"], "programs": p.programs} for p in pieces]
+    back = decode_pieces(arrays, info)
+    assert all(_same(a, b) for a, b in zip(back, pieces))
+    assert back[0].programs == {"Bass": 33}
+
+
+def test_split_is_deterministic_and_about_80_10_10() -> None:
+    ids = [f"midi/song{i}.mid" for i in range(2000)]
+    splits = [split_of(i) for i in ids]
+    assert splits == [split_of(i) for i in ids]
+    share = {s: splits.count(s) / len(ids) for s in ("train", "valid", "test")}
+    assert 0.77 < share["train"] < 0.83 and 0.08 < share["valid"] < 0.12 and 0.08 < share["test"] < 0.12
+
+
+def test_rolls_and_labels() -> None:
+    rolls, labels = pieces_to_rolls([_piece()], length_steps=8, pitch_low=60, num_pitches=24)
+    assert rolls.shape == (1, 2, 8, 24) and labels.shape == (1, 8)
+    assert rolls[0, 0, :, 7].tolist() == [1, 1, 1, 1, 0, 0, 0, 0]  # G4 sustain
+    assert rolls[0, 1, :, 9].tolist() == [0, 0, 0, 0, 1, 0, 0, 0]  # A4 onset
+    assert rolls[0, :, :, 11].sum() == 3  # B4 from step 6, cut at 8: 2 sustain + 1 onset
+    assert labels[0].tolist() == [parse_chord_symbol("G").index] * 8
+
+
+@pytest.fixture(scope="module")
+def midi_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import pretty_midi
+
+    from melodygan.midi_io import write_midi
+
+    d = tmp_path_factory.mktemp("midis")
+    for i in range(6):
+        melody = [Note(4 * k, 4, 60 + (k * (i + 2)) % 12) for k in range(16)]
+        bass = [Note(16 * k, 16, 48 + (0, 5, 7, 0)[k]) for k in range(4)]
+        write_midi(Piece(melody=melody, voices={"Bass": bass}, title=f"song {i}"), d / f"song{i}.mid")
+    (d / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    (d / "empty.mid").write_bytes(b"")
+    drums = pretty_midi.PrettyMIDI()
+    kit = pretty_midi.Instrument(program=0, is_drum=True, name="Drums")
+    kit.notes = [pretty_midi.Note(velocity=100, pitch=36, start=0.5 * k, end=0.5 * k + 0.1) for k in range(8)]
+    drums.instruments.append(kit)
+    drums.write(str(d / "drums.mid"))
+    long = Piece(melody=[Note(4 * k, 4, 60) for k in range(100)], title="long")
+    write_midi(long, d / "sub" / "long.mid") if (d / "sub").mkdir() is None else None
+    return d
+
+
+def test_midi_corpus_skips_and_reports(midi_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pp"
+    meta = preprocess([f"midi:{midi_corpus}"], out, workers=1, config=PreprocessConfig(max_steps=256),
+                      progress=False)
+    assert sum(meta["counts"].values()) == 6
+    reasons = {s["input"]: s["reason"] for s in meta["skipped"]}
+    assert set(reasons) == {"midi/broken.mid", "midi/empty.mid", "midi/drums.mid", "midi/sub/long.mid"}
+    assert "absurdly long" in reasons["midi/sub/long.mid"]
+    assert "drum" in reasons["midi/drums.mid"]
+    saved = json.loads((out / "meta.json").read_text())
+    assert saved["skipped"] == meta["skipped"] and saved["config"]["max_steps"] == 256
+    loaded = [p for s in ("train", "valid", "test") for p in load_pieces(out, s)]
+    assert sorted(p.title for p in loaded) == [f"song {i}" for i in range(6)]
+    assert all(p.chords for p in loaded)  # plain MIDI gets labelled chords
+    song = next(p for p in loaded if p.title == "song 0")
+    assert [n.pitch for n in song.melody][:4] == [60, 62, 64, 66] and list(song.voices) == ["Bass"]
+
+
+def test_rerun_reuses_cache_and_parallel_is_identical(midi_corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pp"
+    first = preprocess([f"midi:{midi_corpus}"], out, workers=1, progress=False)
+    arrays = {s: dict(np.load(out / f"{s}.npz")) for s in ("train", "valid", "test")}
+    second = preprocess([f"midi:{midi_corpus}"], out, workers=2, progress=False)
+    assert first["files"] == {"total": 10, "reused_from_cache": 0}
+    assert second["files"] == {"total": 10, "reused_from_cache": 10}
+    for s in ("train", "valid", "test"):
+        again = np.load(out / f"{s}.npz")
+        assert all(np.array_equal(arrays[s][k], again[k]) for k in arrays[s])
+    fresh = preprocess([f"midi:{midi_corpus}"], tmp_path / "pp2", workers=2, progress=False)
+    assert fresh["counts"] == first["counts"] and fresh["skipped"] == first["skipped"]
+
+
+def test_jsb_and_nottingham_sources(tmp_path: Path) -> None:
+    chorale = [[72, 67, 64, 48]] * 8 + [[71, 67, 62, 43]] * 8
+    jsb = tmp_path / "jsb.json"
+    jsb.write_text(json.dumps({"train": [chorale] * 3, "valid": [chorale] * 2, "test": [chorale]}))
+    abc = tmp_path / "nott"
+    abc.mkdir()
+    (abc / "tunes.abc").write_text("".join(
+        f'X:{i}\nT:Tune {i}\nM:4/4\nL:1/4\nK:G\n"G"GABc|"D7"dcBA|"G"G4|]\n\n' for i in range(1, 4)))
+    (abc / "latin1.abc").write_bytes('X:1\nT:Caf\xe9\nM:4/4\nL:1/4\nK:C\n"C"CDEF|]\n'.encode("latin-1"))
+    assert main(["preprocess", f"jsb:{jsb}", f"nottingham:{abc}", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    meta = json.loads((tmp_path / "o" / "meta.json").read_text())
+    assert meta["per_source"]["jsb"] == {"pieces": 6, "with_chords": 6, "train": 3, "valid": 2, "test": 1}
+    assert meta["per_source"]["nottingham"]["pieces"] == 4
+    assert meta["per_source"]["nottingham"]["with_chords"] == 4
+    titles = {p.title for s in ("train", "valid", "test") for p in load_pieces(tmp_path / "o", s)}
+    assert {"Tune 1", "Tune 2", "Tune 3", "Café"} <= titles
+    jsb_valid = [p for p in load_pieces(tmp_path / "o", "valid") if p.melody_name == "Soprano"]
+    assert len(jsb_valid) == 2 and [c.symbol() for c in jsb_valid[0].chords] == ["C", "G"]
+
+
+def test_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(MelodyganError, match="KIND:ARG"):
+        preprocess(["bach"], tmp_path / "a", progress=False)
+    with pytest.raises(MelodyganError, match="music21:bach"):
+        preprocess(["music21:bachs"], tmp_path / "a", progress=False)
+    with pytest.raises(MelodyganError, match="Jsb16thSeparated"):
+        preprocess([f"jsb:{tmp_path / 'none.json'}"], tmp_path / "a", progress=False)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(MelodyganError, match="not a preprocessing folder"):
+        preprocess([f"midi:{tmp_path}"], tmp_path / "mine", progress=False)
+    with pytest.raises(MelodyganError, match="melodygan preprocess"):
+        load_pieces(tmp_path / "mine", "train")
+    with pytest.raises(MelodyganError, match="split"):
+        load_pieces(tmp_path / "mine", "dev")
