@@ -78,16 +78,43 @@ def _load_fluidsynth() -> Any | None:
         return None
 
 
-def _events_seconds(mid: mido.MidiFile) -> list[tuple[float, mido.Message]]:
-    """Channel messages with absolute times in seconds (tempo changes applied), and the end time."""
-    out = []
-    now = 0.0
-    for msg in mid:  # mido yields messages in time order with delta times in seconds
-        now += msg.time
-        if not msg.is_meta and msg.type in ("note_on", "note_off", "program_change", "control_change",
-                                            "pitchwheel"):
-            out.append((now, msg))
-    return out
+def _events_seconds(mid: mido.MidiFile) -> tuple[list[tuple[float, mido.Message]], float]:
+    """Channel messages of all tracks with absolute times in seconds (tempo changes applied), in
+    time order (note-offs first at equal times), and the end of the file in seconds (its last
+    end-of-track). Walks the tracks directly: ``iter(MidiFile)`` and ``MidiFile.length`` copy every
+    message, which costs more than the synthesis of a short clip."""
+    timed: list[tuple[int, int, int, mido.Message]] = []  # (tick, order, sequence, message)
+    tempos: list[tuple[int, int]] = []
+    seq = 0
+    end_tick = 0
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                tempos.append((tick, msg.tempo))
+            elif msg.type in _PLAYED:
+                off = msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)
+                timed.append((tick, 0 if off else 1, seq, msg))
+                seq += 1
+        end_tick = max(end_tick, tick)
+    timed.sort(key=lambda e: (e[0], e[1], e[2]))
+    tempos.sort()
+    k, seconds, last_tick, tempo = 0, 0.0, 0, 500000  # MIDI's default tempo: 120 bpm
+
+    def to_seconds(tick: int) -> float:
+        nonlocal k, seconds, last_tick, tempo
+        while k < len(tempos) and tempos[k][0] <= tick:
+            seconds += (tempos[k][0] - last_tick) * tempo / (mid.ticks_per_beat * 1e6)
+            last_tick, tempo = tempos[k]
+            k += 1
+        return seconds + (tick - last_tick) * tempo / (mid.ticks_per_beat * 1e6)
+
+    out = [(to_seconds(tick), msg) for tick, _, _, msg in timed]
+    return out, to_seconds(end_tick)
+
+
+_PLAYED = frozenset(("note_on", "note_off", "program_change", "control_change", "pitchwheel"))
 
 
 def _new_synth(fs: Any, soundfont: Path, sample_rate: int) -> tuple[Any, int, Any]:
@@ -118,8 +145,7 @@ def _fluidsynth_render(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate
     try:
         for ch in range(16):
             synth.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
-        events = _events_seconds(mid)
-        end_s = max(mid.length, events[-1][0] if events else 0.0)
+        events, end_s = _events_seconds(mid)
         # whole blocks of FluidSynth's 64 frames: the last one is not cut half-way
         total = -(-round((end_s + tail_seconds) * sample_rate) // 64) * 64
         out = np.zeros((total, 2), dtype=np.float32)  # (frames, channels), interleaved L R L R
@@ -154,8 +180,7 @@ def _fluidsynth_render(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate
 
 def _additive_render(mid: mido.MidiFile, sample_rate: int, tail_seconds: float) -> np.ndarray:
     """The plain fallback synth: additive harmonics per note, panned and scaled by CC10/CC7."""
-    events = _events_seconds(mid)
-    end_s = max(mid.length, events[-1][0] if events else 0.0)
+    events, end_s = _events_seconds(mid)
     total = round((end_s + tail_seconds) * sample_rate)
     out = np.zeros((total, 2), dtype=np.float32)
     program, volume, pan = [0] * 16, [100] * 16, [64] * 16
@@ -315,7 +340,7 @@ def midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
 
 
 def _music_end_seconds(mid: mido.MidiFile) -> float:
-    return float(mid.length)
+    return _events_seconds(mid)[1]
 
 
 def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, soundfont: str | Path | None = None,

@@ -375,7 +375,8 @@ def _to_track(events: Iterable[tuple[int, int, mido.Message | mido.MetaMessage]]
     track = mido.MidiTrack()
     now = 0
     for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
-        track.append(msg.copy(time=tick - now))
+        msg.time = tick - now  # the messages were made for this track alone: no copy needed
+        track.append(msg)
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=end_tick - now))
     return track
