@@ -68,6 +68,28 @@ def window_weights(piece: Piece, start_steps: int, end_steps: int) -> np.ndarray
     return w
 
 
+def all_window_weights(piece: Piece, windows: list[tuple[int, int]]) -> np.ndarray:
+    """:func:`window_weights` of many windows at once, shape ``(W, 12)`` float32."""
+    notes = piece.all_notes()
+    out = np.zeros((len(windows), 12), dtype=np.float32)
+    if not notes or not windows:
+        return out
+    starts = np.array([n.start_steps for n in notes])  # (N,)
+    ends = np.array([n.end_steps for n in notes])
+    pitches = np.array([n.pitch for n in notes])
+    w = np.array(windows)  # (W, 2)
+    overlap = np.minimum(ends[None], w[:, 1:2]) - np.maximum(starts[None], w[:, 0:1])  # (W, N)
+    overlap = np.clip(overlap, 0, None).astype(np.float32)
+    onehot = np.eye(12, dtype=np.float32)[pitches % 12]  # (N, 12)
+    out += overlap @ onehot
+    sounding = overlap > 0
+    masked = np.where(sounding, pitches[None], 1000)  # (W, N)
+    lowest = masked.argmin(1)  # (W,)
+    rows = np.flatnonzero(sounding.any(1))
+    out[rows, pitches[lowest[rows]] % 12] += BASS_WEIGHT * overlap[rows, lowest[rows]]
+    return out
+
+
 def label_chords_with_confidence(piece: Piece, per: str = "beat",
                                  qualities: tuple[str, ...] | None = None) -> tuple[list[Chord], list[float]]:
     """Chord labels of a piece from its notes, with a confidence per chord.
@@ -83,8 +105,8 @@ def label_chords_with_confidence(piece: Piece, per: str = "beat",
     """
     changes: list[tuple[int, Chord]] = []
     window_conf: list[tuple[int, int, float]] = []
-    for start, end in label_windows(piece, per):
-        w = window_weights(piece, start, end)
+    windows = label_windows(piece, per)
+    for (start, end), w in zip(windows, all_window_weights(piece, windows)):
         if w.sum() == 0:
             continue
         chord, conf = label_chord(w, qualities)

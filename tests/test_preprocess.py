@@ -90,7 +90,8 @@ def midi_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     drums.instruments.append(kit)
     drums.write(str(d / "drums.mid"))
     long = Piece(melody=[Note(4 * k, 4, 60) for k in range(100)], title="long")
-    write_midi(long, d / "sub" / "long.mid") if (d / "sub").mkdir() is None else None
+    (d / "sub").mkdir()
+    write_midi(long, d / "sub" / "long.mid")
     return d
 
 
