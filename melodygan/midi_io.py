@@ -20,6 +20,9 @@ Reading (:func:`midi_to_piece`) takes any Standard MIDI File:
   as voices under their track names; drum tracks (channel 10) are left out. The choice is logged
   on the ``melodygan.midi_io`` logger at INFO level.
 
+mido and pretty_midi are imported inside the functions that use them, so that importing this
+module (e.g. from the ``generate`` command) costs nothing until a file is read or written.
+
 Writing (:func:`write_midi`, :func:`piece_to_midifile`) produces DAW-ready files: type 1, 480
 ticks per quarter, a conductor track (title, tempo, time signature, key signature, one marker per
 chord change with the chord symbol) and one named track per part, each on its own channel
@@ -40,8 +43,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import mido
-
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
@@ -50,6 +51,7 @@ from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
 
 if TYPE_CHECKING:
+    import mido
     import pretty_midi
 
 logger = logging.getLogger(__name__)
@@ -240,6 +242,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
     Raises:
         MelodyganError: missing, corrupt, empty or drum-only files; a bad ``melody_track``.
     """
+    import mido
     import pretty_midi
 
     p = Path(path)
@@ -372,6 +375,8 @@ def _pickup_signature(pickup_steps: int, steps_per_quarter: int) -> tuple[int, i
 
 def _to_track(events: Iterable[tuple[int, int, mido.Message | mido.MetaMessage]], end_tick: int) -> mido.MidiTrack:
     """Absolute-tick events (tick, order, message) -> a track with delta times ending at ``end_tick``."""
+    import mido
+
     track = mido.MidiTrack()
     now = 0
     for tick, _, msg in sorted(events, key=lambda e: (e[0], e[1])):
@@ -403,6 +408,8 @@ def piece_to_midifile(piece: Piece) -> mido.MidiFile:
     Raises:
         MelodyganError: when the grid does not divide 480 ticks per quarter.
     """
+    import mido
+
     spq = piece.steps_per_quarter
     if TICKS_PER_BEAT % spq:
         raise MelodyganError(f"steps_per_quarter {spq} must divide {TICKS_PER_BEAT}")
