@@ -23,6 +23,7 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
@@ -189,8 +190,8 @@ def _bach(job: Job, result: JobResult, label_per: str) -> None:
     from melodygan.analysis import label_chords
     from melodygan.notation import score_to_piece
 
-    score = converter.parse(job.path)
-    parts = list(score.parts)
+    score: Any = converter.parse(job.path)
+    parts = list(score.parts) if hasattr(score, "parts") else []
     pid = f"{job.source}/{Path(job.name).stem}"
     if len(parts) != 4:
         result.skipped.append((pid, f"not a four-voice chorale ({len(parts)} parts)"))

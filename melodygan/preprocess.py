@@ -175,7 +175,10 @@ def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any]
 # --- arrays -------------------------------------------------------------------------------------
 def encode_pieces(pieces: list[Piece]) -> dict[str, np.ndarray]:
     """Pieces → the split arrays (layout in the module docstring)."""
-    notes, chords, rows, tempo = [], [], [], []
+    notes: list[tuple[int, ...]] = []
+    chords: list[tuple[int, ...]] = []
+    rows: list[tuple[int, ...]] = []
+    tempo: list[float] = []
     for i, p in enumerate(pieces):
         tracks = [p.melody, *p.voices.values()]
         for t, track in enumerate(tracks):
@@ -219,7 +222,7 @@ def decode_pieces(arrays: dict[str, np.ndarray], info: list[dict[str, Any]]) -> 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
     with os.fdopen(fd, "wb") as f:
-        np.savez_compressed(f, **arrays)
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types the first kwarg as allow_pickle
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
