@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from melodygan import __version__
 from melodygan.errors import MelodyganError
@@ -93,23 +94,122 @@ def _run_render(args: argparse.Namespace) -> int:
 
 
 # --- generate ---------------------------------------------------------------------------------
+def _add_sampling_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same files")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
+    p.add_argument("--checkpoint", default=None, metavar="DIR", help="model checkpoint folder (default: shipped weights)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
+    p.add_argument("--accompaniment", default="block", metavar="STYLE",
+                   help="chord-track pattern: block, sustained, waltz, arpeggio, alberti, broken, or none")
+    p.add_argument("--bass", default="root", help="bass pattern: root, root-fifth, walking, none")
+    p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
+    p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
+    p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+
+
 def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("generate", help="generate lead-sheet clips (melody + chords)", formatter_class=_FMT)
+    p.add_argument("--engine", default="ar", choices=("ar", "gan", "hybrid"),
+                   help="ar: transformer; gan: GAN melody over --chords (or the transformer's); hybrid: "
+                        "transformer chords, GAN melody")
+    p.add_argument("--bars", type=int, default=8, help="bars per clip")
+    p.add_argument("--key", default=None, help="key, e.g. G, Em, Bb (default: drawn from the training tunes' keys)")
+    p.add_argument("--meter", default="4/4", help="time signature: 4/4, 3/4, 2/4, 6/8, 9/8, 12/8, ...")
+    p.add_argument("--tempo", type=float, default=110.0, help="tempo in quarter notes per minute")
+    p.add_argument("--num", type=int, default=1, help="number of clips")
+    p.add_argument("--chords", default=None, help='chord progression, one chord per bar, repeated: "C G Am F" '
+                                                   '("C G | Am F" puts two chords in a bar)')
+    p.add_argument("--primer", default=None, metavar="FILE", help="a melody (MIDI/MusicXML/ABC) to continue")
+    p.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens only")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with this probability")
+    _add_sampling_flags(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for clip-001.mid, clip-002.mid, ...")
     p.set_defaults(func=_run_generate)
 
 
+def _parse_meter(text: str) -> tuple[int, int]:
+    try:
+        num, den = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise MelodyganError(f"meter {text!r} is not N/D, e.g. 4/4, 3/4, 6/8") from None
+    return num, den
+
+
+def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
+    from melodygan.arrange import arrange
+    from melodygan.export import export_piece
+
+    if args.accompaniment != "none":
+        piece = arrange(piece, style=args.accompaniment, bass=args.bass)  # type: ignore[arg-type]
+    return export_piece(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml,  # type: ignore[arg-type]
+                        force=args.force)
+
+
 def _run_generate(args: argparse.Namespace) -> int:
-    raise MelodyganError("generate is not available in this build")
+    from melodygan.generate import generate
+
+    out = Path(args.out)
+    paths = [out / f"clip-{i + 1:03d}.mid" for i in range(max(args.num, 0))]
+    taken = [p for p in paths if p.exists()]
+    if taken and not args.force:
+        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    pieces = generate(args.engine, num=args.num, bars=args.bars, key=args.key, time_signature=_parse_meter(args.meter),
+                      tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
+                      temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                      checkpoint=args.checkpoint, device=args.device)
+    out.mkdir(parents=True, exist_ok=True)
+    for piece, path in zip(pieces, paths):
+        for written in _export(piece, path, args):
+            print(written)
+    return 0
 
 
 # --- harmonize --------------------------------------------------------------------------------
 def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("harmonize", help="add chords (and accompaniment) to your melody", formatter_class=_FMT)
+    p.add_argument("file", metavar="FILE", help="your melody: MIDI, MusicXML/.mxl, ABC, kern, or a WAV/FLAC/MP3/OGG recording")
+    p.add_argument("--melody-track", default=None, help="MIDI track / part holding the melody (name or index)")
+    _add_sampling_flags(p)
+    p.add_argument("--out", default=None, metavar="PATH",
+                   help="output .mid, or a folder (default: FILE's stem + -harmonized.mid beside it)")
     p.set_defaults(func=_run_harmonize)
 
 
 def _run_harmonize(args: argparse.Namespace) -> int:
-    raise MelodyganError("harmonize is not available in this build")
+    from melodygan.harmonize import harmonize
+    from melodygan.readers import read_score
+
+    src = Path(args.file)
+    if args.out is not None and args.out.lower().endswith((".mid", ".midi")):
+        path = Path(args.out)
+    else:
+        path = (Path(args.out) if args.out else src.parent) / f"{src.stem}-harmonized.mid"
+    if path.exists() and not args.force:
+        raise MelodyganError(f"{path} exists; use --force to replace it or choose another --out")
+    track = args.melody_track
+    if track is not None and track.lstrip("-").isdigit():
+        track = int(track)
+    piece = harmonize(read_score(src, track), seed=args.seed, checkpoint=args.checkpoint,
+                      temperature=args.temperature, device=args.device)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for written in _export(piece, path, args):
+        print(written)
+    print("chords: " + " ".join(c.symbol() for c in piece.chords))
+    return 0
+
+
+# --- tokens -----------------------------------------------------------------------------------
+def _add_tokens(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("tokens", help="print the transformer's token vocabulary", formatter_class=_FMT)
+    p.set_defaults(func=_run_tokens)
+
+
+def _run_tokens(args: argparse.Namespace) -> int:
+    from melodygan.tokens import describe
+
+    print(describe())
+    return 0
 
 
 # --- train ------------------------------------------------------------------------------------
@@ -123,19 +223,62 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = models.add_parser("ar", help="train the autoregressive transformer", formatter_class=_FMT)
+    p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder: checkpoint, best/, resume.pt, "
+                                                             "metrics.jsonl, loss.png")
+    p.add_argument("--size", default="small", choices=("tiny", "small", "gpu"), help="model size preset")
+    p.add_argument("--steps", type=int, default=1100, help="optimizer steps")
+    p.add_argument("--batch-size", type=int, default=16, help="global batch (split across processes)")
+    p.add_argument("--window", type=int, default=256, help="tokens per training window")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    p.add_argument("--warmup", type=int, default=100, help="warm-up steps")
+    p.add_argument("--augment", type=int, default=0, help="random transposition of +-N semitones at load time")
+    p.add_argument("--no-normalize-key", action="store_true", help="keep tunes in their keys (use with --augment 6)")
+    p.add_argument("--eval-every", type=int, default=100, help="steps between validation + checkpoint")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--bf16", default="auto", choices=("auto", "on", "off"),
+                   help="bf16 autocast (auto: on CUDA only; slower on CPUs without AVX-512 bf16)")
+    p.add_argument("--device", default=None, help="cpu, cuda (default: CUDA when available)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train_ar)
 
 
 def _run_train_ar(args: argparse.Namespace) -> int:
-    raise MelodyganError("train ar is not available in this build")
+    import json
+
+    import torch
+
+    from melodygan.models.transformer import TransformerConfig
+    from melodygan.preprocess import load_pieces
+    from melodygan.training.ar import TrainConfig, load_run_config, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume and (Path(args.out) / "config.json").is_file():
+        config, model_config = load_run_config(args.out)
+    else:
+        config = TrainConfig(steps=args.steps, batch_size=args.batch_size, window_tokens=args.window, lr=args.lr,
+                             warmup_steps=args.warmup, normalize_key=not args.no_normalize_key,
+                             augment_semitones=args.augment, eval_every=args.eval_every, seed=args.seed,
+                             compile=args.compile, bf16={"auto": None, "on": True, "off": False}[args.bf16],
+                             max_minutes=args.max_minutes)
+        model_config = getattr(TransformerConfig, args.size)()
+    result = train(load_pieces(args.data, "train"), load_pieces(args.data, "valid"), args.out, config, model_config,
+                   resume=args.resume, device=args.device, progress=not args.quiet)
+    print(json.dumps(result))
+    return 0
 
 
 def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT)
     p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, resume.pt, metrics.jsonl, samples/")
-    p.add_argument("--steps", type=int, default=4000, help="total optimisation steps")
-    p.add_argument("--batch-size", type=int, default=64, help="phrases per step")
+    p.add_argument("--steps", type=int, default=3000, help="total optimisation steps")
+    p.add_argument("--batch-size", type=int, default=32, help="phrases per step")
     p.add_argument("--seed", type=int, default=1, help="seed of every random draw (same seed, same weights)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
@@ -184,6 +327,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore
     _add_preprocess,
     _add_train,
     _add_evaluate,
+    _add_tokens,
 ]
 
 

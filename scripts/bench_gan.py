@@ -8,6 +8,15 @@ Each stage is timed ``--repeats`` times after one warm-up; the best and the medi
 printed, with the torch thread count (the CPU may be shared: compare best against best).
 
     python scripts/bench_gan.py --clips 1000 --threads 2
+
+With ``--quality DATA`` (a folder written by ``melodygan preprocess``) it measures instead what
+the melodies are like: bars 1-8 of every usable tune of the ``--split`` (default train) give the
+conditioning chords, meter and key; ``--clips`` melodies are generated over them (cycling through
+the tunes) and compared with the tunes' own melodies (the data row) on the evaluation metrics —
+EB, UPC, QN (16th grid, >= 3 steps), in-scale ratio, CTnCTR against the conditioning chords — plus
+the share of distinct melodies among the first 100.
+
+    python scripts/bench_gan.py --quality runs/data-nottingham --clips 1000
 """
 
 from __future__ import annotations
@@ -61,8 +70,15 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None, help="checkpoint folder (default: shipped weights, "
                         "else an untrained model of the default size: speed does not depend on weights)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--quality", default=None, help="preprocessed data folder: measure melody statistics")
+    parser.add_argument("--split", default="train", help="split whose tunes give chords (with --quality)")
+    parser.add_argument("--seed", type=int, default=1, help="sampling seed (with --quality)")
+    parser.add_argument("--scale-mask", action="store_true", help="decode with the key's scale mask")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.quality:
+        quality(args)
+        return
 
     if args.checkpoint or (DEFAULT_CHECKPOINT / "config.json").is_file():
         model, cfg = load_generator(args.checkpoint, args.device)
@@ -111,6 +127,67 @@ def main() -> None:
         print(f"| {name} | {b:,.0f} | {md:,.0f} |")
     print(json.dumps({"clips": args.clips, "threads": args.threads,
                       **{k: round(v[0], 1) for k, v in rows.items()}}))
+
+
+def quality(args: argparse.Namespace) -> None:
+    """Data row vs model row on bars 1-8 of the tunes (see the module docstring)."""
+    from melodygan.evaluate import excerpt
+    from melodygan.gan_engine import gan_melodies
+    from melodygan.metrics import ctnctr, mean_metrics, roll_metrics
+    from melodygan.preprocess import load_pieces
+
+    bars = 8
+    tunes = [p for p in load_pieces(args.quality, args.split) if bar_steps_of(p.time_signature) <= 16
+             and p.num_bars >= bars and len(p.melody) >= 8 and len(p.chords) >= 2]
+    real = [excerpt(p, bars) for p in tunes]
+    picks = [real[i % len(real)] for i in range(args.clips)]
+    generated = [None] * len(picks)
+    for ts in sorted({p.time_signature for p in picks}):
+        idx = [i for i, p in enumerate(picks) if p.time_signature == ts]
+        # One call per meter and key mode keeps the batch large; each melody keeps its tune's key.
+        t0 = time.perf_counter()
+        out = []
+        for j in range(0, len(idx), 1000):
+            part = idx[j:j + 1000]
+            for i, piece in zip(part, _melodies_per_key(gan_melodies, [picks[i] for i in part], ts, bars, args)):
+                generated[i] = piece
+                out.append(piece)
+        print(f"{ts[0]}/{ts[1]}: {len(idx)} melodies in {time.perf_counter() - t0:.2f} s")
+
+    def row(pieces: list) -> dict[str, float]:
+        rows = []
+        for p in pieces:
+            r = roll_metrics(p)
+            r["ctnctr"] = ctnctr(p.melody, p.chords)
+            r["notes_per_bar"] = len(p.melody) / bars
+            rows.append(r)
+        m = mean_metrics(rows)
+        first = pieces[:100]
+        m["distinct_of_100"] = len({tuple(p.melody) for p in first}) / len(first)
+        return m
+
+    cols = ["eb", "upc", "qn", "in_scale", "ctnctr", "td", "notes_per_bar", "distinct_of_100"]
+    data_row, model_row = row(real), row(generated)
+    print(f"{len(real)} tunes ({args.split}) as data; {len(generated)} generated melodies, seed {args.seed}, "
+          f"scale mask {'on' if args.scale_mask else 'off'}")
+    print("| melodies | " + " | ".join(c.upper() if len(c) <= 3 else c for c in cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
+    for name, r in ((f"Nottingham {args.split} (bars 1-8)", data_row), ("GAN", model_row)):
+        print(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
+    print(json.dumps({"data": data_row, "gan": model_row}))
+
+
+def _melodies_per_key(gan_melodies, pieces: list, ts: tuple[int, int], bars: int, args: argparse.Namespace) -> list:
+    """gan_melodies over each piece's chords, in its own key (one call per distinct key)."""
+    out: list = [None] * len(pieces)
+    for key in sorted({p.key for p in pieces}, key=lambda k: (k.tonic, k.mode)):
+        idx = [i for i, p in enumerate(pieces) if p.key == key]
+        made = gan_melodies([pieces[i].chords for i in idx], bars=bars, time_signature=ts, key=key,
+                            seed=args.seed + 7919 * key.tonic + (key.mode == "minor"), checkpoint=args.checkpoint,
+                            device=args.device, scale_mask=args.scale_mask)
+        for i, m in zip(idx, made):
+            out[i] = m
+    return out
 
 
 if __name__ == "__main__":

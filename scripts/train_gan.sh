@@ -22,7 +22,7 @@ if [ ! -f "$DATA/meta.json" ]; then
 fi
 RESUME=()
 if [ -f "$RUN/resume.pt" ]; then RESUME=(--resume); fi
-nice -n 10 python -m melodygan train gan --data "$DATA" --out "$RUN" --steps "$STEPS" --batch-size 64 \
+nice -n 10 python -m melodygan train gan --data "$DATA" --out "$RUN" --steps "$STEPS" --batch-size 32 \
   --seed 1 --device cpu "${RESUME[@]}"
 if [ "$STEPS" = 3000 ] && [ "$RUN" = runs/gan-melody ]; then
   mkdir -p melodygan/weights/gan-melody

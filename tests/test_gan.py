@@ -104,3 +104,15 @@ def test_previous_bar_conditions_the_first_bar():
     _, a = gen(*inputs)
     _, b = gen(*inputs, prev_bar=prev)
     assert not torch.allclose(a, b)
+
+
+def test_every_note_start_carries_an_onset_even_across_bars_in_3_4():
+    cfg = GanConfig.tiny()
+    torch.manual_seed(1)
+    gen = MelodyGenerator(cfg).eval()
+    hard, _ = gen(*_inputs(cfg, n=3, bar=12))
+    sustain, onset = hard[:, :, 0, :12], hard[:, :, 1, :12]  # (B, N, 12, P) real steps only
+    flat_s = sustain.flatten(1, 2)  # (B, 36, P) continuous over bar lines
+    flat_o = onset.flatten(1, 2)
+    before = torch.cat([torch.zeros_like(flat_s[:, :1]), flat_s[:, :-1]], 1)
+    assert (flat_o >= flat_s * (1 - before)).all()

@@ -68,7 +68,7 @@ class GanConfig:
     steps_per_bar: int = 16
     pitch_low: int = 55
     num_pitches: int = 36
-    phrase_bars: int = 8
+    phrase_bars: int = 4
     z_phrase: int = 32
     z_bar: int = 32
     g_channels: int = 64
@@ -158,6 +158,8 @@ class MelodyGenerator(nn.Module):
         self.up2 = nn.ConvTranspose1d(g + c, g, 2, stride=2)
         self.mid = nn.Conv1d(g + c + 12 + 2, g, 3, padding=1)
         self.out = nn.Conv1d(g, 2 * p + 1, 1)
+        with torch.no_grad():  # start with few onsets: most sounding steps of a tune continue a note
+            self.out.bias[p:2 * p].fill_(-2.0)
         # Learned pull towards chord tones and scale tones, added to the pitch logits.
         self.map_bias = nn.Parameter(torch.zeros(2))
 
@@ -198,7 +200,8 @@ class MelodyGenerator(nn.Module):
 
         Returns:
             ``(hard, probs)``, both ``(B, N, 2, S, P)``. ``hard`` is the binary roll (argmax pitch or
-            rest per step; onset where its probability > 0.5), differentiable straight-through;
+            rest per step; onset where its probability > 0.5 or where the pitch was silent the step
+            before), differentiable straight-through;
             it is what the discriminator and the next bar see. ``probs`` holds the sustain
             probabilities (softmax over pitches and rest, rest dropped) and the per-pitch onset
             probabilities, for decoding with thresholds.
@@ -207,6 +210,8 @@ class MelodyGenerator(nn.Module):
         b, n = z_bars.shape[:2]
         maps = condition_maps(chords, key, cfg.pitch_low, cfg.num_pitches)  # (B, N, 2, S, P)
         inside = meter[:, 0][:, :, None]  # (B, S, 1)
+        rows = torch.arange(b, device=meter.device)
+        last_step = (meter[:, 0].sum(1).long() - 1).clamp(min=0)  # (B,)
         prev = prev_bar if prev_bar is not None else z_phrase.new_zeros(b, 2, cfg.steps_per_bar, cfg.num_pitches)
         hards, probs = [], []
         for i in range(n):
@@ -216,7 +221,13 @@ class MelodyGenerator(nn.Module):
             one_hot = F.one_hot(soft.argmax(-1), cfg.num_pitches + 1).to(soft.dtype)
             sustain = straight_through(one_hot, soft)[..., :-1] * inside  # (B, S, P)
             onset_p = onset_logits.sigmoid()  # (B, S, P)
-            onset = straight_through((onset_p > 0.5).to(soft.dtype), onset_p) * sustain
+            struck = straight_through((onset_p > 0.5).to(soft.dtype), onset_p) * sustain
+            # A pitch that sounds where it did not sound the step before starts a note whatever the
+            # onset logit says, so the discriminator only ever sees consistent rolls, as in the data.
+            last = prev[:, 0][rows, last_step][:, None]  # (B, 1, P) last real step of the previous bar
+            before = torch.cat([last, sustain[:, :-1]], 1)  # (B, S, P) sustain one step earlier
+            fresh = sustain * (1 - before)
+            onset = struck + fresh - struck * fresh  # logical or
             hard = torch.stack([sustain, onset], 1)  # (B, 2, S, P)
             hards.append(hard)
             probs.append(torch.stack([soft[..., :-1] * inside, onset_p * inside], 1))

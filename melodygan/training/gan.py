@@ -57,13 +57,13 @@ from melodygan.piece import Piece
 class TrainGanConfig:
     """Optimisation settings of :func:`train_gan`."""
 
-    steps: int = 4000
-    batch_size: int = 64
+    steps: int = 3000
+    batch_size: int = 32
     seed: int = 1
     lr_g: float = 1e-4
     lr_d: float = 3e-4
     betas: tuple[float, float] = (0.5, 0.9)
-    fm_weight: float = 1.0
+    fm_weight: float = 10.0
     mismatch_weight: float = 0.5
     hop_bars: int = 2
     max_shift: int = 6
@@ -455,7 +455,7 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
     return last
 
 
-def train_gan_from_dir(data_dir: str | Path, out_dir: str | Path, *, steps: int = 4000, batch_size: int = 64,
+def train_gan_from_dir(data_dir: str | Path, out_dir: str | Path, *, steps: int = 3000, batch_size: int = 32,
                        seed: int = 1, resume: bool = False, device: str | None = None,
                        log: Any = print) -> dict[str, Any]:
     """Train on a preprocessed data folder (``melodygan preprocess … --out DIR``): train split,
