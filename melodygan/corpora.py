@@ -184,6 +184,21 @@ def _abc(job: Job, result: JobResult) -> None:
             result.skipped.append((pid, f"{type(e).__name__}: {_first_line(e)}"))
 
 
+def _satb_parts(parts: list[Any]) -> list[Any] | None:
+    """The Soprano, Alto, Tenor, Bass parts by name (instrument parts such as horns or continuo
+    are left out), or the parts themselves when there are exactly four; None otherwise."""
+    by_name: dict[str, Any] = {}
+    for p in parts:
+        name = str(p.partName or "").strip().lower()
+        for voice in SATB:
+            v = voice.lower()
+            if v not in by_name and name in (v, v[0], v[0] + "."):
+                by_name[v] = p
+    if len(by_name) == 4:
+        return [by_name[v.lower()] for v in SATB]
+    return parts if len(parts) == 4 else None
+
+
 def _bach(job: Job, result: JobResult, label_per: str) -> None:
     from music21 import converter
 
@@ -193,12 +208,16 @@ def _bach(job: Job, result: JobResult, label_per: str) -> None:
     score: Any = converter.parse(job.path)
     parts = list(score.parts) if hasattr(score, "parts") else []
     pid = f"{job.source}/{Path(job.name).stem}"
-    if len(parts) != 4:
-        result.skipped.append((pid, f"not a four-voice chorale ({len(parts)} parts)"))
+    satb = _satb_parts(parts)
+    if satb is None:
+        result.skipped.append((pid, f"not a four-voice chorale ({len(parts)} parts, no Soprano/Alto/Tenor/Bass)"))
         return
-    for p, name in zip(parts, SATB):  # chorale parts come in S, A, T, B order
+    for p in parts:
+        if all(p is not q for q in satb):
+            score.remove(p)  # doubling instruments (horns, continuo) are not voices of the chorale
+    for p, name in zip(satb, SATB):  # chorale parts come in S, A, T, B order
         p.partName = name
-    piece = score_to_piece(score, melody_part=0)
+    piece = score_to_piece(score, melody_part="Soprano")
     title = piece.title if piece.title and piece.title.lower() != "untitled" else Path(job.name).stem
     result.items.append((pid, None, label_chords(piece.replace(title=title), per=label_per)))
 
