@@ -338,11 +338,9 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
 
     content_end = max(n.end_steps for n in all_notes)
     end_steps = meta.end_tick / ticks_per_step
-    bar = steps_per_quarter * 4 * time_signature[0] // time_signature[1]
-    length: int | None = None
-    if end_steps == int(end_steps) and end_steps >= content_end and (int(end_steps) - pickup) % bar == 0 \
-            and end_steps > pickup:
-        length = int(end_steps)
+    # The file's own length (its last end-of-track) when it lies on the grid and after the notes:
+    # a bar line for files melodygan writes, or e.g. the short last bar that completes a pickup.
+    length = int(end_steps) if end_steps == int(end_steps) and end_steps >= content_end else None
 
     chords = []
     if meta.markers:

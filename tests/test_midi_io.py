@@ -224,3 +224,37 @@ def test_chorale_voices_get_named_tracks_and_choir(tmp_path: Path) -> None:
                                                              ("Bass", 52)]
     back = midi_to_piece(tmp_path / "c.mid")
     assert back.melody_name == "Soprano" and list(back.voices) == ["Alto", "Tenor", "Bass"]
+
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def _assert_round_trip(pieces: list[Piece], tmp_path: Path) -> None:
+    for i, piece in enumerate(pieces):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing may be lost or moved on the way
+            back = midi_to_piece(write_midi(piece, tmp_path / f"{i}.mid"))
+        for field in ("melody", "voices", "chords", "key", "time_signature", "tempo_bpm", "pickup_steps",
+                      "end_steps", "melody_name"):
+            assert getattr(back, field) == getattr(piece, field), (piece.title, field)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATASETS / "nottingham").is_dir(), reason="Nottingham corpus not present")
+def test_nottingham_tunes_round_trip_exactly(tmp_path: Path) -> None:
+    from melodygan.nottingham import read_nottingham
+
+    pieces = read_nottingham(DATASETS / "nottingham" / "ashover.abc")
+    pieces += read_nottingham(DATASETS / "nottingham" / "morris.abc")
+    assert len(pieces) > 50
+    _assert_round_trip(pieces, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DATASETS / "jsb-chorales").is_dir(), reason="JSB chorales not present")
+def test_jsb_chorales_round_trip_exactly(tmp_path: Path) -> None:
+    from melodygan.jsb import read_jsb
+
+    pieces = read_jsb(DATASETS / "jsb-chorales" / "Jsb16thSeparated.json")["valid"]
+    assert len(pieces) > 50
+    _assert_round_trip(pieces, tmp_path)
