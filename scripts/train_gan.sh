@@ -10,10 +10,12 @@
 # Interrupted? Run it again: training continues from RUN/resume.pt exactly where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's environment (scripts/setup_env.sh makes it) when there is one.
+if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then source .venv/bin/activate; fi
 NOTTINGHAM=${NOTTINGHAM:-../shared/datasets/nottingham}
 DATA=${DATA:-runs/data-nottingham}
 RUN=${RUN:-runs/gan-melody}
-STEPS=${STEPS:-3000}
+STEPS=${STEPS:-4000}
 # One thread per process: on a small shared CPU, torch's thread pool spins against other work.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
@@ -24,7 +26,7 @@ RESUME=()
 if [ -f "$RUN/resume.pt" ]; then RESUME=(--resume); fi
 nice -n 10 python -m melodygan train gan --data "$DATA" --out "$RUN" --steps "$STEPS" --batch-size 32 \
   --seed 1 --device cpu "${RESUME[@]}"
-if [ "$STEPS" = 3000 ] && [ "$RUN" = runs/gan-melody ]; then
+if [ "$STEPS" = 4000 ] && [ "$RUN" = runs/gan-melody ]; then
   mkdir -p melodygan/weights/gan-melody
   cp "$RUN/config.json" "$RUN/model.safetensors" melodygan/weights/gan-melody/
   echo "copied $RUN into melodygan/weights/gan-melody/"

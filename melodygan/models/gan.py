@@ -159,6 +159,7 @@ class MelodyGenerator(nn.Module):
         self.mid = nn.Conv1d(g + c + 12 + 2, g, 3, padding=1)
         self.out = nn.Conv1d(g, 2 * p + 1, 1)
         with torch.no_grad():  # start with few onsets: most sounding steps of a tune continue a note
+            assert self.out.bias is not None
             self.out.bias[p:2 * p].fill_(-2.0)
         # Learned pull towards chord tones and scale tones, added to the pitch logits.
         self.map_bias = nn.Parameter(torch.zeros(2))
