@@ -1,0 +1,316 @@
+"""Tokens: the lead-sheet vocabulary of the autoregressive model, and Piece ⇄ token converters.
+
+The vocabulary is a table of offsets (the one place it is written down; ``describe()`` prints it):
+
+    ======================  ==========  =====  ===============================================
+    block                   offset      size   meaning
+    ======================  ==========  =====  ===============================================
+    PAD BOS EOS             0 1 2       3      padding, start, end of piece
+    BAR                     3           1      a new bar starts (bars are counted, not numbered)
+    HARM                    4           1      "the chords of this bar follow" (harmonize order)
+    TASK_LEADSHEET          5           1      task: chords and melody interleaved in time
+    TASK_HARMONIZE          6           1      task: each bar's melody first, then its chords
+    KEY                     7           24     ``7 + 2 * tonic + (mode == minor)``
+    METER                   31          12     index into :data:`METERS`
+    POS                     43          48     onset inside the bar, in 16th steps (0..47)
+    CHORD                   91          169    chord-vocabulary index (:mod:`melodygan.chords`)
+    PITCH                   260         128    MIDI pitch of a melody note
+    DUR                     388         48     melody note length in steps, 1..48
+    ======================  ==========  =====  ===============================================
+
+    VOCAB_SIZE = 436
+
+A piece is ``BOS TASK KEY METER`` (the conditioning prefix) followed by one block per bar and
+``EOS``. Tempo is not tokenized: it travels with the Piece as metadata.
+
+* Lead-sheet order (generation): ``BAR`` then events sorted by onset. An onset is one ``POS``
+  token followed by an optional ``CHORD`` (a chord starting there) and an optional ``PITCH DUR``
+  (a melody note starting there), the chord first: a musician reads the chord before the note.
+* Harmonize order (melody → chords): ``BAR``, the bar's melody as ``POS PITCH DUR`` triples,
+  ``HARM``, then the bar's chords as ``POS CHORD`` pairs. A decoder-only model thus sees a bar's
+  melody before it chooses that bar's chords; harmonizing is sampling with the melody forced.
+
+The chord sounding at the start of every bar is restated at ``POS 0`` (so any window of bars is
+self-contained and a bar's chords are always in view); consecutive equal chords merge again on
+decoding. Rests are the gaps between notes. Notes longer than 48 steps are cut to 48 (counted in
+:class:`EncodeStats`); a pickup is padded to a whole bar of rests in front. Time is the Piece's
+16th grid (``steps_per_quarter == 4``).
+
+Example, 4/4 in C major, bar 1 = C chord with quarter notes E F, bar 2 = G7 at beat 3 over a
+half note D: ``BOS TASK_LEADSHEET KEY(C) METER(4/4) BAR POS0 CHORD(C) PITCH64 DUR4 POS4 PITCH65
+DUR4 BAR POS0 CHORD(C) PITCH62 DUR8 POS8 CHORD(G7) EOS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from melodygan.chords import NUM_CHORD_CLASSES, Chord, chord_from_index
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key
+from melodygan.notes import Note
+from melodygan.piece import Piece, chords_from_changes
+
+PAD, BOS, EOS, BAR, HARM, TASK_LEADSHEET, TASK_HARMONIZE = range(7)
+SPECIAL_NAMES = ("PAD", "BOS", "EOS", "BAR", "HARM", "TASK_LEADSHEET", "TASK_HARMONIZE")
+TASKS = {"leadsheet": TASK_LEADSHEET, "harmonize": TASK_HARMONIZE}
+METERS: tuple[tuple[int, int], ...] = (
+    (4, 4), (3, 4), (2, 4), (6, 8), (9, 8), (12, 8), (2, 2), (3, 2), (3, 8), (6, 4), (5, 4), (7, 8),
+)
+MAX_POSITIONS = 48
+MAX_DURATION = 48
+STEPS_PER_QUARTER = 4
+
+KEY_OFFSET = 7
+METER_OFFSET = KEY_OFFSET + 24
+POS_OFFSET = METER_OFFSET + len(METERS)
+CHORD_OFFSET = POS_OFFSET + MAX_POSITIONS
+PITCH_OFFSET = CHORD_OFFSET + NUM_CHORD_CLASSES
+DUR_OFFSET = PITCH_OFFSET + 128
+VOCAB_SIZE = DUR_OFFSET + MAX_DURATION
+
+BLOCKS: tuple[tuple[str, int, int], ...] = (
+    ("special", 0, len(SPECIAL_NAMES)),
+    ("key", KEY_OFFSET, 24),
+    ("meter", METER_OFFSET, len(METERS)),
+    ("pos", POS_OFFSET, MAX_POSITIONS),
+    ("chord", CHORD_OFFSET, NUM_CHORD_CLASSES),
+    ("pitch", PITCH_OFFSET, 128),
+    ("dur", DUR_OFFSET, MAX_DURATION),
+)
+
+
+def key_token(key: Key) -> int:
+    return KEY_OFFSET + 2 * key.tonic + (key.mode == "minor")
+
+
+def meter_token(time_signature: tuple[int, int]) -> int:
+    """Token of a meter.
+
+    Raises:
+        MelodyganError: the meter is not one of :data:`METERS`.
+    """
+    ts = tuple(time_signature)
+    if ts not in METERS:
+        allowed = ", ".join(f"{n}/{d}" for n, d in METERS)
+        raise MelodyganError(f"meter {ts[0]}/{ts[1]} is not supported; allowed: {allowed}")
+    return METER_OFFSET + METERS.index(ts)  # type: ignore[arg-type]
+
+
+def pos_token(pos: int) -> int:
+    return POS_OFFSET + pos
+
+
+def chord_token(index: int) -> int:
+    return CHORD_OFFSET + index
+
+
+def pitch_token(pitch: int) -> int:
+    return PITCH_OFFSET + pitch
+
+
+def dur_token(steps: int) -> int:
+    return DUR_OFFSET + min(max(steps, 1), MAX_DURATION) - 1
+
+
+def kind(token: int) -> str:
+    """Block name of a token: ``'special'``, ``'key'``, ``'meter'``, ``'pos'``, ``'chord'``, ``'pitch'``, ``'dur'``."""
+    for name, offset, size in BLOCKS:
+        if offset <= token < offset + size:
+            return name
+    raise ValueError(f"token {token} outside the vocabulary 0..{VOCAB_SIZE - 1}")
+
+
+def token_name(token: int) -> str:
+    """Readable name of a token, e.g. ``'PITCH64'``, ``'CHORD(G7)'``, ``'KEY(Em)'``."""
+    k = kind(token)
+    if k == "special":
+        return SPECIAL_NAMES[token]
+    if k == "key":
+        t, minor = divmod(token - KEY_OFFSET, 2)
+        return f"KEY({Key(t, 'minor' if minor else 'major').name})"
+    if k == "meter":
+        n, d = METERS[token - METER_OFFSET]
+        return f"METER({n}/{d})"
+    if k == "pos":
+        return f"POS{token - POS_OFFSET}"
+    if k == "chord":
+        return f"CHORD({chord_from_index(token - CHORD_OFFSET).symbol()})"
+    if k == "pitch":
+        return f"PITCH{token - PITCH_OFFSET}"
+    return f"DUR{token - DUR_OFFSET + 1}"
+
+
+def describe() -> str:
+    """The vocabulary table as text (what ``melodygan tokens`` prints)."""
+    lines = [f"{'block':<8} {'offset':>6} {'size':>5}  first .. last", "-" * 60]
+    for name, offset, size in BLOCKS:
+        lines.append(f"{name:<8} {offset:>6} {size:>5}  {token_name(offset)} .. {token_name(offset + size - 1)}")
+    lines.append(f"VOCAB_SIZE = {VOCAB_SIZE}")
+    return "\n".join(lines)
+
+
+@dataclass
+class EncodeStats:
+    """What encoding had to change: notes cut to :data:`MAX_DURATION`, overlapping notes shortened."""
+
+    durations_cut: int = 0
+    overlaps_cut: int = 0
+    dropped: list[str] = field(default_factory=list)
+
+
+def bar_layout(piece: Piece) -> tuple[int, int]:
+    """``(offset_steps, num_bars)``: steps added in front so that bars start at multiples of bar_steps.
+
+    Raises:
+        MelodyganError: the piece is not on the 16th grid or its meter has no token.
+    """
+    if piece.steps_per_quarter != STEPS_PER_QUARTER:
+        raise MelodyganError(f"pieces must be on a grid of {STEPS_PER_QUARTER} steps per quarter, "
+                             f"got {piece.steps_per_quarter}")
+    meter_token(piece.time_signature)
+    if piece.bar_steps > MAX_POSITIONS:
+        raise MelodyganError(f"bars of {piece.bar_steps} steps are longer than the {MAX_POSITIONS} positions allowed")
+    offset = (piece.bar_steps - piece.pickup_steps) % piece.bar_steps
+    num_bars = -(-(piece.end_steps + offset) // piece.bar_steps)
+    return offset, num_bars
+
+
+def monophonic_melody(notes: list[Note], stats: EncodeStats | None = None) -> list[Note]:
+    """The notes as a monophonic line: the highest note wins at an onset, a note is cut where the next starts."""
+    by_onset: dict[int, Note] = {}
+    for n in notes:
+        if n.start_steps not in by_onset or n.pitch > by_onset[n.start_steps].pitch:
+            by_onset[n.start_steps] = n
+    out: list[Note] = []
+    for n in sorted(by_onset.values()):
+        if out and out[-1].end_steps > n.start_steps:
+            prev = out[-1]
+            out[-1] = Note(prev.start_steps, n.start_steps - prev.start_steps, prev.pitch, prev.velocity)
+            if stats is not None:
+                stats.overlaps_cut += 1
+        out.append(n)
+    return out
+
+
+def melody_events(notes: list[Note], bar_start: int, bar_steps: int) -> list[tuple[int, int, int]]:
+    """``(pos, pitch, duration)`` of the notes starting inside one bar, by onset."""
+    return [(n.start_steps - bar_start, n.pitch, min(n.duration_steps, MAX_DURATION))
+            for n in notes if bar_start <= n.start_steps < bar_start + bar_steps]
+
+
+def chord_events(chords: list[Chord], bar_start: int, bar_steps: int) -> list[tuple[int, int]]:
+    """``(pos, chord index)`` of one bar: the chord sounding at the bar line (restated at 0), then changes."""
+    out: list[tuple[int, int]] = []
+    for c in chords:
+        if c.end_steps <= bar_start or c.start_steps >= bar_start + bar_steps:
+            continue
+        pos = max(c.start_steps - bar_start, 0)
+        if out and out[-1][1] == c.index:
+            continue  # a repeat of the same chord inside the bar adds nothing
+        out.append((pos, c.index))
+    return out
+
+
+def prefix_tokens(task: str, key: Key, time_signature: tuple[int, int]) -> list[int]:
+    """``BOS TASK KEY METER``.
+
+    Raises:
+        MelodyganError: unknown task or meter.
+    """
+    if task not in TASKS:
+        raise MelodyganError(f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
+    return [BOS, TASKS[task], key_token(key), meter_token(time_signature)]
+
+
+def bar_tokens(task: str, melody: list[tuple[int, int, int]], chords: list[tuple[int, int]]) -> list[int]:
+    """Tokens of one bar (``BAR`` included) in the task's order."""
+    out = [BAR]
+    if task == "harmonize":
+        for pos, pitch, dur in melody:
+            out += [pos_token(pos), pitch_token(pitch), dur_token(dur)]
+        out.append(HARM)
+        for pos, index in chords:
+            out += [pos_token(pos), chord_token(index)]
+        return out
+    chord_at = dict(chords)
+    note_at = {pos: (pitch, dur) for pos, pitch, dur in melody}
+    for pos in sorted(set(chord_at) | set(note_at)):
+        out.append(pos_token(pos))
+        if pos in chord_at:
+            out.append(chord_token(chord_at[pos]))
+        if pos in note_at:
+            pitch, dur = note_at[pos]
+            out += [pitch_token(pitch), dur_token(dur)]
+    return out
+
+
+def encode_bars(piece: Piece, task: str = "leadsheet",
+                stats: EncodeStats | None = None) -> tuple[list[int], list[list[int]]]:
+    """A piece as its prefix and a list of per-bar token lists (each starting with ``BAR``).
+
+    Args:
+        piece: on the 16th grid, in one of :data:`METERS`; the melody is made monophonic.
+        task: ``'leadsheet'`` or ``'harmonize'`` (the interleaving order).
+        stats: filled with what had to change.
+    """
+    offset, num_bars = bar_layout(piece)
+    stats = stats if stats is not None else EncodeStats()
+    melody = [n.shifted(offset) for n in monophonic_melody(piece.melody, stats)]
+    stats.durations_cut += sum(n.duration_steps > MAX_DURATION for n in melody)
+    chords = [c.with_time(c.start_steps + offset, c.duration_steps) for c in piece.chords if not c.is_no_chord]
+    bs = piece.bar_steps
+    bars = [bar_tokens(task, melody_events(melody, b * bs, bs), chord_events(chords, b * bs, bs))
+            for b in range(num_bars)]
+    return prefix_tokens(task, piece.key, piece.time_signature), bars
+
+
+def encode(piece: Piece, task: str = "leadsheet") -> list[int]:
+    """A whole piece as tokens: prefix, bars, ``EOS``."""
+    prefix, bars = encode_bars(piece, task)
+    return prefix + [t for bar in bars for t in bar] + [EOS]
+
+
+def decode(tokens: list[int], tempo_bpm: float = 120.0, title: str = "") -> Piece:
+    """Tokens (either order) back to a Piece with melody and chord symbols.
+
+    Tolerant: an incomplete event at the end is dropped; a note still sounding when the next one
+    starts is cut there; everything ends with the last bar. The prefix gives key and meter
+    (C major, 4/4 when missing).
+    """
+    key, ts = Key(0, "major"), (4, 4)
+    for t in tokens[:4]:
+        if kind(t) == "key":
+            tonic, minor = divmod(t - KEY_OFFSET, 2)
+            key = Key(tonic, "minor" if minor else "major")
+        elif kind(t) == "meter":
+            ts = METERS[t - METER_OFFSET]
+    bar_steps = STEPS_PER_QUARTER * 4 * ts[0] // ts[1]
+    bar = -1
+    pos = 0
+    pitch: int | None = None
+    notes: list[Note] = []
+    changes: list[tuple[int, Chord]] = []
+    for t in tokens:
+        k = kind(t)
+        if t == EOS:
+            break
+        if t == BAR:
+            bar, pos, pitch = bar + 1, 0, None
+        elif bar < 0:
+            continue
+        elif k == "pos":
+            pos, pitch = t - POS_OFFSET, None
+        elif k == "chord":
+            changes.append((bar * bar_steps + pos, chord_from_index(t - CHORD_OFFSET)))
+        elif k == "pitch":
+            pitch = t - PITCH_OFFSET
+        elif k == "dur" and pitch is not None:
+            notes.append(Note(bar * bar_steps + pos, t - DUR_OFFSET + 1, pitch))
+            pitch = None
+    end = max(bar + 1, 1) * bar_steps
+    notes = monophonic_melody([n for n in notes if n.start_steps < end])
+    notes = [n if n.end_steps <= end else Note(n.start_steps, end - n.start_steps, n.pitch, n.velocity) for n in notes]
+    chords = chords_from_changes([(s, c) for s, c in changes if s < end and not c.is_no_chord], end)
+    return Piece(melody=notes, chords=chords, key=key, time_signature=ts, tempo_bpm=tempo_bpm,
+                 length_steps=end, title=title)
