@@ -72,7 +72,7 @@ DEFAULT_PROGRAM = 0
 # 6 dB under it, bass in the middle (levels set by ear and RMS meter with TimGM6mb.sf2, whose piano
 # is much quieter than its violin); chorale voices spread like a choir on a stage.
 MIX: dict[str, tuple[int, int]] = {
-    "Melody": (100, 64), "Chords": (120, 48), "Bass": (92, 64),
+    "Melody": (100, 64), "Chords": (120, 48), "Bass": (86, 64),
     "Soprano": (105, 52), "Alto": (95, 40), "Tenor": (95, 88),
 }
 _MELODY_WORDS = ("melody", "melodie", "lead", "voice", "vocal", "vox", "soprano", "tune", "sing", "theme")
