@@ -234,7 +234,10 @@ def read_notation(path: str | Path, melody_track: str | int | None = None) -> Pi
         if not parsed.scores:
             raise MelodyganError(f"{path}: the file holds no tunes")
         parsed = parsed.scores[0]
-    piece = score_to_piece(parsed, melody_part=melody_track, title=None)
+    try:
+        piece = score_to_piece(parsed, melody_part=melody_track, title=None)
+    except ValueError as e:  # e.g. a meter the grid cannot hold
+        raise MelodyganError(f"{path}: {e}") from None
     if not piece.all_notes():
         raise MelodyganError(f"{path}: the score holds no notes")
     if not piece.title:

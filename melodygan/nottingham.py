@@ -94,7 +94,10 @@ def parse_abc_tunes(abc_text: str, source: str = "<abc>") -> list[Piece]:
     for i, score in enumerate(scores):
         md = score.metadata
         title = str(md.title) if md is not None and md.title else f"{Path(source).stem} #{i + 1}"
-        pieces.append(score_to_piece(score, title=title))
+        try:
+            pieces.append(score_to_piece(score, title=title))
+        except (ValueError, MelodyganError) as e:  # e.g. a meter the grid cannot hold
+            raise MelodyganError(f"{source}: tune {i + 1} ({title}): {e}") from None
     return pieces
 
 
