@@ -70,12 +70,20 @@ def atomic_output(path: str | Path, force: bool = False) -> Iterator[Path]:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise MelodyganError(f"nothing was written for {final}")
+        # mkstemp makes the file private (0600); give it the usual permissions for new files
+        os.chmod(tmp, 0o666 & ~_umask())
         # Re-check right before the rename: another program may have created the file meanwhile.
         check_writable(final, force)
         os.replace(tmp, final)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def output_path(source: str | Path, suffix: str, out_dir: str | Path | None = None, tag: str = "") -> Path:

@@ -32,7 +32,8 @@ from typing import Any
 from melodygan.chords import Chord
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output, check_writable
-from melodygan.notes import Note
+from melodygan.keys import Key
+from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP, Note
 from melodygan.piece import Piece
 
 LAYOUTS = ("auto", "lead-sheet", "score")
@@ -42,11 +43,35 @@ MUSESCORE_HINT = ("MuseScore 3 is needed for the sheet PNG and was not found on 
                   "apt install musescore3; or https://musescore.org); the MusicXML file opens in any notation program")
 
 
-def m21_figure(chord: Chord, flats: bool) -> str:
-    """The chord symbol spelled for music21 (``-`` for flat: ``'Bb/D'`` -> ``'B-/D'``)."""
-    text = chord.symbol(flats=flats)
+def use_flats(pitch_class: int, key: Key) -> bool | None:
+    """How to spell a black-key pitch class in ``key``: the key's own accidentals for its scale
+    notes and in flat keys, else the common name (Bb, Eb, Ab with flats; F#, C# with sharps)."""
+    if key.sharps < 0:
+        return True
+    if key.sharps > 0 and pitch_class in key.scale:
+        return False
+    return None
+
+
+def m21_figure(chord: Chord, key: Key) -> str:
+    """The chord symbol spelled for ``key`` and for music21 (``-`` for flat: ``'Bb/D'`` -> ``'B-/D'``)."""
+    assert chord.root is not None
+    text = chord.symbol(flats=use_flats(chord.root, key))
     text = re.sub(r"^([A-G])b", r"\1-", text)
     return re.sub(r"/([A-G])b", r"/\1-", text)
+
+
+def m21_pitch(midi: int, key: Key) -> Any:
+    """A music21 Pitch spelled for ``key``, with no accidental object on naturals (music21 would
+    print a natural sign on every such note)."""
+    from music21 import pitch
+
+    flats = use_flats(midi % 12, key)
+    name = (PITCH_NAMES_FLAT if flats or (flats is None and midi % 12 in (3, 8, 10)) else PITCH_NAMES_SHARP)[midi % 12]
+    p = pitch.Pitch(name.replace("b", "-") + str(midi // 12 - 1))
+    if p.accidental is not None and p.accidental.name == "natural":
+        p.accidental = None
+    return p
 
 
 def choose_layout(piece: Piece, layout: str = "auto") -> str:
@@ -76,7 +101,7 @@ def _part(name: str, notes: list[Note], piece: Piece, with_chords: bool, first: 
         sounding = [n for n in notes if shift + n.start_steps <= a and shift + n.end_steps >= b]
         if not sounding:
             continue
-        pitches = sorted({n.pitch for n in sounding})
+        pitches = [m21_pitch(p, piece.key) for p in sorted({n.pitch for n in sounding})]
         el = note.Note(pitches[0]) if len(pitches) == 1 else m21chord.Chord(pitches)
         el.quarterLength = (b - a) / spq
         # a note that started before this slice continues: tie it from the previous slice
@@ -97,12 +122,11 @@ def _part(name: str, notes: list[Note], piece: Piece, with_chords: bool, first: 
     _tie_continuations(measured)
     if with_chords:
         # chord symbols go into the measures after notation, so that they never count as a voice
-        flats = piece.key.sharps < 0
         measures = list(measured.getElementsByClass("Measure"))
         for c in piece.chords:
             if c.start_steps >= piece.end_steps:
                 continue
-            sym = harmony.NoChord() if c.is_no_chord else harmony.ChordSymbol(m21_figure(c, flats))
+            sym = harmony.NoChord() if c.is_no_chord else harmony.ChordSymbol(m21_figure(c, piece.key))
             sym.writeAsChord = False
             at = (shift + c.start_steps) / spq
             m = next(m for m in reversed(measures) if m.offset <= at)
@@ -178,6 +202,8 @@ def write_musicxml(piece: Piece, path: str | Path, layout: str = "auto", force: 
 
     check_writable(path, force)
     data = GeneralObjectExporter(piece_to_score(piece, layout)).parse()
+    # music21 names itself the composer when there is none
+    data = data.replace(b'<creator type="composer">Music21</creator>', b"")
     if piece.pickup_steps:  # a pickup measure is "implicit": not counted as bar 1
         data = data.replace(b'<measure implicit="no" number="0">', b'<measure implicit="yes" number="0">')
     with atomic_output(path, force=force) as tmp:

@@ -3,6 +3,7 @@ melody-track choice, quantisation reports and user errors."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -207,6 +208,10 @@ def test_write_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # no temporary left behind
     write_midi(lead_sheet(), path, force=True)
     assert path.read_bytes()[:4] == b"MThd"
+    new = write_midi(lead_sheet(), tmp_path / "new.mid")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask  # usual permissions, not the temp file's 0600
 
 
 def test_notes_past_the_requested_length_are_cut_to_the_bar_line() -> None:

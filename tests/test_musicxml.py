@@ -57,6 +57,22 @@ def test_every_chord_quality_survives_as_a_chord_symbol(tmp_path: Path, quality:
     assert sym.root().pitchClass == 3
 
 
+def test_spelling_follows_the_key_and_naturals_are_not_printed(tmp_path: Path) -> None:
+    # G major: F# from the key, a borrowed Bb chord and note spelled as flats, no natural signs
+    chords = chords_from_changes([(0, parse_chord_symbol("G")), (16, parse_chord_symbol("Bb"))], 32)
+    melody = [Note(0, 8, 67), Note(8, 8, 66), Note(16, 8, 70), Note(24, 8, 71)]
+    piece = Piece(melody=melody, chords=chords, key=Key(7, "major"))
+    path = write_musicxml(piece, tmp_path / "g.musicxml")
+    xml = path.read_text()
+    assert "<accidental>natural</accidental>" in xml  # the B after the Bb needs its natural ...
+    assert xml.count("<accidental>") == 2  # ... and only the Bb and that B carry a sign
+    assert "Music21" not in xml
+    score = music21.converter.parse(str(path))
+    names = [n.pitch.name for n in score.flatten().notes if not isinstance(n, music21.harmony.ChordSymbol)]
+    assert names == ["G", "F#", "B-", "B"]
+    assert [c.figure for c in score.flatten().getElementsByClass("ChordSymbol")] == ["G", "B-"]
+
+
 def test_chorale_becomes_a_four_part_score(tmp_path: Path) -> None:
     satb = Piece(melody=[Note(0, 8, 72), Note(8, 8, 71)], melody_name="Soprano",
                  voices={"Alto": [Note(0, 16, 67)], "Tenor": [Note(0, 8, 64), Note(8, 8, 62)],
