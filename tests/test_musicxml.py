@@ -11,7 +11,7 @@ from melodygan.arrange import arrange
 from melodygan.chords import QUALITIES, Chord, parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.musicxml import choose_layout, write_musicxml, write_sheet_png
+from melodygan.musicxml import choose_layout, find_musescore, write_musicxml, write_sheet_png
 from melodygan.notes import Note
 from melodygan.piece import Piece, chords_from_changes
 
@@ -114,3 +114,11 @@ def test_sheet_png_without_musescore_says_how_to_install(tmp_path: Path, monkeyp
         write_sheet_png(xml, tmp_path / "t.png")
     assert "\n" not in str(err.value)
     assert not (tmp_path / "t.png").exists()
+
+
+@pytest.mark.skipif(find_musescore() is None, reason="MuseScore not installed")
+def test_sheet_png_with_musescore(tmp_path: Path) -> None:
+    xml = write_musicxml(tune(), tmp_path / "t.musicxml")
+    png = write_sheet_png(xml, tmp_path / "t-sheet.png")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t-sheet.png", "t.musicxml"]  # no temp files left
