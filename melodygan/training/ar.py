@@ -1,0 +1,374 @@
+"""Training loop of the lead-sheet transformer, readable top to bottom.
+
+``train(train_pieces, valid_pieces, out_dir, config, model_config)``:
+
+1. Pieces are moved to the tonic C (``normalize_key``; a key token still says major or minor) and,
+   at load time, transposed by a random ``-augment_semitones..+augment_semitones`` (the key token
+   follows). Each piece is tokenized in both orders (lead sheet and harmonize).
+2. A batch is ``batch_size`` random windows of whole bars (``BOS TASK KEY METER BAR ...``) of at
+   most ``window_tokens`` tokens; a ``harmonize_fraction`` of them in harmonize order.
+3. AdamW (decay on matrices only), linear warm-up then cosine decay to ``min_lr``, gradient
+   clipping, bf16 autocast on CUDA (on the CPU only when asked: it is slower without AVX-512 bf16),
+   optional ``torch.compile``.
+4. Every ``eval_every`` steps: validation NLL in nats per token (both orders), ``metrics.jsonl``,
+   ``loss.png``, an atomic checkpoint of the latest weights in ``out_dir`` (``config.json`` +
+   ``model.safetensors``) with ``resume.pt`` (optimizer, step, RNG; loaded with
+   ``weights_only=True``), and the best-validation weights in ``out_dir/best`` (fp16, to ship).
+
+Distributed: under ``torchrun`` (``WORLD_SIZE > 1``) the model is wrapped in
+DistributedDataParallel (NCCL on GPUs, gloo on CPUs). Every rank draws the same global batch from
+the step's seed and trains on its slice; the loss is normalised by the global token count, so N
+processes take exactly the step one process takes on the combined batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from melodygan import tokens as tk
+from melodygan.checkpoints import config_from_dict, load_checkpoint, save_checkpoint
+from melodygan.devices import autocast, pick_device
+from melodygan.errors import MelodyganError
+from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
+from melodygan.piece import Piece
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and data settings (saved in the checkpoint's ``extra``)."""
+
+    steps: int = 1100
+    batch_size: int = 16
+    window_tokens: int = 256
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    normalize_key: bool = True
+    augment_semitones: int = 0
+    harmonize_fraction: float = 0.5
+    eval_every: int = 100
+    eval_pieces: int = 60
+    log_every: int = 10
+    seed: int = 1
+    compile: bool = False
+    bf16: bool | None = None  # None: on for CUDA, off for CPU
+    max_minutes: float | None = None
+
+    @classmethod
+    def tiny(cls) -> TrainConfig:
+        return cls(steps=20, batch_size=4, window_tokens=96, warmup_steps=2, eval_every=10, log_every=5)
+
+
+def tonic_shift(piece: Piece) -> int:
+    """Semitones (-6..5) that move the piece's tonic to C."""
+    return -(((piece.key.tonic + 6) % 12) - 6)
+
+
+def _tokenize(pieces: list[Piece], shift_range: int, normalize: bool) -> list[dict[tuple[int, str], list[list[int]]]]:
+    """Per piece: ``{(shift, task): [prefix, bar, bar, ...]}`` for every shift in range that fits MIDI."""
+    out = []
+    for p in pieces:
+        base = p.transposed(tonic_shift(p)) if normalize else p
+        entry: dict[tuple[int, str], list[list[int]]] = {}
+        for s in range(-shift_range, shift_range + 1):
+            try:
+                q = base.transposed(s)
+            except ValueError:
+                continue
+            for task in tk.TASKS:
+                try:
+                    prefix, bars = tk.encode_bars(q, task)
+                except MelodyganError:  # a meter without a token: the tune is left out
+                    break
+                entry[(s, task)] = [prefix, *bars]
+        if len(entry) == 2 * len({s for s, _ in entry}) and entry:
+            out.append(entry)
+    return out
+
+
+def _window(parts: list[list[int]], start_bar: int, max_tokens: int) -> list[int]:
+    """Prefix + whole bars from ``start_bar`` within ``max_tokens`` (+ EOS when the piece ends)."""
+    prefix, bars = parts[0], parts[1:]
+    seq = list(prefix)
+    for i in range(start_bar, len(bars)):
+        if len(seq) + len(bars[i]) > max_tokens:
+            break
+        seq += bars[i]
+    else:
+        if len(seq) < max_tokens:
+            seq.append(tk.EOS)
+    if len(seq) == len(prefix):  # one bar longer than the window: cut it
+        seq = (prefix + bars[start_bar])[:max_tokens]
+    return seq
+
+
+def make_batch(data: list[dict[tuple[int, str], list[list[int]]]], config: TrainConfig, step: int,
+               rank: int = 0, world: int = 1) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """This rank's slice of the step's global batch.
+
+    Returns:
+        ``(x (b, T) int64, y (b, T) int64, global target-token count)``; ``PAD`` targets are ignored.
+    """
+    rng = random.Random(config.seed * 1_000_003 + step)
+    seqs = []
+    for _ in range(config.batch_size):
+        entry = data[rng.randrange(len(data))]
+        task = "harmonize" if rng.random() < config.harmonize_fraction else "leadsheet"
+        shifts = sorted({s for s, _ in entry})
+        shift = shifts[rng.randrange(len(shifts))]
+        parts = entry[(shift, task)]
+        seqs.append(_window(parts, rng.randrange(len(parts) - 1), config.window_tokens + 1))
+    count = sum(len(s) - 1 for s in seqs)
+    per = config.batch_size // world
+    mine = seqs[rank * per:(rank + 1) * per]
+    T = max(len(s) for s in mine) - 1
+    x = torch.full((len(mine), T), tk.PAD, dtype=torch.long)
+    y = torch.full((len(mine), T), tk.PAD, dtype=torch.long)
+    for i, s in enumerate(mine):
+        x[i, :len(s) - 1] = torch.tensor(s[:-1])
+        y[i, :len(s) - 1] = torch.tensor(s[1:])
+    return x, y, count
+
+
+def lr_at(step: int, config: TrainConfig, elapsed_s: float = 0.0) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at ``steps`` — or at ``max_minutes``,
+    whichever comes first, so a run cut by its time budget still ends with a decayed rate."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    if config.max_minutes:
+        progress = max(progress, min(1.0, elapsed_s / (60 * config.max_minutes)))
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def validation_nll(model: LeadSheetTransformer, data: list[dict[tuple[int, str], list[list[int]]]],
+                   window_tokens: int, device: torch.device) -> dict[str, float]:
+    """Mean NLL in nats per token over windows that cover each validation piece, per order."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for task in tk.TASKS:
+        total, count = 0.0, 0
+        for entry in data:
+            parts = entry[(0, task)]
+            bar = 0
+            while bar < len(parts) - 1:
+                seq = _window(parts, bar, window_tokens + 1)
+                x = torch.tensor([seq[:-1]], device=device)
+                y = torch.tensor([seq[1:]], device=device)
+                _, loss = model(x, y)
+                assert loss is not None
+                total += float(loss) * (len(seq) - 1)
+                count += len(seq) - 1
+                n_bars = sum(1 for t in seq[len(parts[0]):] if t == tk.BAR)
+                bar += max(n_bars, 1)
+        out[task] = total / max(count, 1)
+    model.train(was_training)
+    return out
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _plot(metrics_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
+    valid = [(r["step"], r["valid_nll"]) for r in rows if "valid_nll" in r]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if train:
+        ax.plot(*zip(*train), label="train loss")
+    if valid:
+        ax.plot(*zip(*valid), "o-", label="validation NLL")
+    ax.set_xlabel("step")
+    ax.set_ylabel("nats / token")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=png.parent, suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, png)
+
+
+def _evaluate_and_save(model: LeadSheetTransformer, model_config: TransformerConfig,
+                       optimizer: torch.optim.Optimizer, valid: list[dict[tuple[int, str], list[list[int]]]],
+                       config: TrainConfig, dev: torch.device, out: Path, extra: dict[str, Any], step: int,
+                       best: float, elapsed_s: float) -> tuple[dict[str, Any], float]:
+    """Validation NLL, metrics line, latest checkpoint + resume state, best weights (fp16), loss plot."""
+    nll = validation_nll(model, valid, config.window_tokens, dev) if valid else {}
+    mean_nll = sum(nll.values()) / len(nll) if nll else float("nan")
+    result = {"step": step, "valid_nll": round(mean_nll, 5),
+              **{f"valid_nll_{k}": round(v, 5) for k, v in nll.items()}, "elapsed_s": round(elapsed_s, 1)}
+    metrics_path = out / "metrics.jsonl"
+    with metrics_path.open("a") as f:
+        f.write(json.dumps(result) + "\n")
+    info = {**extra, **result}
+    save_checkpoint(out, model, model_config, MODEL_TYPE, info)
+    if not mean_nll >= best:  # lower, or the first (NaN without validation data)
+        best = mean_nll if mean_nll == mean_nll else best
+        half = LeadSheetTransformer(model_config).half()
+        half.load_state_dict(model.state_dict())
+        save_checkpoint(out / "best", half, model_config, MODEL_TYPE, info)
+    _atomic_torch_save({"optimizer": optimizer.state_dict(), "step": step, "best": best, "elapsed_s": elapsed_s,
+                        "rng": torch.get_rng_state()}, out / "resume.pt")
+    _plot(metrics_path, out / "loss.png")
+    return result, best
+
+
+def _init_distributed() -> tuple[int, int, int]:
+    """``(rank, world, local_rank)``; starts the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
+    return 0, 1, 0
+
+
+def train(train_pieces: list[Piece], valid_pieces: list[Piece], out_dir: str | Path,
+          config: TrainConfig | None = None, model_config: TransformerConfig | None = None,
+          resume: bool = False, device: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) a lead-sheet transformer; returns the last validation metrics.
+
+    See :func:`fit` (which also returns the model).
+    """
+    return fit(train_pieces, valid_pieces, out_dir, config, model_config, resume, device, progress)[1]
+
+
+def fit(train_pieces: list[Piece], valid_pieces: list[Piece], out_dir: str | Path,
+        config: TrainConfig | None = None, model_config: TransformerConfig | None = None,
+        resume: bool = False, device: str | None = None,
+        progress: bool = True) -> tuple[LeadSheetTransformer, dict[str, Any]]:
+    """Train (or resume) a lead-sheet transformer; returns ``(model, last validation metrics)``.
+
+    Raises:
+        MelodyganError: no training pieces, a batch size not divisible by the number of processes,
+            or ``resume`` without a run to resume.
+    """
+    config = config or TrainConfig()
+    model_config = model_config or TransformerConfig()
+    rank, world, local_rank = _init_distributed()
+    dev = pick_device(device) if device else pick_device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    if not train_pieces:
+        raise MelodyganError("no training pieces: preprocess a corpus first (melodygan preprocess ... --out DIR)")
+    if config.window_tokens > model_config.block_size:
+        raise MelodyganError(f"window of {config.window_tokens} tokens exceeds the model's block_size "
+                             f"{model_config.block_size}")
+    if config.batch_size % world:
+        raise MelodyganError(f"batch size {config.batch_size} must be divisible by the {world} processes")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed + rank)
+    data = _tokenize(train_pieces, config.augment_semitones, config.normalize_key)
+    valid = _tokenize(valid_pieces[:config.eval_pieces], 0, config.normalize_key)
+    model = LeadSheetTransformer(model_config).to(dev)
+    optim_groups = [
+        {"params": [p for p in model.parameters() if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in model.parameters() if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(optim_groups, lr=config.lr, betas=(0.9, 0.95))
+    step, best, elapsed0 = 0, float("inf"), 0.0
+    if resume:
+        if not (out / "resume.pt").is_file():
+            raise MelodyganError(f"nothing to resume in {out} (no resume.pt)")
+        loaded, saved_config, _ = load_checkpoint(out, LeadSheetTransformer, TransformerConfig, MODEL_TYPE, dev)
+        if saved_config != model_config:
+            raise MelodyganError(f"{out} holds a model of another size: {saved_config}")
+        model.load_state_dict(loaded.state_dict())
+        state = torch.load(out / "resume.pt", weights_only=True, map_location="cpu")
+        optimizer.load_state_dict(state["optimizer"])
+        step, best, elapsed0 = int(state["step"]), float(state["best"]), float(state["elapsed_s"])
+        torch.set_rng_state(state["rng"])
+    model.train()
+    net: torch.nn.Module = model
+    if world > 1:
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    if config.compile:
+        net = torch.compile(net)  # type: ignore[assignment]
+    use_bf16 = config.bf16 if config.bf16 is not None else dev.type == "cuda"
+    metrics_path = out / "metrics.jsonl"
+    key_counts: dict[str, int] = {}
+    for p in train_pieces:  # generation draws its default key from these
+        key_counts[p.key.name] = key_counts.get(p.key.name, 0) + 1
+    extra = {"train": asdict(config), "train_pieces": len(train_pieces), "valid_pieces": len(valid_pieces),
+             "key_counts": key_counts}
+    from tqdm import tqdm
+
+    bar = tqdm(total=config.steps, initial=step, disable=not progress or rank != 0, desc="train ar")
+    t0 = time.time()
+    tokens_seen, last_log = 0, time.time()
+    result: dict[str, Any] = {}
+    evaluated = step
+    while step < config.steps:
+        if config.max_minutes is not None and elapsed0 + time.time() - t0 > 60 * config.max_minutes:
+            break
+        lr = lr_at(step, config, elapsed0 + time.time() - t0)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y, count = make_batch(data, config, step, rank, world)
+        x, y = x.to(dev), y.to(dev)
+        with autocast(dev, use_bf16):
+            _, loss = net(x, y)
+        assert loss is not None
+        local = int((y != tk.PAD).sum())
+        scaled = loss * local / count * world  # DDP averages over ranks → global per-token mean
+        optimizer.zero_grad(set_to_none=True)
+        scaled.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        step += 1
+        tokens_seen += count
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if rank == 0 and (step % config.log_every == 0 or step == config.steps):
+            now = time.time()
+            row = {"step": step, "loss": round(loss.item(), 5), "lr": lr,
+                   "tokens_per_s": round(tokens_seen / max(now - last_log, 1e-9), 1),
+                   "elapsed_s": round(elapsed0 + now - t0, 1)}
+            tokens_seen, last_log = 0, now
+            with metrics_path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+        if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
+            result, best = _evaluate_and_save(model, model_config, optimizer, valid, config, dev, out, extra,
+                                              step, best, elapsed0 + time.time() - t0)
+            evaluated = step
+    if rank == 0 and step > evaluated:  # stopped by the time budget between evaluations
+        result, best = _evaluate_and_save(model, model_config, optimizer, valid, config, dev, out, extra,
+                                          step, best, elapsed0 + time.time() - t0)
+    bar.close()
+    return model, result
+
+
+def load_run_config(out_dir: str | Path) -> tuple[TrainConfig, TransformerConfig]:
+    """The configs a run was started with (for ``--resume``)."""
+    meta = json.loads((Path(out_dir) / "config.json").read_text())
+    return config_from_dict(TrainConfig, meta["extra"]["train"]), config_from_dict(TransformerConfig, meta["config"])
