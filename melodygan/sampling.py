@@ -179,7 +179,10 @@ class Grammar:
                 lo = chord[0] if chord is not None else hi + 1
         if not harm and spec.chords is not None and spec.melody is not None:
             nexts = [e[0] for e in (note, chord) if e is not None]
-            lo = hi = min(nexts) if nexts else hi + 1
+            if nexts:
+                lo = hi = min(nexts)
+            else:
+                lo = hi + 1
         full = spec.chords is None and self.bar_chords >= self.c.max_chords_per_bar
         if full and not harm and spec.melody is not None:  # only the fixed notes are left
             lo = note[0] if note is not None else hi + 1
