@@ -272,13 +272,12 @@ def finish(audio: np.ndarray, music_end_frames: int, sample_rate: int, gain: flo
         sample_rate: Hz.
         gain: linear factor.
     """
-    out = audio * np.float32(gain)
-    peak = _peak(out)
-    tail = np.abs(out[music_end_frames:]).max(axis=1) if music_end_frames < len(out) else np.zeros(0)
+    peak = _peak(audio)
+    tail = np.abs(audio[music_end_frames:]).max(axis=1) if music_end_frames < len(audio) else np.zeros(0)
     loud = np.flatnonzero(tail > peak * 1e-3)
     end = music_end_frames + (int(loud[-1]) + 1 if len(loud) else 0)
-    end = min(end + sample_rate // 50, len(out))
-    out = out[:end]
+    end = min(end + sample_rate // 50, len(audio))
+    out = audio[:end] * np.float32(gain)  # the one full-size copy
     fade = min(sample_rate // 50, len(out))
     if fade:
         out[-fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
@@ -311,8 +310,10 @@ def write_wav(audio: np.ndarray, path: str | Path, sample_rate: int = DEFAULT_SA
         raise MelodyganError(f"bit depth {bit_depth} not supported; allowed: 16, 24")
     # integer samples made here (numpy is several times faster than libsndfile's float conversion)
     scale = 2.0**15 - 1 if bit_depth == 16 else (2.0**23 - 1) * 256  # 24-bit goes in the top bits of int32
-    pcm = np.clip(audio, -1.0, 1.0) * scale
-    data = np.rint(pcm).astype(np.int16 if bit_depth == 16 else np.int32)
+    pcm = np.multiply(audio, scale, dtype=np.float64 if bit_depth == 24 else np.float32)  # one copy, then in place
+    np.clip(pcm, -scale, scale, out=pcm)
+    np.rint(pcm, out=pcm)
+    data = pcm.astype(np.int16 if bit_depth == 16 else np.int32)
     with atomic_output(path, force=force) as tmp:
         soundfile.write(str(tmp), data, sample_rate, subtype=BIT_DEPTHS[bit_depth], format="WAV")
     return Path(path)

@@ -104,16 +104,20 @@ def run_cli_baseline(bars: int, bpm: float, out_dir: Path) -> dict[str, float] |
         return None
     midi = write_midi(lead_sheet(bars, bpm), out_dir / "bench.mid", force=True)
     wav = out_dir / "fluidsynth-cli.wav"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall0 = time.perf_counter()
-    subprocess.run([exe, "-ni", "-q", "-r", "44100", "-F", str(wav), str(default_soundfont()), str(midi)],
-                   check=True, capture_output=True)
-    wall = time.perf_counter() - wall0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # A small wrapper process runs the program, so that RUSAGE_CHILDREN holds that program alone
+    # (this process's children include the Python workers, whose peak memory would show instead).
+    wrapper = ("import json, resource, subprocess, sys, time\n"
+               "t = time.perf_counter()\n"
+               "subprocess.run(sys.argv[1:], check=True, capture_output=True)\n"
+               "wall = time.perf_counter() - t\n"
+               "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+               "print(json.dumps([wall, r.ru_utime + r.ru_stime, r.ru_maxrss / 1024]))\n")
+    out = subprocess.run([sys.executable, "-c", wrapper, exe, "-ni", "-q", "-r", "44100", "-F", str(wav),
+                          str(default_soundfont()), str(midi)], check=True, capture_output=True, text=True)
+    wall, cpu, maxrss_mb = json.loads(out.stdout)
     seconds = soundfile.info(str(wav)).duration
     return {"audio_s": seconds, "wall_s": wall, "cpu_s": cpu, "rtf_wall": seconds / wall, "rtf_cpu": seconds / cpu,
-            "tracemalloc_peak_mb": float("nan"), "maxrss_mb": after.ru_maxrss / 1024}
+            "tracemalloc_peak_mb": float("nan"), "maxrss_mb": maxrss_mb}
 
 
 def main() -> int:
