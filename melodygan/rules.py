@@ -2,10 +2,14 @@
 
 Two rules, both writing chord symbols under a melody that is kept note for note:
 
-* ``"triad"`` — the best-fitting diatonic triad per bar: for each bar (a pickup is a bar of its
-  own) the triad built on one of the seven degrees of the key's scale (major scale, or natural
-  minor) whose tones cover the most melody duration sounding in that bar; ties go to the earlier
-  degree (I before ii …); a bar with no melody keeps the chord before it.
+* ``"triad"`` — the best-fitting diatonic triad per bar: for each bar the triad built on one of
+  the seven degrees of the key's scale (major scale, or natural minor) whose tones cover the most
+  melody duration sounding in that bar; ties go to the earlier degree (I before ii …); a bar with
+  no melody keeps the chord before it. Bars follow the bar lines (``grid="bars"``: a pickup is a
+  bar of its own), or are windows of one bar's length from step 0 (``grid="start"``), which
+  ignores the pickup: that is how the evaluation guide's reference row was made (on Nottingham
+  the windows straddle bar lines in tunes with a pickup, so that rule fits worse: CTnCTR 0.931
+  and PCS 0.577 against 0.945 and 0.607 on the bar lines).
 * ``"tonic"`` — the tonic triad (major or minor) from the first step to the end.
 
 The key is estimated from the melody. ``key_method="aarden-essen"`` (default) correlates the
@@ -86,18 +90,27 @@ def tonic_triad(key: Key) -> Chord:
     return Chord(key.tonic, "maj" if key.mode == "major" else "min")
 
 
-def _bar_starts(piece: Piece) -> list[int]:
+GRIDS = ("bars", "start")
+
+
+def _bar_starts(piece: Piece, grid: str = "bars") -> list[int]:
     end = max(piece.end_steps, piece.content_end_steps)
+    if grid == "start":
+        return list(range(0, end, piece.bar_steps))
+    if grid != "bars":
+        raise MelodyganError(f"unknown bar grid {grid!r}; allowed: {', '.join(GRIDS)}")
     return ([0] if piece.pickup_steps else []) + list(range(piece.pickup_steps, end, piece.bar_steps))
 
 
-def best_triad_per_bar(piece: Piece, key: Key | None = None, key_method: str = "aarden-essen") -> Piece:
+def best_triad_per_bar(piece: Piece, key: Key | None = None, key_method: str = "aarden-essen",
+                       grid: str = "bars") -> Piece:
     """Harmonize with the best-fitting diatonic triad in every bar (see the module docstring).
 
     Args:
         piece: a melody (its chords are replaced).
         key: harmonize in this key; None estimates it with ``key_method``.
         key_method: one of :data:`KEY_METHODS`.
+        grid: ``"bars"`` (bar lines, pickup its own bar) or ``"start"`` (bar-length windows from step 0).
 
     Returns:
         The same piece with one chord symbol per bar (repeats merged).
@@ -106,7 +119,7 @@ def best_triad_per_bar(piece: Piece, key: Key | None = None, key_method: str = "
     triads = diatonic_triads(key)
     masks = np.array([[pc in t.pitch_classes for pc in range(12)] for t in triads], dtype=np.float64)  # (7, 12)
     end = max(piece.end_steps, piece.content_end_steps)
-    starts = _bar_starts(piece)
+    starts = _bar_starts(piece, grid)
     changes: list[tuple[int, Chord]] = []
     previous = tonic_triad(key)
     for s, e in zip(starts, [*starts[1:], end]):
@@ -121,7 +134,7 @@ def best_triad_per_bar(piece: Piece, key: Key | None = None, key_method: str = "
     return piece.with_chords(chords_from_changes(changes, end))
 
 
-def tonic_throughout(piece: Piece, key: Key | None = None, key_method: str = "aarden-essen") -> Piece:
+def tonic_throughout(piece: Piece, key: Key | None = None, key_method: str = "aarden-essen", **_: object) -> Piece:
     """Harmonize with the tonic triad from step 0 to the end of the piece."""
     key = key or melody_key(piece, key_method)
     end = max(piece.end_steps, piece.content_end_steps)
@@ -131,12 +144,12 @@ def tonic_throughout(piece: Piece, key: Key | None = None, key_method: str = "aa
 RULES: dict[str, Callable[..., Piece]] = {"triad": best_triad_per_bar, "tonic": tonic_throughout}
 
 
-def harmonize_with_rule(piece: Piece, rule: str, key_method: str = "aarden-essen") -> Piece:
-    """Apply the rule named ``rule`` (``"triad"`` or ``"tonic"``).
+def harmonize_with_rule(piece: Piece, rule: str, key_method: str = "aarden-essen", grid: str = "bars") -> Piece:
+    """Apply the rule named ``rule`` (``"triad"`` or ``"tonic"``; ``grid`` matters to ``"triad"`` only).
 
     Raises:
-        MelodyganError: for an unknown rule or key method.
+        MelodyganError: for an unknown rule, key method or grid.
     """
     if rule not in RULES:
         raise MelodyganError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}")
-    return RULES[rule](piece, key_method=key_method)
+    return RULES[rule](piece, key_method=key_method, grid=grid)

@@ -85,9 +85,13 @@ def test_chord_histogram_entropy_and_coverage():
     assert len(chord_changes(merged)) == 2
     assert chord_histogram_entropy(merged) == pytest.approx(math.log(2))
     assert chord_coverage(merged) == 2
-    # One chord throughout: zero entropy, coverage 1. A slash bass makes a different label.
+    # One chord throughout: zero entropy, coverage 1. A slash bass is not a label of its own:
+    # C C/E G is the change sequence C G.
     assert chord_histogram_entropy([chord("C", 0, 32)]) == 0.0
-    assert chord_coverage([chord("C", 0, 4), chord("C/E", 4, 4)]) == 2
+    assert chord_coverage([chord("C", 0, 4), chord("C/E", 4, 4), chord("G", 8, 4)]) == 2
+    assert len(chord_changes([chord("C", 0, 4), chord("C/E", 4, 4), chord("G", 8, 4)])) == 2
+    # Cm is a different label from C.
+    assert chord_coverage([chord("C", 0, 4), chord("Cm", 4, 4)]) == 2
 
 
 # --- melody against chords ----------------------------------------------------------------------

@@ -50,6 +50,20 @@ def test_ties_go_to_the_earlier_degree_and_pickup_is_its_own_bar():
     assert [(c.symbol(), c.start_steps) for c in out.chords] == [("C", 0), ("Dm", 4)]
 
 
+def test_start_grid_ignores_the_pickup():
+    # Pickup A4 (one quarter; A is in Dm, F, Am -> ii), bar 1 = G4 B4 D5 B4 (only G has all three),
+    # bar 2 = C5 E5 G5 E5 (C). Windows of one bar from step 0 straddle the bar lines instead:
+    # window 1 = A + G B D: G covers 12 steps, Dm 8 -> G; window 2 = B + C E G: C and Em both
+    # cover 12 -> C (the earlier degree); the last 4 steps (E) keep C.
+    piece = bars_of_quarters([[67, 71, 74, 71], [72, 76, 79, 76]], pickup=[69])
+    bars = best_triad_per_bar(piece, key=Key(0, "major"))
+    start = best_triad_per_bar(piece, key=Key(0, "major"), grid="start")
+    assert [(c.symbol(), c.start_steps) for c in bars.chords] == [("Dm", 0), ("G", 4), ("C", 20)]
+    assert [(c.symbol(), c.start_steps) for c in start.chords] == [("G", 0), ("C", 16)]
+    with pytest.raises(MelodyganError, match="bar grid"):
+        best_triad_per_bar(piece, key=Key(0, "major"), grid="beats")
+
+
 def test_duration_decides_within_a_bar():
     # Bar: D (3 quarters) then C (1 quarter) in C major: G and Dm and Bdim cover D for 12 steps,
     # C / F / Am only 4 -> ii (Dm) wins over V on the tie because it is the earlier degree.
