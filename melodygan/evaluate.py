@@ -298,7 +298,7 @@ def render_report(result: dict[str, Any], plots: list[str]) -> str:
     lines = [
         f"# Evaluation: `{result['engine']}` ({result['kind']})", "",
         f"Data `{result['data']}`: {result['num_real']} real pieces, {result['num_model']} from the engine; "
-        f"seed {result['seed']}; checkpoint {result['checkpoint'] or 'shipped weights / none'}.", "",
+        f"seed {result['seed']}; checkpoint {result['checkpoint'] or 'default'}.", "",
         "Real = " + ("the same melodies with their human chords." if result["kind"] == "harmonizer"
                      else f"{EXCERPT_BARS}-bar excerpts of held-out pieces."), "",
         "| metric | real | model |", "|---|---|---|",
@@ -318,11 +318,27 @@ def render_report(result: dict[str, Any], plots: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pc_hist(pieces: list[Piece]) -> np.ndarray:
+def _pc_hist(pieces: list[Piece], chord_tones: bool) -> np.ndarray:
+    """Duration-weighted pitch-class shares of the notes, or of the chord tones, shape ``(12,)``."""
     h = np.zeros(12)
     for p in pieces:
-        for n in p.all_notes():
-            h[n.pitch % 12] += n.duration_steps
+        if chord_tones:
+            for c in p.chords:
+                for pc in c.pitch_classes:
+                    h[pc] += c.duration_steps
+        else:
+            for n in p.all_notes():
+                h[n.pitch % 12] += n.duration_steps
+    return h / h.sum() if h.sum() else h
+
+
+def _root_degrees(pieces: list[Piece]) -> np.ndarray:
+    """Duration-weighted shares of chord roots relative to each piece's key tonic, shape ``(12,)``."""
+    h = np.zeros(12)
+    for p in pieces:
+        for c in p.chords:
+            if c.root is not None:
+                h[(c.root - p.key.tonic) % 12] += c.duration_steps
     return h / h.sum() if h.sum() else h
 
 
@@ -334,17 +350,32 @@ def _plots(real: list[Piece], model: list[Piece], result: dict[str, Any], folder
 
     names: list[str] = []
     x = np.arange(12)
+    harmonizer = result["kind"] == "harmonizer"  # same melodies on both sides: compare the chords
     fig, ax = plt.subplots(figsize=(7, 3))
-    ax.bar(x - 0.2, _pc_hist(real), 0.4, label="real")
-    ax.bar(x + 0.2, _pc_hist(model), 0.4, label=result["engine"])
+    ax.bar(x - 0.2, _pc_hist(real, harmonizer), 0.4, label="real")
+    ax.bar(x + 0.2, _pc_hist(model, harmonizer), 0.4, label=result["engine"])
     ax.set_xticks(x, ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"])
-    ax.set_ylabel("share of note duration")
-    ax.set_title("Pitch-class histogram")
+    ax.set_ylabel("share of duration")
+    ax.set_title("Pitch-class histogram of " + ("chord tones" if harmonizer else "notes"))
     ax.legend()
     fig.tight_layout()
     fig.savefig(folder / "pitch_classes.png", dpi=100)
     plt.close(fig)
     names.append("pitch_classes.png")
+
+    if harmonizer:
+        fig, ax = plt.subplots(figsize=(7, 3))
+        ax.bar(x - 0.2, _root_degrees(real), 0.4, label="human")
+        ax.bar(x + 0.2, _root_degrees(model), 0.4, label=result["engine"])
+        ax.set_xticks(x, ["I", "bII", "II", "bIII", "III", "IV", "#IV", "V", "bVI", "VI", "bVII", "VII"])
+        ax.set_ylabel("share of duration")
+        ax.set_title("Chord roots relative to the key")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(folder / "chord_roots.png", dpi=100)
+        plt.close(fig)
+        names.append("chord_roots.png")
+        return names + _example_plot(model[0], result, folder, plt)
 
     feats_r = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in real]
     feats_m = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in model]
@@ -361,8 +392,10 @@ def _plots(real: list[Piece], model: list[Piece], result: dict[str, Any], folder
     fig.savefig(folder / "features.png", dpi=100)
     plt.close(fig)
     names.append("features.png")
+    return names + _example_plot(model[0], result, folder, plt)
 
-    example = model[0]
+
+def _example_plot(example: Piece, result: dict[str, Any], folder: Path, plt: Any) -> list[str]:
     fig, ax = plt.subplots(figsize=(9, 3))
     for i, (track, notes) in enumerate(example.tracks().items()):
         for j, n in enumerate(notes):
@@ -382,5 +415,4 @@ def _plots(real: list[Piece], model: list[Piece], result: dict[str, Any], folder
     fig.tight_layout()
     fig.savefig(folder / "example_roll.png", dpi=100)
     plt.close(fig)
-    names.append("example_roll.png")
-    return names
+    return ["example_roll.png"]

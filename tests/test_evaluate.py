@@ -38,7 +38,7 @@ def pieces():
 def test_rule_engines_write_a_full_report(tmp_path, pieces):
     result = evaluate("rule-triad", pieces, 6, tmp_path / "triad")
     files = sorted(p.name for p in (tmp_path / "triad").iterdir())
-    assert files == ["example_roll.png", "features.png", "metrics.json", "pitch_classes.png", "report.md"]
+    assert files == ["chord_roots.png", "example_roll.png", "metrics.json", "pitch_classes.png", "report.md"]
     saved = json.loads((tmp_path / "triad" / "metrics.json").read_text())
     assert saved["engine"] == "rule-triad" and saved["num_real"] == saved["num_model"] == 6
     assert 0 < saved["model"]["ctnctr"] <= 1 and 0 < saved["real"]["ctnctr"] <= 1
