@@ -281,9 +281,10 @@ def arrange(piece: Piece, style: str = "block", bass: str = "root") -> Piece:
         bass: bass pattern, one of :data:`BASS_STYLES` (``"none"`` leaves the bass out).
 
     Returns:
-        The piece with voices "Chords" and "Bass" (replacing any of those names), the melody and
-        chords unchanged, programs Acoustic Grand Piano and Acoustic Bass unless the piece set
-        its own.
+        The piece with voices "Chords" and "Bass" (replacing an earlier arrangement; when the
+        piece has a "Bass" voice of its own, e.g. a chorale's, that one is kept and the new line
+        is "Bass line"), the melody and chords unchanged, programs Acoustic Grand Piano and
+        Acoustic Bass unless the piece set its own.
 
     Raises:
         MelodyganError: unknown style, or a piece without chord symbols.
@@ -294,8 +295,15 @@ def arrange(piece: Piece, style: str = "block", bass: str = "root") -> Piece:
         raise MelodyganError(f"unknown bass style {bass!r}; allowed: {', '.join(BASS_STYLES)}")
     if not _chord_spans(piece):
         raise MelodyganError("the piece has no chord symbols to arrange; harmonize it first")
-    voices = {k: v for k, v in piece.voices.items() if k not in ("Chords", "Bass")}
+    # A "Bass" that came with the piece (a chorale's bass voice) is music, not an earlier
+    # arrangement: keep it and call the new line "Bass line". An earlier arrangement (it has
+    # "Chords") is replaced.
+    bass_name = "Bass line" if "Bass" in piece.voices and "Chords" not in piece.voices else "Bass"
+    voices = {k: v for k, v in piece.voices.items() if k not in ("Chords", bass_name)}
     voices["Chords"] = chord_track(piece, style)
+    programs = dict(piece.programs)
     if bass != "none":
-        voices["Bass"] = bass_track(piece, bass)
-    return piece.replace(voices=voices, length_steps=piece.end_steps)
+        voices[bass_name] = bass_track(piece, bass)
+        if bass_name != "Bass":
+            programs.setdefault(bass_name, 32)  # Acoustic Bass, like an arranged "Bass"
+    return piece.replace(voices=voices, programs=programs, length_steps=piece.end_steps)

@@ -127,3 +127,17 @@ def test_errors_name_the_bad_value() -> None:
         arrange(sheet(["C"]), "block", "slap")
     with pytest.raises(MelodyganError, match="no chord symbols"):
         arrange(Piece(melody=[Note(0, 4, 60)]))
+
+
+def test_a_chorale_keeps_its_own_bass_and_arranging_twice_replaces() -> None:
+    chords = chords_from_changes([(0, parse_chord_symbol("C"))], 16)
+    satb = Piece(melody=[Note(0, 16, 72)], melody_name="Soprano", chords=chords,
+                 voices={"Alto": [Note(0, 16, 67)], "Tenor": [Note(0, 16, 64)], "Bass": [Note(0, 16, 48)]})
+    out = arrange(satb, "block", "root")
+    assert out.voices["Bass"] == satb.voices["Bass"]
+    assert list(out.voices) == ["Alto", "Tenor", "Bass", "Chords", "Bass line"]
+    assert out.programs["Bass line"] == 32
+    lead = sheet(["C", "G"])
+    once = arrange(lead, "block", "root")
+    twice = arrange(once, "arpeggio", "walking")
+    assert list(twice.voices) == ["Chords", "Bass"] and twice.voices == arrange(lead, "arpeggio", "walking").voices
