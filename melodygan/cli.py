@@ -65,7 +65,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--musicxml", action="store_true", help="write a MusicXML lead sheet or score")
     p.add_argument("--sheet-png", action="store_true", help="engrave the MusicXML to <stem>-sheet.png (MuseScore 3)")
     p.add_argument("--soundfont", metavar="SF2", default=None,
-                   help="soundfont for --wav (default: TimGM6mb.sf2 shipped with pretty_midi)")
+                   help="soundfont for --wav; None means TimGM6mb.sf2, shipped with pretty_midi")
     p.add_argument("--stems", action="store_true", help="with --wav, also one WAV per track (<stem>-<track>.wav)")
     p.add_argument("--sample-rate", type=int, default=44100, help="WAV sample rate in Hz")
     p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="WAV sample size in bits")
