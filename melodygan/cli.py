@@ -230,7 +230,7 @@ def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--steps", type=int, default=1100, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=16, help="global batch (split across processes)")
     p.add_argument("--window", type=int, default=256, help="tokens per training window")
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     p.add_argument("--warmup", type=int, default=100, help="warm-up steps")
     p.add_argument("--augment", type=int, default=0, help="random transposition of +-N semitones at load time")
     p.add_argument("--no-normalize-key", action="store_true", help="keep tunes in their keys (use with --augment 6)")

@@ -80,10 +80,8 @@ def parse_progression(text: str, bars: int, bar_steps: int, beat_steps: int) -> 
     Raises:
         MelodyganError: a symbol that is not a chord, or an empty progression.
     """
-    if "|" in text:
-        groups = [g.split() for g in text.split("|") if g.strip()]
-    else:
-        groups = [[s] for s in text.split()]
+    bar_groups = [g.split() for g in text.split("|") if g.strip()]
+    groups = bar_groups if "|" in text else [[s] for s in text.split()]
     if not groups:
         raise MelodyganError(f"empty chord progression {text!r}; give symbols like \"C G Am F\"")
     out: list[tuple[int, Chord]] = []
@@ -268,7 +266,7 @@ def requantize(piece: Piece, steps_per_quarter: int = tk.STEPS_PER_QUARTER) -> P
     f = steps_per_quarter / piece.steps_per_quarter
 
     def q(x: int) -> int:
-        return int(round(x * f))
+        return round(x * f)
 
     notes = []
     for n in piece.melody:

@@ -28,7 +28,8 @@ def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _tune(bars: int = 4, pickup: int = 0, tonic: int = 2) -> Piece:
-    melody = [Note(pickup + 4 * j, 4 if j % 3 else 2, 60 + tonic + (0, 2, 4, 5, 7, 4, 2, 0)[j % 8]) for j in range(4 * bars)]
+    degrees = (0, 2, 4, 5, 7, 4, 2, 0)
+    melody = [Note(pickup + 4 * j, 4 if j % 3 else 2, 60 + tonic + degrees[j % 8]) for j in range(4 * bars)]
     if pickup:
         melody = [Note(0, pickup, 67 + tonic), *melody]
     return Piece(melody=melody, key=Key(tonic, "major"), pickup_steps=pickup, title="t")
@@ -60,7 +61,8 @@ def test_same_seed_same_chords(ckpt: Path) -> None:
 
 def test_polyphonic_input_is_reduced_by_skyline(ckpt: Path) -> None:
     tune = _tune(2)
-    chordal = tune.replace(melody=tune.melody + [Note(n.start_steps, n.duration_steps, n.pitch - 7) for n in tune.melody])
+    lower = [Note(n.start_steps, n.duration_steps, n.pitch - 7) for n in tune.melody]
+    chordal = tune.replace(melody=tune.melody + lower)
     out = harmonize(chordal, seed=1, checkpoint=ckpt)
     assert out.melody == tune.melody
 

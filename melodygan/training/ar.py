@@ -52,7 +52,7 @@ class TrainConfig:
     steps: int = 1100
     batch_size: int = 16
     window_tokens: int = 256
-    lr: float = 2e-3
+    lr: float = 3e-3
     min_lr: float = 1e-4
     warmup_steps: int = 100
     weight_decay: float = 0.1
