@@ -1,0 +1,278 @@
+"""Benchmarks side by side: one run, one table of ratios, each row with its peak memory.
+
+    python scripts/bench.py [--rows cli,sampling,gan,preprocess,render,cuda] [--quick] [--json OUT.json]
+
+Rows (each measured in a fresh child process so its peak RSS is its own):
+  cli         ``melodygan generate --bars 8 --wav`` wall time vs bare ``python -c "import torch"``
+  sampling    transformer sampling tokens/s vs Hugging Face ``transformers`` GPT-2 of the same
+              width, depth, heads and vocabulary (from scripts/bench_sampling.py)
+  gan         GAN clips/s (8-bar melodies) (from scripts/bench_gan.py when present)
+  preprocess  MIDI files/s of the project's reader vs pretty_midi and symusic
+              (from scripts/bench_preprocess.py)
+  render      WAV rendering real-time factor (audio seconds per wall second)
+  cuda        the CUDA path (bf16 autocast, torch.compile, model FLOP utilisation) when a GPU exists
+
+A row whose part is missing from this build is skipped with the reason printed. Comparison
+libraries come from the ``bench`` extra: ``pip install -e '.[bench]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
+ROWS = ("cli", "sampling", "gan", "preprocess", "render", "cuda")
+
+
+class Skip(Exception):
+    """A row that cannot run here; the message says why."""
+
+
+def _script(name: str) -> ModuleType:
+    """Import scripts/<name>.py as a module (the per-area benchmarks), or Skip if it is missing."""
+    path = SCRIPTS / f"{name}.py"
+    if not path.exists():
+        raise Skip(f"scripts/{name}.py is not in this build")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _need(module: str, why: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise Skip(f"{why} needs `{module}` ({'pip install ' + module})")
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _timed_child(cmd: list[str], repeats: int) -> tuple[float, float]:
+    """Median wall seconds and peak RSS (MiB) of a command run ``repeats`` times, via /usr/bin/time."""
+    time_bin = shutil.which("time") or "/usr/bin/time"
+    walls, peaks = [], []
+    for _ in range(repeats):
+        with tempfile.NamedTemporaryFile("r", suffix=".txt") as rep:
+            t0 = time.perf_counter()
+            proc = subprocess.run([time_bin, "-f", "%M", "-o", rep.name, *cmd], capture_output=True, text=True,
+                                  cwd=ROOT)
+            walls.append(time.perf_counter() - t0)
+            if proc.returncode != 0:
+                raise Skip(f"`{' '.join(cmd)}` failed: {(proc.stderr.strip().splitlines() or ['?'])[-1][:160]}")
+            peaks.append(int(rep.read().strip().splitlines()[-1]) / 1024)
+    return statistics.median(walls), max(peaks)
+
+
+# --- rows: each returns {"measure": ..., "ours": x, "baseline": y, "unit": ..., "ratio": ...} ----------
+def row_cli(quick: bool) -> dict[str, Any]:
+    if shutil.which("melodygan") is None and not (Path(sys.executable).parent / "melodygan").exists():
+        raise Skip("the melodygan command is not installed (pip install -e .)")
+    exe = str(Path(sys.executable).parent / "melodygan") if (Path(sys.executable).parent / "melodygan").exists() \
+        else "melodygan"
+    repeats = 1 if quick else 3
+    base, base_mem = _timed_child([sys.executable, "-c", "import torch"], repeats)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours, mem = _timed_child([exe, "generate", "--bars", "8", "--wav", "--seed", "1", "--out", tmp,
+                                  "--force"], repeats)
+    return {"measure": "`melodygan generate --bars 8 --wav` wall time vs `python -c \"import torch\"`",
+            "ours": ours, "baseline": base, "unit": "s", "ratio": ours / base, "peak_mib": mem,
+            "baseline_peak_mib": base_mem, "better": "lower"}
+
+
+def row_sampling(quick: bool) -> dict[str, Any]:
+    _need("transformers", "the GPT-2 comparison")
+    mod = _script("bench_sampling")
+    fn: Callable[..., dict[str, Any]] | None = getattr(mod, "compare_with_gpt2", None)
+    if fn is None:
+        raise Skip("scripts/bench_sampling.py has no compare_with_gpt2()")
+    r = fn(quick=quick)
+    return {"measure": "transformer sampling (KV cache) tokens/s vs HF GPT-2 of the same size",
+            "ours": r["ours_tokens_per_s"], "baseline": r["gpt2_tokens_per_s"], "unit": "tokens/s",
+            "ratio": r["ours_tokens_per_s"] / r["gpt2_tokens_per_s"], "peak_mib": _peak_mib(), "better": "higher",
+            "note": r.get("note", "")}
+
+
+def row_gan(quick: bool) -> dict[str, Any]:
+    if importlib.util.find_spec("melodygan.gan_engine") is None:
+        raise Skip("melodygan.gan_engine is not in this build")
+    import numpy as np
+
+    from melodygan.chords import Chord
+    from melodygan.gan_engine import (
+        DEFAULT_CHECKPOINT,
+        bar_steps_of,
+        chords_to_bar_frames,
+        load_generator,
+        meter_rows,
+        pieces_from_frames,
+        sample_frames,
+    )
+    from melodygan.keys import Key
+
+    progressions = _script("bench_gan").PROGRESSIONS
+    if not (DEFAULT_CHECKPOINT / "config.json").is_file():
+        raise Skip("no shipped GAN weights (melodygan/weights/gan-melody)")
+    model, cfg = load_generator(None, "cpu")
+    clips, ts, bars = (64 if quick else 256), (4, 4), 8
+    bar = bar_steps_of(ts)
+    chord_lists = [[Chord(r, q, i * bar, bar) for i, (r, q) in enumerate(progressions[j % len(progressions)])]
+                   for j in range(clips)]
+    keys = [Key(0, "major")] * clips
+    frames = np.stack([chords_to_bar_frames(c, bars, bar, cfg.steps_per_bar) for c in chord_lists])
+    meter = meter_rows(ts, cfg.steps_per_bar)
+
+    def run() -> None:
+        probs = sample_frames(model, frames, keys, meter, seed=1, batch_size=clips)
+        pieces_from_frames(probs, chord_lists, keys, ts, cfg.pitch_low)
+
+    run()  # warm-up
+    walls = []
+    for _ in range(1 if quick else 3):
+        t0 = time.perf_counter()
+        run()
+        walls.append(time.perf_counter() - t0)
+    return {"measure": f"GAN: {clips} eight-bar melodies in one batch (noise → rolls → Pieces), clips/s",
+            "ours": clips / min(walls), "baseline": None, "unit": "clips/s", "ratio": None,
+            "peak_mib": _peak_mib(), "better": "higher"}
+
+
+def row_preprocess(quick: bool) -> dict[str, Any]:
+    mod = _script("bench_preprocess")
+    files = 50 if quick else 300
+    with tempfile.TemporaryDirectory() as tmp:
+        mod.write_corpus(Path(tmp), files, 300)
+        paths = sorted(Path(tmp).glob("*.mid"))
+        ours = mod.timed(lambda: mod.ours(paths))
+        peak = _peak_mib()
+        base = mod.timed(lambda: mod.plain_pretty_midi(paths))
+        note = ""
+        if importlib.util.find_spec("symusic") is not None:
+            sym = mod.timed(lambda: mod.with_symusic(paths))
+            note = f"symusic {files / sym:,.0f} files/s = {ours / sym:.1f}× faster than melodygan"
+    return {"measure": f"{files} MIDI files → 16th-note onset/sustain rolls, files/s vs pretty_midi get_piano_roll",
+            "ours": files / ours, "baseline": files / base, "unit": "files/s", "ratio": base / ours,
+            "peak_mib": peak, "better": "higher", "note": note}
+
+
+def row_render(quick: bool) -> dict[str, Any]:
+    if importlib.util.find_spec("melodygan.audio") is None:
+        raise Skip("melodygan.audio is not in this build")
+    mod = _script("bench_render")
+    bars = 8 if quick else 32
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = mod.worker("melodygan", bars, 120.0, Path(tmp))
+        peak = _peak_mib()
+        base = mod.worker("pretty_midi", bars, 120.0, Path(tmp))
+    return {"measure": f"WAV render, {bars} bars melody + chords + bass at 120 bpm: audio s per wall s, "
+                       "vs pretty_midi.fluidsynth()", "ours": ours["rtf_wall"], "baseline": base["rtf_wall"],
+            "unit": "× real time", "ratio": ours["rtf_wall"] / base["rtf_wall"], "peak_mib": peak,
+            "better": "higher"}
+
+
+def row_cuda(quick: bool) -> dict[str, Any]:
+    import torch
+
+    if not torch.cuda.is_available():
+        raise Skip("no CUDA device on this machine")
+    mod = _script("bench_sampling")
+    fn = getattr(mod, "cuda_report", None)
+    if fn is None:
+        raise Skip("scripts/bench_sampling.py has no cuda_report()")
+    r = fn(quick=quick)
+    return {"measure": "CUDA sampling, bf16 + compile vs fp32 eager", "ours": r["fast_tokens_per_s"],
+            "baseline": r["eager_tokens_per_s"], "unit": "tokens/s",
+            "ratio": r["fast_tokens_per_s"] / r["eager_tokens_per_s"], "peak_mib": r.get("peak_mib", 0.0),
+            "better": "higher", "note": f"MFU {r['mfu']:.1%}" if "mfu" in r else ""}
+
+
+ROW_FUNCS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "cli": row_cli, "sampling": row_sampling, "gan": row_gan, "preprocess": row_preprocess,
+    "render": row_render, "cuda": row_cuda,
+}
+
+
+def _child(name: str, quick: bool) -> None:
+    try:
+        result: dict[str, Any] = {"ok": True, **ROW_FUNCS[name](quick)}
+    except Skip as e:
+        result = {"ok": False, "reason": str(e)}
+    print("BENCH-RESULT " + json.dumps(result))
+
+
+def _run_row(name: str, quick: bool) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", name] + (["--quick"] if quick else []),
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH-RESULT "):
+            return json.loads(line[len("BENCH-RESULT "):])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"ok": False, "reason": f"crashed: {tail[:200]}"}
+
+
+def _num(x: float | None, unit: str = "") -> str:
+    if x is None:
+        return "–"
+    return f"{x:,.3g} {unit}".strip() if x < 100 else f"{x:,.0f} {unit}".strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows to run")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _child(args.child, args.quick)
+        return 0
+    names = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = [n for n in names if n not in ROW_FUNCS]
+    if unknown:
+        parser.error(f"unknown rows {unknown}; choose from {', '.join(ROWS)}")
+    import platform
+
+    import torch
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}, CUDA {'yes' if torch.cuda.is_available() else 'no'}\n")
+    print("| row | measure | melodygan | baseline | ratio | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    results = {}
+    for name in names:
+        r = _run_row(name, args.quick)
+        results[name] = r
+        if not r["ok"]:
+            print(f"| {name} | skipped: {r['reason']} | | | | |", flush=True)
+            continue
+        ratio = "–" if r["ratio"] is None else f"{r['ratio']:.2f}× ({r['better']} is better)"
+        mem = f"{r['peak_mib']:.0f} MiB"
+        if "baseline_peak_mib" in r:
+            mem += f" (baseline {r['baseline_peak_mib']:.0f} MiB)"
+        note = f"; {r['note']}" if r.get("note") else ""
+        print(f"| {name} | {r['measure']}{note} | {_num(r['ours'], r['unit'])} | {_num(r['baseline'], r['unit'])} "
+              f"| {ratio} | {mem} |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
