@@ -293,7 +293,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         base = inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program)
         name = _unique_name(base, taken)
         tracks[name] = notes
-        programs[name] = inst.program
+        programs[name] = int(inst.program)
     if not tracks:
         what = "only drums" if drums else "no notes"
         raise MelodyganError(f"{p} has {what}; a melody needs a pitched track")

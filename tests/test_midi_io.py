@@ -4,12 +4,15 @@ melody-track choice, quantisation reports and user errors."""
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import mido
 import pretty_midi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
@@ -263,3 +266,50 @@ def test_jsb_chorales_round_trip_exactly(tmp_path: Path) -> None:
     pieces = read_jsb(DATASETS / "jsb-chorales" / "Jsb16thSeparated.json")["valid"]
     assert len(pieces) > 50
     _assert_round_trip(pieces, tmp_path)
+
+
+@st.composite
+def pieces(draw: st.DrawFn) -> Piece:
+    """Random pieces on the grid: a monophonic melody, block-chord and bass parts, chord symbols,
+    any meter, pickup, tempo, key and velocities."""
+    num, den = draw(st.sampled_from([(4, 4), (3, 4), (2, 4), (6, 8), (9, 8), (12, 8), (5, 4), (7, 8), (2, 2)]))
+    bar = 16 * num // den
+    pickup = draw(st.integers(0, bar - 1))
+    melody, t = [], 0
+    for _ in range(draw(st.integers(1, 20))):
+        t += draw(st.integers(0, 6))
+        d = draw(st.integers(1, 12))
+        melody.append(Note(t, d, draw(st.integers(40, 100)), draw(st.integers(1, 127))))
+        t += d
+    chords_part, bass, t = [], [], 0
+    for _ in range(draw(st.integers(0, 6))):
+        d = draw(st.integers(1, 16))
+        root = draw(st.integers(48, 60))
+        chords_part += [Note(t, d, root + i, draw(st.integers(1, 127))) for i in (0, 4, 7)]
+        bass.append(Note(t, d, root - 12, 90))
+        t += d + draw(st.integers(0, 4))
+    voices = {"Chords": chords_part, "Bass": bass} if chords_part else {}
+    content_end = max([n.end_steps for n in melody + chords_part])
+    changes = [(draw(st.integers(0, content_end - 1)), parse_chord_symbol(s))
+               for s in draw(st.lists(st.sampled_from(["C", "Am7", "F#dim", "Bb/D", "Ebmaj7", "G7", "Dsus4"]),
+                                      max_size=5))]
+    bars = -(-max(content_end - pickup, 1) // bar) + draw(st.integers(0, 2))
+    end = pickup + bars * bar
+    return Piece(melody=melody, voices=voices, chords=chords_from_changes(changes, end), length_steps=end,
+                 time_signature=(num, den), pickup_steps=pickup, key=Key(draw(st.integers(0, 11)),
+                                                                         draw(st.sampled_from(["major", "minor"]))),
+                 tempo_bpm=draw(st.sampled_from([60.0, 97.5, 110.0, 133.33, 200.0])), title="random",
+                 programs={"Melody": draw(st.integers(0, 127)), **({"Chords": 0, "Bass": 33} if voices else {})})
+
+
+@settings(max_examples=40, deadline=None)
+@given(pieces())
+def test_any_piece_round_trips_exactly(piece: Piece) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_midi(piece, Path(tmp) / "p.mid")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            back = midi_to_piece(path)
+    for field in ("melody", "voices", "chords", "key", "time_signature", "tempo_bpm", "pickup_steps", "end_steps",
+                  "programs", "title"):
+        assert getattr(back, field) == getattr(piece, field), field
