@@ -82,3 +82,39 @@ def test_masks_follow_the_grammar() -> None:
     assert g.allowed().nonzero()[0].tolist() == [tk.pos_token(0)]  # a bar opens with its chord
     g.advance(tk.pos_token(0))
     assert set(tk.kind(int(t)) for t in g.allowed().nonzero()[0]) == {"chord"}
+
+
+def test_random_walks_never_reach_a_dead_end() -> None:
+    """Any allowed token keeps the grammar alive, whatever is fixed (a fuzz over constraint mixes)."""
+    import random
+
+    rng = random.Random(0)
+    for trial in range(60):
+        task = "harmonize" if trial % 2 else "leadsheet"
+        bars = []
+        for _ in range(3):
+            onsets = sorted(rng.sample(range(16), rng.randint(0, 5)))
+            melody = tuple((p, 60 + rng.randint(0, 12), rng.randint(1, 8)) for p in onsets)
+            chord_onsets = sorted({0, *rng.sample(range(16), rng.randint(0, 2))})
+            chords = tuple((p, rng.randint(1, 168)) for p in chord_onsets)
+            fixed_melody = task == "harmonize" or rng.random() < 0.5
+            bars.append(BarSpec(melody=melody if fixed_melody else None,
+                                chords=chords if rng.random() < 0.5 else None))
+        g = Grammar(Constraints(task=task, num_bars=4, bars=tuple(bars)))
+        for t in tk.prefix_tokens(task, Key(0, "major"), (4, 4)):
+            g.advance(t)
+        seq = []
+        for _ in range(2000):
+            allowed = g.allowed().nonzero()[0]
+            assert len(allowed), (trial, [tk.token_name(t) for t in seq[-8:]])
+            t = int(rng.choice(list(allowed)))
+            seq.append(t)
+            g.advance(t)
+            if g.state == "done":
+                break
+        assert g.state == "done"
+        piece = tk.decode(tk.prefix_tokens(task, Key(0, "major"), (4, 4)) + seq)
+        for b, spec in enumerate(bars):
+            if spec.melody is not None:
+                got = [(n.start_steps - 16 * b, n.pitch) for n in piece.melody if 16 * b <= n.start_steps < 16 * b + 16]
+                assert got == [(p, pitch) for p, pitch, _ in spec.melody]
