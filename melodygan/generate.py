@@ -36,7 +36,9 @@ ENGINES = ("ar", "gan", "hybrid")
 DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "ar-leadsheet"
 # Folk-tune keys when the checkpoint does not list its training keys.
 _FALLBACK_KEYS = {"G": 30, "D": 25, "A": 10, "C": 10, "F": 5, "Em": 8, "Am": 6, "Dm": 6}
-TOKENS_PER_BAR_BOUND = 60  # generous upper bound on tokens one bar takes, to size a sampling run
+TOKENS_PER_BAR_BOUND = 60  # upper bound on the tokens of one bar (16 notes and 4 chords)
+TOKENS_PER_BAR_TYPICAL = 30  # twice the corpus mean: batches are sized for this, longer bars are cut
+GENERATE_CANDIDATES = 4  # samples per clip; the best by likelihood + consonance is kept
 
 
 @functools.lru_cache(maxsize=4)
@@ -131,42 +133,60 @@ def bar_specs(piece: Piece, melody: bool, chords: bool) -> tuple[int, list[BarSp
 def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tuple[int, int], *, seed: int = 1,
                       chords: list[Chord] | None = None, primer: Piece | None = None, temperature: float = 1.0,
                       top_k: int | None = None, top_p: float | None = None, checkpoint: str | Path | None = None,
-                      device: str | None = None, tempo_bpm: float = 110.0) -> list[Piece]:
-    """The transformer's lead sheets (melody + chords), in ``key`` (drawn from ``seed`` when None)."""
+                      device: str | None = None, tempo_bpm: float = 110.0,
+                      candidates: int = GENERATE_CANDIDATES) -> list[Piece]:
+    """The transformer's lead sheets (melody + chords).
+
+    Each clip is the best of ``candidates`` samples by the model's log-probability per bar plus a
+    consonance critic (:func:`melodygan.harmonize.chord_fit`). Without ``key``, each clip's key is
+    drawn from the training keys (from the chords when given, from the primer when given).
+    """
+    from melodygan.harmonize import CONSONANCE_WEIGHT, chord_fit
+
     model, extra = load_model(checkpoint, device)
     rng = random.Random(seed)
-    bar_steps = Piece(time_signature=time_signature).bar_steps
     if primer is not None:
         time_signature = primer.time_signature
-        bar_steps = primer.bar_steps
         key = key or primer.key
-    if key is None:
-        key = _key_of_chords(chords) if chords else _draw_key(extra, rng)
-    up = shift_to(key.tonic)
-    specs: list[BarSpec] = []
-    if primer is not None:
-        _, specs = bar_specs(primer.transposed(-up), melody=True, chords=bool(primer.chords))
-    if chords is not None:
-        fixed = Piece(chords=[c.transposed(-up) for c in chords], time_signature=time_signature,
-                      length_steps=bars * bar_steps)
-        specs += bar_specs(fixed, melody=False, chords=True)[1][:bars]
-    total_bars = len(specs) + bars if chords is None else len(specs)
-    constraints = Constraints(task="leadsheet", num_bars=total_bars, bar_steps=bar_steps,
-                              scale=Key(0, key.mode).scale_extended, pitch_range=(50, 93), bars=tuple(specs))
-    prefix = tk.prefix_tokens("leadsheet", Key(0, key.mode), time_signature)
-    budget = total_bars * TOKENS_PER_BAR_BOUND
+    bar_steps = Piece(time_signature=time_signature).bar_steps
+    if key is None and chords:
+        key = _key_of_chords(chords)
+    keys = [key or _draw_key(extra, rng) for _ in range(num)]
+    block = model.config.block_size
+    rows: list[tuple[int, list[int], Constraints]] = []  # (clip, prefix, constraints) per sample
+    for i, k in enumerate(keys):
+        up = shift_to(k.tonic)
+        specs: list[BarSpec] = []
+        if primer is not None:
+            _, specs = bar_specs(primer.transposed(-up), melody=True, chords=bool(primer.chords))
+        if chords is not None:
+            fixed = Piece(chords=[c.transposed(-up) for c in chords], time_signature=time_signature,
+                          length_steps=bars * bar_steps)
+            specs += bar_specs(fixed, melody=False, chords=True)[1][:bars]
+        total_bars = len(specs) + bars if chords is None else len(specs)
+        constraints = Constraints(task="leadsheet", num_bars=total_bars, bar_steps=bar_steps,
+                                  scale=Key(0, k.mode).scale_extended, pitch_range=(50, 93), bars=tuple(specs))
+        prefix = tk.prefix_tokens("leadsheet", Key(0, k.mode), time_signature)
+        rows += [(i, prefix, constraints)] * candidates
+    total_bars = rows[0][2].num_bars
+    fits = len(rows[0][1]) + TOKENS_PER_BAR_TYPICAL * total_bars <= block
+    budget = block - len(rows[0][1]) if fits else total_bars * TOKENS_PER_BAR_BOUND
+    per_run = min(len(rows), 256) if fits else 1
     generator = make_generator(seed)
-    per_run = num if len(prefix) + budget <= model.config.block_size else 1
-    pieces: list[Piece] = []
-    for start in range(0, num, per_run):
-        n = min(per_run, num - start)
-        grammars = [Grammar(constraints) for _ in range(n)]
-        prompt = torch.tensor([prefix] * n, dtype=torch.long)
-        out = sample_tokens(model, prompt, budget, generator, temperature, top_k, top_p, grammars)
-        for row in out.tolist():
+    best: dict[int, tuple[float, Piece]] = {}
+    for start in range(0, len(rows), per_run):
+        chunk = rows[start:start + per_run]
+        grammars = [Grammar(c) for _, _, c in chunk]
+        logprobs = torch.zeros(len(chunk))
+        prompt = torch.tensor([p for _, p, _ in chunk], dtype=torch.long)
+        out = sample_tokens(model, prompt, budget, generator, temperature, top_k, top_p, grammars, logprobs=logprobs)
+        for (clip, _, c), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
             p = tk.decode(row, tempo_bpm=tempo_bpm)
-            pieces.append(p.transposed(up).replace(key=key, title=f"melodygan clip {len(pieces) + 1}"))
-    return pieces
+            score = lp / c.num_bars + CONSONANCE_WEIGHT * 4 * chord_fit(p.melody, p.chords)
+            if clip not in best or score > best[clip][0]:
+                k = keys[clip]
+                best[clip] = (score, p.transposed(shift_to(k.tonic)).replace(key=k, title=f"melodygan clip {clip + 1}"))
+    return [best[i][1] for i in range(num)]
 
 
 def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key | None = None,
