@@ -46,7 +46,7 @@ import bisect
 import itertools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -430,7 +430,7 @@ def sonorities(voices: Sequence[Sequence[Note]]) -> np.ndarray:
     return np.stack(rows) if rows else np.zeros((0, len(voices)), dtype=np.int64)
 
 
-def voice_leading(voices: dict[str, Sequence[Note]], order: Sequence[str] = SATB,
+def voice_leading(voices: Mapping[str, Sequence[Note]], order: Sequence[str] = SATB,
                   ranges: dict[str, tuple[int, int]] | None = None) -> dict[str, float]:
     """Voice-leading counts between consecutive sonorities (:func:`sonorities`).
 
