@@ -79,15 +79,33 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _run_render(args: argparse.Namespace) -> int:
+    import logging
+    import warnings
+
     from melodygan.export import render_file
 
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
-    written = render_file(args.midi, wav=args.wav, png=args.png, musicxml=args.musicxml, sheet_png=args.sheet_png,
-                          soundfont=args.soundfont, stems=args.stems, out_dir=args.out, force=args.force,
-                          melody_track=track, sample_rate=args.sample_rate, bit_depth=args.bit_depth,
-                          layout=args.layout)
+    # What the reader chose (melody track, estimated key) and what it had to change: one line
+    # each after the files are written (a failure prints only its own error line).
+    notes: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: notes.append(record.getMessage())  # type: ignore[method-assign]
+    reader_log = logging.getLogger("melodygan.midi_io")
+    reader_log.addHandler(handler)
+    reader_log.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")  # each distinct warning once
+            written = render_file(args.midi, wav=args.wav, png=args.png, musicxml=args.musicxml,
+                                  sheet_png=args.sheet_png, soundfont=args.soundfont, stems=args.stems,
+                                  out_dir=args.out, force=args.force, melody_track=track,
+                                  sample_rate=args.sample_rate, bit_depth=args.bit_depth, layout=args.layout)
+    finally:
+        reader_log.removeHandler(handler)
+    for line in notes + [f"warning: {str(w.message).strip()}" for w in caught]:
+        print(f"melodygan: {line}", file=sys.stderr)
     for path in written:
         print(path)
     return 0

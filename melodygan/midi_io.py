@@ -35,6 +35,7 @@ the piece back exactly (notes, velocities, chords, key, meter, tempo, pickup, le
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
@@ -114,13 +115,21 @@ def _read_meta(mid: mido.MidiFile) -> _Meta:
             elif msg.type == "marker":
                 markers.append((tick, msg.text))
             elif msg.type == "track_name" and i == 0:
-                title = msg.name.strip()
+                title = _clean_name(msg.name)
             elif msg.type == "note_on":
                 has_notes = True
         end_tick = max(end_tick, tick)
         if i == 0 and has_notes and mid.type == 1:
             title = ""  # track 0 is a part, its name is not a title
     return _Meta(sorted(tempos), sorted(sigs), sorted(keys), sorted(markers), title, end_tick)
+
+
+def _clean_name(raw: str) -> str:
+    """A track name as text: pretty_midi decodes names as Latin-1, so UTF-8 names (most DAWs)
+    are re-decoded; NULs and surrounding blanks go."""
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):  # else not UTF-8: keep it as read
+        raw = raw.encode("latin-1").decode("utf-8")
+    return raw.replace("\x00", "").strip()
 
 
 def _unique_name(name: str, taken: set[str]) -> str:
@@ -290,7 +299,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
             continue
         notes, c = _clean_track(notes)
         collisions += c
-        base = inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program)
+        base = _clean_name(inst.name) or pretty_midi.program_to_instrument_name(inst.program)
         name = _unique_name(base, taken)
         tracks[name] = notes
         programs[name] = int(inst.program)
@@ -318,7 +327,8 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         melody = line
         if rest:
             voices = {_unique_name(f"{chosen} accompaniment", set(tracks)): rest, **voices}
-    logger.info("%s: melody = track %r (%s); other tracks: %s", p.name, chosen, reason, list(voices) or "none")
+    others = ", ".join(repr(v) for v in list(voices)[:8]) + (f", … ({len(voices) - 8} more)" if len(voices) > 8 else "")
+    logger.info("%s: melody = track %r (%s); other tracks: %s", p.name, chosen, reason, others or "none")
 
     tempo_bpm = 120.0
     if meta.tempos:

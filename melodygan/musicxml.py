@@ -20,6 +20,8 @@ how to install it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import os
 import re
@@ -201,7 +203,10 @@ def write_musicxml(piece: Piece, path: str | Path, layout: str = "auto", force: 
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     check_writable(path, force)
-    data = GeneralObjectExporter(piece_to_score(piece, layout)).parse()
+    # music21 writes its own notation remarks ("messed up beam pair", "out of midi channels") to
+    # stderr; they are about its internals, not the user's music
+    with contextlib.redirect_stderr(io.StringIO()):
+        data = GeneralObjectExporter(piece_to_score(piece, layout)).parse()
     # music21 names itself the composer when there is none
     data = data.replace(b'<creator type="composer">Music21</creator>', b"")
     if piece.pickup_steps:  # a pickup measure is "implicit": not counted as bar 1

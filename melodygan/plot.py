@@ -8,6 +8,7 @@ on the C's. The width grows with the number of bars so that long pieces stay rea
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from melodygan.errors import MelodyganError
@@ -90,7 +91,8 @@ def plot_piano_roll(piece: Piece, path: str | Path, *, title: str | None = None,
     ax.legend(handles=[Patch(color=TRACK_COLOURS[i % len(TRACK_COLOURS)], label=name)
                        for i, name in enumerate(tracks)], loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
               frameon=False)
-    fig.tight_layout()
-    with atomic_output(path, force=force) as tmp:
-        fig.savefig(str(tmp), format="png")
+    with atomic_output(path, force=force) as tmp, warnings.catch_warnings():
+        # a track or title in a script the default font lacks draws as boxes; not worth a warning each
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(str(tmp), format="png", bbox_inches="tight")  # room for the legend beside the roll
     return Path(path)

@@ -32,7 +32,10 @@ def test_render_writes_beside_the_input(song: Path, capsys: pytest.CaptureFixtur
     assert main(["render", str(song), "--wav", "--png", "--musicxml", "--sample-rate", "22050"]) == 0
     folder = song.parent
     assert sorted(p.name for p in folder.iterdir()) == ["song.mid", "song.musicxml", "song.png", "song.wav"]
-    assert capsys.readouterr().out.split() == [str(folder / n) for n in ("song.wav", "song.musicxml", "song.png")]
+    out, err = capsys.readouterr()
+    assert out.split() == [str(folder / n) for n in ("song.wav", "song.musicxml", "song.png")]
+    assert err.strip() == "melodygan: song.mid: melody = track 'Melody' (its name marks a melody); other tracks: " \
+                          "'Chords', 'Bass'"  # the reader says what it chose
     info = soundfile.info(str(folder / "song.wav"))
     assert info.samplerate == 22050 and info.duration > 3.4  # 2 bars at 140 bpm, plus the tail
 
