@@ -302,6 +302,9 @@ METRIC_LABELS = {
 }
 
 
+MELODY_ONLY = ("eb", "upc", "qn", "in_scale")
+
+
 def _fmt(x: Any) -> str:
     return "–" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
 
@@ -317,7 +320,9 @@ def render_report(result: dict[str, Any], plots: list[str]) -> str:
         "| metric | real | model |", "|---|---|---|",
     ]
     real, model = result["real"], result["model"]
-    for key in dict.fromkeys([*real, *model]):
+    # A harmonizer keeps the melody, so the melody's own statistics are equal on both sides.
+    same = MELODY_ONLY if result["kind"] == "harmonizer" else ()
+    for key in [k for k in dict.fromkeys([*real, *model]) if k not in same]:
         lines.append(f"| {METRIC_LABELS.get(key, key)} | {_fmt(real.get(key))} | {_fmt(model.get(key))} |")
     if "chord_agreement" in result:
         lines += ["", f"Chord agreement with the human chords: {_fmt(result['chord_agreement'])} of melody steps."]
