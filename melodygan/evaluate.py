@@ -127,8 +127,9 @@ for _name in ("ar", "gan", "hybrid"):
 
 # --- data ---------------------------------------------------------------------------------------
 def load_real(data: str | Path | list[Piece], split: str = "test") -> list[Piece]:
-    """Held-out pieces from ``data``: a preprocessed folder (its ``split``), a Nottingham ``.abc``
-    file or folder of them, any score file :func:`melodygan.readers.read_score` reads, or Pieces.
+    """Held-out pieces from ``data``: a preprocessed folder (its ``split``), the JSB Chorales ``.json``
+    (its ``split``), a Nottingham ``.abc`` file or folder of them, any score file
+    :func:`melodygan.readers.read_score` reads, or Pieces.
 
     Raises:
         MelodyganError: when ``data`` does not exist or holds no pieces.
@@ -140,6 +141,8 @@ def load_real(data: str | Path | list[Piece], split: str = "test") -> list[Piece
         raise MelodyganError(f"--data {str(data)!r} does not exist; give a preprocessed folder or a score file/folder")
     if path.is_dir() and (path / "meta.json").exists():
         pieces = _import("melodygan.preprocess", "evaluate").load_pieces(path, split)
+    elif path.suffix.lower() == ".json":
+        pieces = _import("melodygan.jsb", "evaluate").read_jsb(path)[split]
     elif (path.is_dir() and any(path.glob("*.abc"))) or path.suffix.lower() == ".abc":
         pieces = _import("melodygan.nottingham", "evaluate").read_nottingham(path)
     elif path.is_file():
@@ -299,6 +302,9 @@ METRIC_LABELS = {
     "che": "CHE (chord entropy)", "cc": "CC (distinct chords)", "ctd": "CTD (chord motion)",
     "eb": "EB (% empty bars)", "upc": "UPC (pitch classes / bar)", "qn": "QN (% notes ≥ 3 steps)",
     "in_scale": "in-scale ratio", "td": "TD (melody ↔ chords)",
+    "vl_transitions": "chord transitions per chorale", "vl_parallel_fifths": "parallel fifths / 100 transitions",
+    "vl_parallel_octaves": "parallel octaves / 100 transitions", "vl_crossings": "voice crossings / 100 transitions",
+    "vl_spacing": "spacing > octave / 100 transitions", "vl_out_of_range": "notes out of range / 100 transitions",
 }
 
 
