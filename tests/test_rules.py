@@ -1,5 +1,8 @@
 """Rule harmonizers: diatonic triads, key estimation as music21 does it, per-bar choice, tonic."""
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from melodygan.errors import MelodyganError
@@ -106,3 +109,23 @@ def test_key_methods_and_errors():
     with pytest.raises(MelodyganError, match="unknown rule 'best'"):
         harmonize_with_rule(piece, "best")
     assert len(harmonize_with_rule(piece, "tonic", key_method="piece").chords) == 1
+
+
+NOTTINGHAM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nottingham"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not NOTTINGHAM.is_dir(), reason="the Nottingham ABC files are not on this machine")
+def test_reference_rows_of_the_evaluation_guide():
+    # The guide's table on every 6th tune: tonic and from-start triad rows within ±0.01 on every
+    # column, the human row on CTnCTR, PCS and MCTD (its chord variety differs; see the README).
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import reference_table as rt
+
+    rows = rt.rows_for(rt.subset(NOTTINGHAM, 6))
+    checks = {"human": ("ctnctr", "pcs", "mctd"), "triad (aarden-essen, start)": rt.COLUMNS,
+              "tonic (aarden-essen)": rt.COLUMNS}
+    for name, cols in checks.items():
+        ref = rt.REFERENCE[name.split(" ")[0]]
+        for col in cols:
+            assert rows[name][col] == pytest.approx(ref[col], abs=0.01), (name, col)
