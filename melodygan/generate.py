@@ -138,10 +138,10 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
     """The transformer's lead sheets (melody + chords).
 
     Each clip is the best of ``candidates`` samples by the model's log-probability per bar plus a
-    consonance critic (:func:`melodygan.harmonize.chord_fit`). Without ``key``, each clip's key is
+    consonance critic (:func:`melodygan.harmonize.critic`). Without ``key``, each clip's key is
     drawn from the training keys (from the chords when given, from the primer when given).
     """
-    from melodygan.harmonize import CONSONANCE_WEIGHT, chord_fit
+    from melodygan.harmonize import CONSONANCE_WEIGHT, critic
 
     model, extra = load_model(checkpoint, device)
     rng = random.Random(seed)
@@ -165,7 +165,8 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
             specs += bar_specs(fixed, melody=False, chords=True)[1][:bars]
         total_bars = len(specs) + bars if chords is None else len(specs)
         constraints = Constraints(task="leadsheet", num_bars=total_bars, bar_steps=bar_steps,
-                                  scale=Key(0, k.mode).scale_extended, pitch_range=(50, 93), bars=tuple(specs))
+                                  scale=Key(0, k.mode).scale_extended, pitch_range=(50, 93), bars=tuple(specs),
+                                  max_chords_per_bar=2)
         prefix = tk.prefix_tokens("leadsheet", Key(0, k.mode), time_signature)
         rows += [(i, prefix, constraints)] * candidates
     total_bars = rows[0][2].num_bars
@@ -182,7 +183,7 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
         out = sample_tokens(model, prompt, budget, generator, temperature, top_k, top_p, grammars, logprobs=logprobs)
         for (clip, _, c), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
             p = tk.decode(row, tempo_bpm=tempo_bpm)
-            score = lp / c.num_bars + CONSONANCE_WEIGHT * 4 * chord_fit(p.melody, p.chords)
+            score = lp / c.num_bars + CONSONANCE_WEIGHT * critic(p.melody, p.chords)
             if clip not in best or score > best[clip][0]:
                 k = keys[clip]
                 best[clip] = (score, p.transposed(shift_to(k.tonic)).replace(key=k, title=f"melodygan clip {clip + 1}"))

@@ -8,9 +8,10 @@ Harmonizing is sampling with the melody forced (a logit mask), a few bars at a t
    estimate when that fits the notes clearly better; the melody is moved to the tonic C, as in training.
 2. For each segment of ``segment_bars`` bars, ``candidates`` chord sequences are sampled in one
    batch, with the previous ``context_bars`` bars (melody and chosen chords) as context.
-3. Each candidate is scored by the model's own log-probability of its chords plus a small
-   consonance critic (share of melody notes that are chord tones, or stepwise passing tones
-   resolving to one); the best one is kept and the next segment continues from it.
+3. Each candidate is scored by the model's own log-probability of its chords per bar plus a
+   consonance critic (:func:`critic`: the share of melody notes that are chord tones or stepwise
+   passing tones resolving to one, plus the interval consonance of notes with chord tones); the
+   best one is kept and the next segment continues from it.
 4. The chords are moved back to the melody's key and grid; the melody is returned untouched.
 """
 
@@ -30,7 +31,8 @@ from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import Piece, chords_from_changes
 from melodygan.sampling import Constraints, Grammar, sample_tokens
 
-CONSONANCE_WEIGHT = 2.0  # critic weight against the mean chord log-probability per bar
+CONSONANCE_WEIGHT = 8.0  # critic weight against the model's log-probability per bar
+_INTERVAL_SCORE = (1, -1, -1, 1, 1, 0, -1, 1, 1, 1, -1, -1)  # by (melody - chord tone) mod 12
 
 
 def chord_fit(notes: list[Note], chords: list[Chord]) -> float:
@@ -66,6 +68,31 @@ def chord_fit(notes: list[Note], chords: list[Chord]) -> float:
     return good / len(notes)
 
 
+def consonance(notes: list[Note], chords: list[Chord]) -> float:
+    """Duration-weighted mean interval consonance (-1..1) of each note with the tones of the chord at its onset.
+
+    Per chord tone: +1 for a unison, third, fifth or sixth above it (mod 12), 0 for a fourth, -1
+    for seconds, sevenths and the tritone. Notes without a chord score -1; 0.0 for no notes.
+    """
+    total, weight = 0.0, 0
+    index = 0
+    ordered = sorted(chords, key=lambda c: c.start_steps)
+    for n in sorted(notes):
+        while index + 1 < len(ordered) and ordered[index + 1].start_steps <= n.start_steps:
+            index += 1
+        c = ordered[index] if ordered and ordered[index].start_steps <= n.start_steps else None
+        tones = c.pitch_classes if c is not None else ()
+        value = sum(_INTERVAL_SCORE[(n.pitch - t) % 12] for t in tones) / len(tones) if tones else -1.0
+        total += value * n.duration_steps
+        weight += n.duration_steps
+    return total / weight if weight else 0.0
+
+
+def critic(notes: list[Note], chords: list[Chord]) -> float:
+    """Musical fit of chords to a melody, 0..2: :func:`chord_fit` + :func:`consonance` (clipped at 0)."""
+    return chord_fit(notes, chords) + max(consonance(notes, chords), 0.0)
+
+
 def _key_for(piece: Piece) -> Key:
     """The piece's own key when its scale fits the melody about as well as the estimated key's
     (files without a key signature say C major), else the Krumhansl-Schmuckler estimate."""
@@ -91,7 +118,7 @@ def _melody_of(piece: Piece) -> list[Note]:
 
 def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = None, temperature: float = 1.0,
               device: str | None = None, candidates: int = 8, segment_bars: int = 2,
-              context_bars: int = 4) -> Piece:
+              context_bars: int = 4, max_chords_per_bar: int = 2) -> Piece:
     """Add chord symbols to a melody.
 
     Args:
@@ -104,6 +131,7 @@ def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = No
         candidates: chord sequences sampled per segment; the best is kept.
         segment_bars: bars decided together.
         context_bars: bars of earlier melody and chords the model sees.
+        max_chords_per_bar: at most this many chord changes per bar (folk tunes rarely have more than 2).
 
     Returns:
         The piece with the same melody notes, new chords, the estimated key, and no other voices.
@@ -111,8 +139,8 @@ def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = No
     Raises:
         MelodyganError: no melody, an unsupported meter, or bad arguments.
     """
-    if candidates < 1 or segment_bars < 1 or context_bars < 0:
-        raise MelodyganError("candidates and segment_bars must be >= 1, context_bars >= 0")
+    if candidates < 1 or segment_bars < 1 or context_bars < 0 or max_chords_per_bar < 1:
+        raise MelodyganError("candidates, segment_bars and max_chords_per_bar must be >= 1, context_bars >= 0")
     if temperature < 0:
         raise MelodyganError(f"temperature {temperature} must be >= 0")
     melody = _melody_of(piece)
@@ -140,14 +168,15 @@ def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = No
         seg, ctx = min(segment_bars, len(specs) - b0), context_bars
         while True:  # shrink context, then segment, until the sample surely fits the block
             context = prefix + [t for bar in chosen[max(0, b0 - ctx):b0] for t in bar]
-            need = sum(2 + 3 * len(s.melody or ()) + 2 * 4 for s in specs[b0:b0 + seg]) + 1
+            need = sum(2 + 3 * len(s.melody or ()) + 2 * max_chords_per_bar for s in specs[b0:b0 + seg]) + 1
             if len(context) + need <= block or (ctx == 0 and seg == 1):
                 break
             if ctx > 0:
                 ctx -= 1
             else:
                 seg -= 1
-        constraints = Constraints(task="harmonize", num_bars=seg, bar_steps=bar_steps, bars=tuple(specs[b0:b0 + seg]))
+        constraints = Constraints(task="harmonize", num_bars=seg, bar_steps=bar_steps, bars=tuple(specs[b0:b0 + seg]),
+                                  max_chords_per_bar=max_chords_per_bar)
         grammars = [Grammar(constraints) for _ in range(candidates)]
         prompt = torch.tensor([context] * candidates, dtype=torch.long)
         logprobs = torch.zeros(candidates)
@@ -158,7 +187,7 @@ def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = No
             new = [t for t in row[len(context):] if t not in (tk.EOS, tk.PAD)]
             chords = _decode_chords(new, b0, bar_steps)
             notes = [n for n in norm_notes if b0 * bar_steps <= n.start_steps < (b0 + seg) * bar_steps]
-            score = float(logprobs[i]) / seg + CONSONANCE_WEIGHT * chord_fit(notes, chords) * 4
+            score = float(logprobs[i]) / seg + CONSONANCE_WEIGHT * critic(notes, chords)
             if score > best_score:
                 best, best_score = i, score
         new = [t for t in out[best].tolist()[len(context):] if t not in (tk.EOS, tk.PAD)]
