@@ -74,6 +74,8 @@ def main() -> None:
     parser.add_argument("--split", default="train", help="split whose tunes give chords (with --quality)")
     parser.add_argument("--seed", type=int, default=1, help="sampling seed (with --quality)")
     parser.add_argument("--scale-mask", action="store_true", help="decode with the key's scale mask")
+    parser.add_argument("--min-duration", type=int, default=None, help="decoding: minimum note length in steps "
+                        "(default: DecodeConfig's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quality:
@@ -169,12 +171,20 @@ def quality(args: argparse.Namespace) -> None:
     cols = ["eb", "upc", "qn", "in_scale", "ctnctr", "td", "notes_per_bar", "distinct_of_100"]
     data_row, model_row = row(real), row(generated)
     print(f"{len(real)} tunes ({args.split}) as data; {len(generated)} generated melodies, seed {args.seed}, "
-          f"scale mask {'on' if args.scale_mask else 'off'}")
+          f"scale mask {'on' if args.scale_mask else 'off'}, {_decode_config(args)}")
     print("| melodies | " + " | ".join(c.upper() if len(c) <= 3 else c for c in cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for name, r in ((f"Nottingham {args.split} (bars 1-8)", data_row), ("GAN", model_row)):
         print(f"| {name} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |")
     print(json.dumps({"data": data_row, "gan": model_row}))
+
+
+def _decode_config(args: argparse.Namespace):
+    from melodygan.gan_engine import DecodeConfig
+
+    if args.min_duration is None:
+        return DecodeConfig()
+    return DecodeConfig(min_duration_steps=args.min_duration)
 
 
 def _melodies_per_key(gan_melodies, pieces: list, ts: tuple[int, int], bars: int, args: argparse.Namespace) -> list:
@@ -184,7 +194,7 @@ def _melodies_per_key(gan_melodies, pieces: list, ts: tuple[int, int], bars: int
         idx = [i for i, p in enumerate(pieces) if p.key == key]
         made = gan_melodies([pieces[i].chords for i in idx], bars=bars, time_signature=ts, key=key,
                             seed=args.seed + 7919 * key.tonic + (key.mode == "minor"), checkpoint=args.checkpoint,
-                            device=args.device, scale_mask=args.scale_mask)
+                            device=args.device, scale_mask=args.scale_mask, decode=_decode_config(args))
         for i, m in zip(idx, made):
             out[i] = m
     return out

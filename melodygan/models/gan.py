@@ -161,8 +161,11 @@ class MelodyGenerator(nn.Module):
         with torch.no_grad():  # start with few onsets: most sounding steps of a tune continue a note
             assert self.out.bias is not None
             self.out.bias[p:2 * p].fill_(-2.0)
-        # Learned pull towards chord tones and scale tones, added to the pitch logits.
-        self.map_bias = nn.Parameter(torch.zeros(2))
+        # Learned pull towards chord tones and scale tones, added to the pitch logits. It starts
+        # at +2 / +1 (e^2 ≈ 7 times likelier on a chord tone): folk melodies sit mostly on chord
+        # tones, and a generator that must discover this through the discriminator alone learns it
+        # slowly and forgets the key on the way. Training may move it anywhere.
+        self.map_bias = nn.Parameter(torch.tensor([2.0, 1.0]))
 
     def bar_logits(self, z_phrase: torch.Tensor, z_bar: torch.Tensor, chords: torch.Tensor, key: torch.Tensor,
                    meter: torch.Tensor, maps: torch.Tensor, prev: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

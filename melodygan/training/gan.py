@@ -15,6 +15,9 @@ Losses (hinge GAN with the usual stabilisers):
 * generator: ``-D(fake) + w_fm * ‖mean features(real) - mean features(fake)‖²`` (feature matching).
 * Adam with beta1 = 0.5 and a faster discriminator (two time-scale rule).
 
+The checkpoint holds an exponential moving average of the generator's weights (decay
+``ema_decay``), which is also what the monitors and sample pictures show.
+
 Monitors, logged beside the losses in ``metrics.jsonl`` every ``log_every`` steps, on a fixed set
 of validation conditions and fixed noise: the share of distinct melodies, pitch-class entropy
 (bits), EB (% empty bars), UPC (pitch classes per bar), QN (% notes of >= 3 sixteenths), in-scale
@@ -29,6 +32,7 @@ Checkpoints: ``RUN/config.json + model.safetensors`` (the generator, via
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -65,6 +69,7 @@ class TrainGanConfig:
     betas: tuple[float, float] = (0.5, 0.9)
     fm_weight: float = 10.0
     mismatch_weight: float = 0.5
+    ema_decay: float = 0.999
     hop_bars: int = 2
     max_shift: int = 6
     log_every: int = 100
@@ -360,9 +365,17 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
     gen, disc = MelodyGenerator(cfg).to(dev), ChordDiscriminator(cfg).to(dev)
     opt_g = torch.optim.Adam(gen.parameters(), lr=tcfg.lr_g, betas=tcfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=tcfg.lr_d, betas=tcfg.betas)
+    # The shipped generator is an exponential moving average of the trained one (Polyak averaging):
+    # GAN weights circle around an equilibrium, and the average sits nearer its centre than any
+    # single step (note density and pitch variety swing by a third from one log line to the next
+    # without it). It never feeds back into training. ema_decay 0 turns it off.
+    ema = copy.deepcopy(gen).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
     step = 0
     if state is not None:
         gen.load_state_dict(state["generator"])
+        ema.load_state_dict(state["ema"])
         disc.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
@@ -377,9 +390,9 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         + " ".join(f"{k}={v:.3g}" for k, v in data_stats.items()))
 
     def save(step: int, last: dict[str, Any]) -> None:
-        save_checkpoint(out, gen, cfg, MODEL_TYPE, extra={"step": step, "seed": tcfg.seed, "data": data_note,
+        save_checkpoint(out, ema, cfg, MODEL_TYPE, extra={"step": step, "seed": tcfg.seed, "data": data_note,
                                                           "monitors": last, "data_stats": data_stats})
-        _atomic_torch_save({"generator": gen.state_dict(), "discriminator": disc.state_dict(),
+        _atomic_torch_save({"generator": gen.state_dict(), "ema": ema.state_dict(), "discriminator": disc.state_dict(),
                             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
                             "model_config": _config_dict(cfg), "train_config": _config_dict(tcfg)}, resume_path)
 
@@ -422,6 +435,9 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), gen.parameters()):
+                p_ema.lerp_(p, 1.0 - tcfg.ema_decay)
         step += 1
 
         for k, v in (("loss_d", loss_d), ("loss_g", adv), ("fm", fm), ("d_real", d_real.mean()),
@@ -429,9 +445,8 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
             acc[k] = acc.get(k, 0.0) + float(v.detach())
         if step % tcfg.log_every == 0 or step == tcfg.steps:
             n_acc = tcfg.log_every if step % tcfg.log_every == 0 else step % tcfg.log_every
-            gen.eval()
             with torch.no_grad():
-                hard, _ = gen(mon_zp.to(dev), mon_zb.to(dev), mon_chords.to(dev), mon_key.to(dev), mon_meter.to(dev))
+                hard, _ = ema(mon_zp.to(dev), mon_zb.to(dev), mon_chords.to(dev), mon_key.to(dev), mon_meter.to(dev))
             frames = hard.cpu().numpy()
             melodies, bs = _frames_to_melodies(frames, mon_meter_np, cfg.pitch_low)
             stats = melody_stats(melodies, mon_pcs, mon_keys, bs, cfg.phrase_bars)
@@ -444,9 +459,8 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
             if not all(math.isfinite(v) for v in last.values() if isinstance(v, float)):
                 raise MelodyganError(f"training diverged at step {step} (non-finite loss); lower the learning rates")
         if step % tcfg.sample_every == 0 or step == tcfg.steps:
-            gen.eval()
             with torch.no_grad():
-                hard, _ = gen(mon_zp[:4].to(dev), mon_zb[:4].to(dev), mon_chords[:4].to(dev), mon_key[:4].to(dev),
+                hard, _ = ema(mon_zp[:4].to(dev), mon_zb[:4].to(dev), mon_chords[:4].to(dev), mon_key[:4].to(dev),
                               mon_meter[:4].to(dev))
             save_roll_png(hard.cpu().numpy(), mon_chords[:4], mon_meter_np[:4], cfg.pitch_low,
                           out / "samples" / f"step_{step:06d}.png", f"step {step}")
