@@ -31,7 +31,7 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="music21:bach, music21:folk, nottingham:DIR, jsb:FILE, midi:DIR or musicxml:DIR")
     p.add_argument("--out", required=True, help="output folder (arrays per split, pieces.json, meta.json, cache/)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count, at most 8)")
+    p.add_argument("--workers", type=int, default=0, help="worker processes; 0 = CPU count, at most 8")
     p.add_argument("--label-per", choices=("beat", "bar"), default="beat",
                    help="chord-labelling window for sources without chord symbols")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
