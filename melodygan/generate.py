@@ -16,6 +16,7 @@ Import cost is kept low: no music21, librosa or matplotlib on this path.
 from __future__ import annotations
 
 import functools
+import math
 import random
 from pathlib import Path
 
@@ -38,7 +39,9 @@ DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "ar-leadsheet"
 _FALLBACK_KEYS = {"G": 30, "D": 25, "A": 10, "C": 10, "F": 5, "Em": 8, "Am": 6, "Dm": 6}
 TOKENS_PER_BAR_BOUND = 60  # upper bound on the tokens of one bar (16 notes and 4 chords)
 TOKENS_PER_BAR_TYPICAL = 30  # twice the corpus mean: batches are sized for this, longer bars are cut
-GENERATE_CANDIDATES = 4  # samples per clip; the best by likelihood + consonance is kept
+GENERATE_CANDIDATES = 16  # samples per clip; the best by likelihood + consonance + variety is kept
+VARIETY_WEIGHT = 4.0  # weight of the chord-variety bonus (entropy of the chord changes, capped)
+VARIETY_CAP_NATS = 1.5  # about the variety of the tunes' own chords; more is not rewarded
 
 
 @functools.lru_cache(maxsize=4)
@@ -130,6 +133,15 @@ def bar_specs(piece: Piece, melody: bool, chords: bool) -> tuple[int, list[BarSp
     return offset, specs
 
 
+def chord_entropy(chords: list[Chord]) -> float:
+    """Entropy (nats) of the chord symbols' histogram, one count per chord change; 0 for one chord."""
+    counts: dict[tuple[int | None, str], int] = {}
+    for c in chords:
+        counts[(c.root, c.quality)] = counts.get((c.root, c.quality), 0) + 1
+    total = sum(counts.values())
+    return -sum(n / total * math.log(n / total) for n in counts.values()) if total else 0.0
+
+
 def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tuple[int, int], *, seed: int = 1,
                       chords: list[Chord] | None = None, primer: Piece | None = None, temperature: float = 1.0,
                       top_k: int | None = None, top_p: float | None = None, checkpoint: str | Path | None = None,
@@ -137,8 +149,9 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
                       candidates: int = GENERATE_CANDIDATES) -> list[Piece]:
     """The transformer's lead sheets (melody + chords).
 
-    Each clip is the best of ``candidates`` samples by the model's log-probability per bar plus a
-    consonance critic (:func:`melodygan.harmonize.critic`). Without ``key``, each clip's key is
+    Each clip is the best of ``candidates`` samples by the model's log-probability per bar, a
+    consonance critic (:func:`melodygan.harmonize.critic`) and a bonus for chord variety
+    (:func:`chord_entropy`, capped near the variety of real tunes). Without ``key``, each clip's key is
     drawn from the training keys (from the chords when given, from the primer when given).
     """
     from melodygan.harmonize import CONSONANCE_WEIGHT, critic
@@ -183,7 +196,8 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
         out = sample_tokens(model, prompt, budget, generator, temperature, top_k, top_p, grammars, logprobs=logprobs)
         for (clip, _, c), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
             p = tk.decode(row, tempo_bpm=tempo_bpm)
-            score = lp / c.num_bars + CONSONANCE_WEIGHT * critic(p.melody, p.chords)
+            score = (lp / c.num_bars + CONSONANCE_WEIGHT * critic(p.melody, p.chords)
+                     + VARIETY_WEIGHT * min(chord_entropy(p.chords), VARIETY_CAP_NATS))
             if clip not in best or score > best[clip][0]:
                 k = keys[clip]
                 best[clip] = (score, p.transposed(shift_to(k.tonic)).replace(key=k, title=f"melodygan clip {clip + 1}"))

@@ -116,8 +116,8 @@ def _melody_of(piece: Piece) -> list[Note]:
     return notes
 
 
-def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = None, temperature: float = 1.0,
-              device: str | None = None, candidates: int = 8, segment_bars: int = 2,
+def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = None, temperature: float = 0.8,
+              device: str | None = None, candidates: int = 16, segment_bars: int = 2,
               context_bars: int = 4, max_chords_per_bar: int = 2) -> Piece:
     """Add chord symbols to a melody.
 
