@@ -40,6 +40,7 @@ _FALLBACK_KEYS = {"G": 30, "D": 25, "A": 10, "C": 10, "F": 5, "Em": 8, "Am": 6, 
 TOKENS_PER_BAR_BOUND = 60  # upper bound on the tokens of one bar (16 notes and 4 chords)
 TOKENS_PER_BAR_TYPICAL = 30  # twice the corpus mean: batches are sized for this, longer bars are cut
 GENERATE_CANDIDATES = 16  # samples per clip; the best by likelihood + consonance + variety is kept
+LIKELIHOOD_WEIGHT = 13.0  # mean log-probability per token, times the corpus' tokens per bar
 VARIETY_WEIGHT = 4.0  # weight of the chord-variety bonus (entropy of the chord changes, capped)
 VARIETY_CAP_NATS = 1.5  # about the variety of the tunes' own chords; more is not rewarded
 
@@ -149,7 +150,7 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
                       candidates: int = GENERATE_CANDIDATES) -> list[Piece]:
     """The transformer's lead sheets (melody + chords).
 
-    Each clip is the best of ``candidates`` samples by the model's log-probability per bar, a
+    Each clip is the best of ``candidates`` samples by the model's log-probability per token, a
     consonance critic (:func:`melodygan.harmonize.critic`) and a bonus for chord variety
     (:func:`chord_entropy`, capped near the variety of real tunes). Without ``key``, each clip's key is
     drawn from the training keys (from the chords when given, from the primer when given).
@@ -194,9 +195,11 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
         logprobs = torch.zeros(len(chunk))
         prompt = torch.tensor([p for _, p, _ in chunk], dtype=torch.long)
         out = sample_tokens(model, prompt, budget, generator, temperature, top_k, top_p, grammars, logprobs=logprobs)
-        for (clip, _, c), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
+        for (clip, prefix, c), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
             p = tk.decode(row, tempo_bpm=tempo_bpm)
-            score = (lp / c.num_bars + CONSONANCE_WEIGHT * critic(p.melody, p.chords)
+            sampled = max(sum(t != tk.PAD for t in row) - len(prefix), 1)
+            # Likelihood per token (per bar would favour sparse melodies: fewer tokens, fewer losses).
+            score = (LIKELIHOOD_WEIGHT * lp / sampled + CONSONANCE_WEIGHT * critic(p.melody, p.chords)
                      + VARIETY_WEIGHT * min(chord_entropy(p.chords), VARIETY_CAP_NATS))
             if clip not in best or score > best[clip][0]:
                 k = keys[clip]
