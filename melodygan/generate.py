@@ -195,7 +195,7 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
         logprobs = torch.zeros(len(chunk))
         prompt = torch.tensor([p for _, p, _ in chunk], dtype=torch.long)
         out = sample_tokens(model, prompt, budget, generator, temperature, top_k, top_p, grammars, logprobs=logprobs)
-        for (clip, prefix, c), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
+        for (clip, prefix, _), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
             p = tk.decode(row, tempo_bpm=tempo_bpm)
             sampled = max(sum(t != tk.PAD for t in row) - len(prefix), 1)
             # Likelihood per token (per bar would favour sparse melodies: fewer tokens, fewer losses).
