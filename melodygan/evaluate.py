@@ -11,7 +11,8 @@ An *engine* is a function ``fn(real, num, checkpoint, seed) -> list[Piece]`` reg
   match of melodies).
 
 Built in: ``rule-triad`` and ``rule-tonic`` (:mod:`melodygan.rules`); ``ar``, ``gan``, ``hybrid``
-(:func:`melodygan.generate.generate`), ``harmonize-leadsheet`` (:func:`melodygan.harmonize.harmonize`)
+(:func:`melodygan.generate.generate`), ``gan-chords`` (the GAN's melodies over the real excerpts'
+chords, :func:`melodygan.gan_engine.gan_melodies`), ``harmonize-leadsheet`` (:func:`melodygan.harmonize.harmonize`)
 and ``harmonize-chorale`` (``melodygan.harmonize.harmonize_chorale``: alto, tenor and bass under
 each held-out soprano, judged with the voice-leading counts against Bach's), imported only when
 used. A new engine plugs in with
@@ -123,6 +124,26 @@ def _generator(engine: str) -> EngineFn:
 
 for _name in ("ar", "gan", "hybrid"):
     register_engine(_name, "generator")(_generator(_name))
+
+
+@register_engine("gan-chords", "generator")
+def _gan_over_real_chords(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+    """GAN melodies over the chords of the real excerpts: the melody alone is judged, chords held equal."""
+    gan_melodies = _import("melodygan.gan_engine", "gan-chords").gan_melodies
+    chosen = real[:num]
+    out: list[Piece | None] = [None] * len(chosen)
+    meters = sorted({p.time_signature for p in chosen})
+    for meter in tqdm(meters, desc="gan-chords", unit="meter"):
+        idx = [i for i, p in enumerate(chosen) if p.time_signature == meter]
+        try:
+            made = gan_melodies([chosen[i].chords for i in idx], bars=EXCERPT_BARS, time_signature=meter,
+                                seed=seed, checkpoint=checkpoint)
+        except MelodyganError as e:  # a meter the GAN does not cover: those excerpts are left out
+            tqdm.write(f"gan-chords: {len(idx)} excerpt(s) in {meter[0]}/{meter[1]} left out ({e})")
+            continue
+        for i, piece in zip(idx, made):
+            out[i] = piece
+    return [p for p in out if p is not None]
 
 
 # --- data ---------------------------------------------------------------------------------------

@@ -118,3 +118,14 @@ def test_cli_end_to_end_on_abc(tmp_path, capsys):
     assert main(["evaluate", "--engine", "rule-triad", "--data", str(tmp_path / "tunes.abc"),
                  "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_gan_over_real_chords_when_weights_ship(tmp_path, pieces):
+    gan_engine = pytest.importorskip("melodygan.gan_engine")
+    if not (gan_engine.DEFAULT_CHECKPOINT / "config.json").is_file():
+        pytest.skip("no shipped GAN weights")
+    result = evaluate("gan-chords", pieces, 3, tmp_path / "gan", plots=False)
+    assert result["kind"] == "generator" and result["num_model"] == 3
+    # The GAN keeps the chords it is given, so the chord metrics equal the real excerpts'.
+    assert result["model"]["cc"] == pytest.approx(result["real"]["cc"])
+    assert result["model"]["che"] == pytest.approx(result["real"]["che"])
