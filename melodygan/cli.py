@@ -316,8 +316,8 @@ def _run_train_gan(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("evaluate", help="measure a model against real data; writes a report", formatter_class=_FMT)
     p.add_argument("--engine", required=True,
-                   help="what to judge: rule-triad, rule-tonic, harmonize-leadsheet (harmonizers); ar, gan, hybrid "
-                        "(generators)")
+                   help="what to judge: rule-triad, rule-tonic, harmonize-leadsheet, harmonize-chorale "
+                        "(harmonizers); ar, gan, hybrid, gan-chords (generators)")
     p.add_argument("--data", required=True,
                    help="held-out data: a preprocessed folder (its test split), Nottingham .abc file(s), or a score")
     p.add_argument("--out", required=True, help="report folder (report.md, metrics.json, PNG plots)")
