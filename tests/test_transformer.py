@@ -89,4 +89,4 @@ def test_overfits_one_tiny_batch() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.1
+    assert loss.item() < 0.1
