@@ -38,10 +38,10 @@ DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "ar-leadsheet"
 # Folk-tune keys when the checkpoint does not list its training keys.
 _FALLBACK_KEYS = {"G": 30, "D": 25, "A": 10, "C": 10, "F": 5, "Em": 8, "Am": 6, "Dm": 6}
 TOKENS_PER_BAR_BOUND = 60  # upper bound on the tokens of one bar (16 notes and 4 chords)
-TOKENS_PER_BAR_TYPICAL = 30  # twice the corpus mean: batches are sized for this, longer bars are cut
-GENERATE_CANDIDATES = 16  # samples per clip; the best by likelihood + consonance + variety is kept
-LIKELIHOOD_WEIGHT = 13.0  # mean log-probability per token, times the corpus' tokens per bar
-VARIETY_WEIGHT = 4.0  # weight of the chord-variety bonus (entropy of the chord changes, capped)
+GENERATE_CANDIDATES = 16  # samples per 2-bar segment; the best by likelihood + consonance + variety is kept
+CONSONANCE_WEIGHT = 16.0  # weight of melodygan.harmonize.critic (0..2) in the candidate score
+LIKELIHOOD_WEIGHT = 4.0  # weight of the mean log-probability per sampled token
+VARIETY_WEIGHT = 6.0  # weight of the chord-variety bonus (entropy of the chord changes so far, capped)
 VARIETY_CAP_NATS = 1.5  # about the variety of the tunes' own chords; more is not rewarded
 
 
@@ -150,12 +150,12 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
                       candidates: int = GENERATE_CANDIDATES) -> list[Piece]:
     """The transformer's lead sheets (melody + chords).
 
-    Each clip is the best of ``candidates`` samples by the model's log-probability per token, a
-    consonance critic (:func:`melodygan.harmonize.critic`) and a bonus for chord variety
-    (:func:`chord_entropy`, capped near the variety of real tunes). Without ``key``, each clip's key is
+    Each clip is written two bars at a time; of ``candidates`` samples of a segment the best is kept,
+    by the model's log-probability per token, a consonance critic (:func:`melodygan.harmonize.critic`)
+    and a bonus for chord variety (:func:`chord_entropy` of the clip so far, capped near the variety
+    of real tunes). Without ``key``, each clip's key is
     drawn from the training keys (from the chords when given, from the primer when given).
     """
-    from melodygan.harmonize import CONSONANCE_WEIGHT, critic
 
     model, extra = load_model(checkpoint, device)
     rng = random.Random(seed)
@@ -166,8 +166,8 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
     if key is None and chords:
         key = _key_of_chords(chords)
     keys = [key or _draw_key(extra, rng) for _ in range(num)]
-    block = model.config.block_size
-    rows: list[tuple[int, list[int], Constraints]] = []  # (clip, prefix, constraints) per sample
+    generator = make_generator(seed)
+    pieces = []
     for i, k in enumerate(keys):
         up = shift_to(k.tonic)
         specs: list[BarSpec] = []
@@ -182,29 +182,54 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
                                   scale=Key(0, k.mode).scale_extended, pitch_range=(50, 93), bars=tuple(specs),
                                   max_chords_per_bar=2)
         prefix = tk.prefix_tokens("leadsheet", Key(0, k.mode), time_signature)
-        rows += [(i, prefix, constraints)] * candidates
-    total_bars = rows[0][2].num_bars
-    fits = len(rows[0][1]) + TOKENS_PER_BAR_TYPICAL * total_bars <= block
-    budget = block - len(rows[0][1]) if fits else total_bars * TOKENS_PER_BAR_BOUND
-    per_run = min(len(rows), 256) if fits else 1
-    generator = make_generator(seed)
-    best: dict[int, tuple[float, Piece]] = {}
-    for start in range(0, len(rows), per_run):
-        chunk = rows[start:start + per_run]
-        grammars = [Grammar(c) for _, _, c in chunk]
-        logprobs = torch.zeros(len(chunk))
-        prompt = torch.tensor([p for _, p, _ in chunk], dtype=torch.long)
-        out = sample_tokens(model, prompt, budget, generator, temperature, top_k, top_p, grammars, logprobs=logprobs)
-        for (clip, prefix, _), row, lp in zip(chunk, out.tolist(), logprobs.tolist()):
-            p = tk.decode(row, tempo_bpm=tempo_bpm)
-            sampled = max(sum(t != tk.PAD for t in row) - len(prefix), 1)
+        row = _sample_by_segments(model, prefix, constraints, generator, candidates,
+                                  dict(temperature=temperature, top_k=top_k, top_p=top_p))
+        p = tk.decode(row, tempo_bpm=tempo_bpm)
+        pieces.append(p.transposed(up).replace(key=k, title=f"melodygan clip {i + 1}"))
+    return pieces
+
+
+def _sample_by_segments(model: LeadSheetTransformer, prefix: list[int], constraints: Constraints,
+                        generator: torch.Generator, candidates: int, filters: dict,
+                        segment_bars: int = 2, context_bars: int = 4) -> list[int]:
+    """One lead sheet, ``segment_bars`` at a time: ``candidates`` samples per segment, the best kept.
+
+    Score = likelihood per token + consonance critic of the segment + chord variety of the clip so far.
+    """
+    from melodygan.harmonize import critic
+
+    chosen: list[list[int]] = []
+    specs = list(constraints.bars) + [BarSpec()] * max(0, constraints.num_bars - len(constraints.bars))
+    block = model.config.block_size
+    b0 = 0
+    while b0 < constraints.num_bars:
+        seg = min(segment_bars, constraints.num_bars - b0)
+        context = prefix + [t for bar in chosen[max(0, b0 - context_bars):b0] for t in bar]
+        budget = min(seg * TOKENS_PER_BAR_BOUND, block - len(context))
+        sub = Constraints(task="leadsheet", num_bars=seg, bar_steps=constraints.bar_steps, scale=constraints.scale,
+                          pitch_range=constraints.pitch_range, bars=tuple(specs[b0:b0 + seg]),
+                          chord_every_bar=constraints.chord_every_bar,
+                          max_chords_per_bar=constraints.max_chords_per_bar)
+        grammars = [Grammar(sub) for _ in range(candidates)]
+        logprobs = torch.zeros(candidates)
+        out = sample_tokens(model, torch.tensor([context] * candidates), budget, generator, grammars=grammars,
+                            prompt_in_grammar=False, logprobs=logprobs, **filters)
+        so_far = tk.decode(prefix + [t for bar in chosen for t in bar]).chords
+        best, best_score = [], float("-inf")
+        for row, lp in zip(out.tolist(), logprobs.tolist()):
+            new = [t for t in row[len(context):] if t not in (tk.PAD, tk.EOS)]
+            piece = tk.decode(prefix + new)
             # Likelihood per token (per bar would favour sparse melodies: fewer tokens, fewer losses).
-            score = (LIKELIHOOD_WEIGHT * lp / sampled + CONSONANCE_WEIGHT * critic(p.melody, p.chords)
-                     + VARIETY_WEIGHT * min(chord_entropy(p.chords), VARIETY_CAP_NATS))
-            if clip not in best or score > best[clip][0]:
-                k = keys[clip]
-                best[clip] = (score, p.transposed(shift_to(k.tonic)).replace(key=k, title=f"melodygan clip {clip + 1}"))
-    return [best[i][1] for i in range(num)]
+            score = (LIKELIHOOD_WEIGHT * lp / max(len(new), 1) + CONSONANCE_WEIGHT * critic(piece.melody, piece.chords)
+                     + VARIETY_WEIGHT * min(chord_entropy(so_far + piece.chords), VARIETY_CAP_NATS))
+            if score > best_score:
+                best, best_score = new, score
+        for t in best:
+            if t == tk.BAR or not chosen:
+                chosen.append([])
+            chosen[-1].append(t)
+        b0 += seg
+    return prefix + [t for bar in chosen for t in bar] + [tk.EOS]
 
 
 def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key | None = None,
