@@ -21,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from melodygan.chords import Chord, label_chord
+from melodygan.chords import _QUALITY_PRIOR, QUALITIES, Chord, chord_from_index, chord_templates
 from melodygan.keys import Key, estimate_key
 from melodygan.piece import Piece, chords_from_changes
 
@@ -90,6 +90,36 @@ def all_window_weights(piece: Piece, windows: list[tuple[int, int]]) -> np.ndarr
     return out
 
 
+def label_chord_batch(weights: np.ndarray, qualities: tuple[str, ...] | None = None) -> list[tuple[Chord, float]]:
+    """:func:`melodygan.chords.label_chord` for many weight vectors at once (same scores, same answers).
+
+    Args:
+        weights: ``(W, 12)`` non-negative pitch-class weights, each row with a positive sum.
+        qualities: restrict to these qualities; default all.
+
+    Returns:
+        ``(chord, confidence)`` per row.
+    """
+    w = np.asarray(weights, dtype=np.float32).reshape(-1, 12)  # (W, 12)
+    if len(w) == 0:
+        return []
+    templates = chord_templates()[1:]  # (168, 12)
+    total = w.sum(1, keepdims=True)  # (W, 1); float32 throughout, as in label_chord, so ties break alike
+    inside = w @ templates.T  # (W, 168)
+    outside = total - inside
+    present = (w > 0).astype(np.float32)
+    missing = templates.sum(1)[None] - present @ templates.T  # (W, 168) chord tones never heard
+    prior = np.repeat(_QUALITY_PRIOR, 12)[None]  # (1, 168)
+    root_bonus = 0.1 * w[:, np.tile(np.arange(12), len(QUALITIES))] / total  # (W, 168)
+    score = prior * (inside - 0.5 * outside) / total - 0.15 * missing + root_bonus
+    if qualities is not None:
+        allowed = np.repeat(np.array([q in qualities for q in QUALITIES]), 12)[None]
+        score = np.where(allowed, score, -np.inf)
+    best = score.argmax(1)  # (W,)
+    conf = inside[np.arange(len(w)), best] / total[:, 0]
+    return [(chord_from_index(int(b) + 1), float(c)) for b, c in zip(best, conf)]
+
+
 def label_chords_with_confidence(piece: Piece, per: str = "beat",
                                  qualities: tuple[str, ...] | None = None) -> tuple[list[Chord], list[float]]:
     """Chord labels of a piece from its notes, with a confidence per chord.
@@ -106,10 +136,10 @@ def label_chords_with_confidence(piece: Piece, per: str = "beat",
     changes: list[tuple[int, Chord]] = []
     window_conf: list[tuple[int, int, float]] = []
     windows = label_windows(piece, per)
-    for (start, end), w in zip(windows, all_window_weights(piece, windows)):
-        if w.sum() == 0:
-            continue
-        chord, conf = label_chord(w, qualities)
+    weights = all_window_weights(piece, windows)  # (W, 12)
+    sounding = np.flatnonzero(weights.sum(1) > 0)
+    for i, (chord, conf) in zip(sounding, label_chord_batch(weights[sounding], qualities)):
+        start, end = windows[i]
         changes.append((start, chord))
         window_conf.append((start, end, conf))
     if not changes:

@@ -95,3 +95,21 @@ def test_jsb_reader(tmp_path: Path) -> None:
     f.write_text('{"train": [[[1, 2]]], "valid": [], "test": []}')
     with pytest.raises(MelodyganError, match="4"):
         read_jsb(f)
+
+
+def test_batch_labelling_matches_label_chord() -> None:
+    import numpy as np
+
+    from melodygan.analysis import label_chord_batch
+    from melodygan.chords import label_chord
+
+    rng = np.random.default_rng(0)
+    weights = np.zeros((400, 12), dtype=np.float32)
+    for row in weights:
+        k = int(rng.integers(1, 7))
+        row[rng.choice(12, k, replace=False)] = rng.integers(1, 17, k)
+        row[rng.integers(12)] += 0.5 * rng.integers(0, 9)  # a bass weight, as in window_weights
+    for qualities in (None, ("maj", "min")):
+        got = label_chord_batch(weights, qualities)
+        want = [label_chord(w, qualities) for w in weights]
+        assert [(c.index, conf) for c, conf in got] == [(c.index, conf) for c, conf in want]
