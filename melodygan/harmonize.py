@@ -6,7 +6,7 @@ Harmonizing is sampling with the melody forced (a logit mask), a few bars at a t
 
 1. The melody is made monophonic (skyline); its key is the piece's own, or the Krumhansl-Schmuckler
    estimate when that fits the notes clearly better; the melody is moved to the tonic C, as in training.
-2. For each segment of ``segment_bars`` bars, ``candidates`` chord sequences are sampled in one
+2. For each segment of ``segment_bars`` bars (default 1), ``candidates`` chord sequences are sampled in one
    batch, with the previous ``context_bars`` bars (melody and chosen chords) as context.
 3. Each candidate is scored by the model's own log-probability of its chords per bar plus a
    consonance critic (:func:`critic`: the share of melody notes that are chord tones or stepwise
@@ -31,7 +31,7 @@ from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import Piece, chords_from_changes
 from melodygan.sampling import Constraints, Grammar, sample_tokens
 
-CONSONANCE_WEIGHT = 8.0  # critic weight against the model's log-probability per bar
+CONSONANCE_WEIGHT = 16.0  # critic (0..2) weight against the model's log-probability per bar
 _INTERVAL_SCORE = (1, -1, -1, 1, 1, 0, -1, 1, 1, 1, -1, -1)  # by (melody - chord tone) mod 12
 
 
@@ -117,7 +117,7 @@ def _melody_of(piece: Piece) -> list[Note]:
 
 
 def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = None, temperature: float = 0.8,
-              device: str | None = None, candidates: int = 16, segment_bars: int = 2,
+              device: str | None = None, candidates: int = 16, segment_bars: int = 1,
               context_bars: int = 4, max_chords_per_bar: int = 2) -> Piece:
     """Add chord symbols to a melody.
 
