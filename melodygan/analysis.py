@@ -17,6 +17,7 @@ shift (−6..+5 semitones, an octave further where notes would leave MIDI's rang
 
 from __future__ import annotations
 
+import bisect
 import itertools
 
 import numpy as np
@@ -146,16 +147,20 @@ def label_chords_with_confidence(piece: Piece, per: str = "beat",
         return [], []
     end_steps = max(piece.end_steps, piece.content_end_steps)
     chords = chords_from_changes(changes, end_steps)
-    confidences = []
-    for c in chords:
-        num = den = 0.0
-        for s, e, conf in window_conf:
-            overlap = min(e, c.end_steps) - max(s, c.start_steps)
-            if overlap > 0:
-                num += conf * overlap
-                den += overlap
-        confidences.append(num / den if den else 0.0)
-    return chords, confidences
+    # Each labelled window lies inside the chord that starts at or before it (chords are merged
+    # runs of windows), so one pass with bisect weights each chord's windows by their length.
+    starts = [c.start_steps for c in chords]
+    num = [0.0] * len(chords)
+    den = [0.0] * len(chords)
+    for s, e, conf in window_conf:
+        i = bisect.bisect_right(starts, s) - 1
+        if i < 0:
+            continue
+        overlap = min(e, chords[i].end_steps) - max(s, chords[i].start_steps)
+        if overlap > 0:
+            num[i] += conf * overlap
+            den[i] += overlap
+    return chords, [n / d if d else 0.0 for n, d in zip(num, den)]
 
 
 def label_chords(piece: Piece, per: str = "beat") -> Piece:
