@@ -1,6 +1,7 @@
 """Benchmarks side by side: one run, one table of ratios, each row with its peak memory.
 
     python scripts/bench.py [--rows cli,sampling,gan,preprocess,render,cuda] [--quick] [--json OUT.json]
+                            [--checkpoint DIR]
 
 Rows (each measured in a fresh child process so its peak RSS is its own):
   cli         ``melodygan generate --bars 8 --wav`` wall time vs bare ``python -c "import torch"``
@@ -82,6 +83,9 @@ def _timed_child(cmd: list[str], repeats: int) -> tuple[float, float]:
 
 
 # --- rows: each returns {"measure": ..., "ours": x, "baseline": y, "unit": ..., "ratio": ...} ----------
+CHECKPOINT: str | None = None  # --checkpoint: transformer folder for the cli row (default: shipped weights)
+
+
 def row_cli(quick: bool) -> dict[str, Any]:
     if shutil.which("melodygan") is None and not (Path(sys.executable).parent / "melodygan").exists():
         raise Skip("the melodygan command is not installed (pip install -e .)")
@@ -90,9 +94,11 @@ def row_cli(quick: bool) -> dict[str, Any]:
     repeats = 1 if quick else 3
     base, base_mem = _timed_child([sys.executable, "-c", "import torch"], repeats)
     with tempfile.TemporaryDirectory() as tmp:
+        extra = ["--checkpoint", CHECKPOINT] if CHECKPOINT else []
         ours, mem = _timed_child([exe, "generate", "--bars", "8", "--wav", "--seed", "1", "--out", tmp,
-                                  "--force"], repeats)
-    return {"measure": "`melodygan generate --bars 8 --wav` wall time vs `python -c \"import torch\"`",
+                                  "--force", *extra], repeats)
+    where = f" (--checkpoint {Path(CHECKPOINT).name})" if CHECKPOINT else ""
+    return {"measure": f"`melodygan generate --bars 8 --wav`{where} wall time vs `python -c \"import torch\"`",
             "ours": ours, "baseline": base, "unit": "s", "ratio": ours / base, "peak_mib": mem,
             "baseline_peak_mib": base_mem, "better": "lower"}
 
@@ -247,7 +253,8 @@ def _child(name: str, quick: bool) -> None:
 
 
 def _run_row(name: str, quick: bool) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--child", name] + (["--quick"] if quick else []),
+    extra = (["--quick"] if quick else []) + (["--checkpoint", CHECKPOINT] if CHECKPOINT else [])
+    proc = subprocess.run([sys.executable, __file__, "--child", name, *extra],
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH-RESULT "):
@@ -267,8 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated rows to run")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--checkpoint", default=None, help="transformer checkpoint for the cli row "
+                        "(default: the shipped weights)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global CHECKPOINT
+    CHECKPOINT = str(Path(args.checkpoint).resolve()) if args.checkpoint else None
     if args.child:
         _child(args.child, args.quick)
         return 0
