@@ -153,13 +153,13 @@ def label_chords_with_confidence(piece: Piece, per: str = "beat",
     num = [0.0] * len(chords)
     den = [0.0] * len(chords)
     for s, e, conf in window_conf:
-        i = bisect.bisect_right(starts, s) - 1
-        if i < 0:
+        k = bisect.bisect_right(starts, s) - 1
+        if k < 0:
             continue
-        overlap = min(e, chords[i].end_steps) - max(s, chords[i].start_steps)
+        overlap = min(e, chords[k].end_steps) - max(s, chords[k].start_steps)
         if overlap > 0:
-            num[i] += conf * overlap
-            den[i] += overlap
+            num[k] += conf * overlap
+            den[k] += overlap
     return chords, [n / d if d else 0.0 for n, d in zip(num, den)]
 
 
