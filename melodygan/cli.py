@@ -295,7 +295,7 @@ def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[
     p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT)
     p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, resume.pt, metrics.jsonl, samples/")
-    p.add_argument("--steps", type=int, default=3000, help="total optimisation steps")
+    p.add_argument("--steps", type=int, default=7000, help="total optimisation steps")
     p.add_argument("--batch-size", type=int, default=32, help="phrases per step")
     p.add_argument("--seed", type=int, default=1, help="seed of every random draw (same seed, same weights)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")

@@ -150,3 +150,18 @@ def test_decode_inverts_notes_to_roll_for_random_monophonic_melodies():
             t += d
         roll = notes_to_roll(notes, t, pitch_low=60, num_pitches=12).astype(np.float32)
         assert decode_roll(roll, 60) == notes
+
+
+def test_shipped_weights_follow_key_and_chords():
+    from melodygan.gan_engine import DEFAULT_CHECKPOINT
+    from melodygan.metrics import ctnctr
+
+    if not (DEFAULT_CHECKPOINT / "config.json").is_file():
+        pytest.skip("no shipped GAN weights in this checkout")
+    prog = [Chord(r, q, 16 * i, 16) for i, (r, q) in enumerate([(2, "maj"), (7, "maj"), (9, "dom7"), (2, "maj")] * 2)]
+    pieces = gan_melodies([prog] * 40, bars=8, key=Key(2, "major"), seed=1)
+    notes = [n for p in pieces for n in p.melody]
+    assert len(notes) >= 40 * 8  # at least a note per bar on average
+    assert sum(n.pitch % 12 in Key(2, "major").scale for n in notes) / len(notes) >= 0.9
+    assert np.mean([ctnctr(p.melody, p.chords) for p in pieces]) >= 0.85
+    assert len({tuple(p.melody) for p in pieces}) >= 20  # different noise, mostly different melodies

@@ -61,7 +61,7 @@ from melodygan.piece import Piece
 class TrainGanConfig:
     """Optimisation settings of :func:`train_gan`."""
 
-    steps: int = 3000
+    steps: int = 7000
     batch_size: int = 32
     seed: int = 1
     lr_g: float = 1e-4
@@ -393,13 +393,13 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         save_checkpoint(out, ema, cfg, MODEL_TYPE, extra={"step": step, "seed": tcfg.seed, "data": data_note,
                                                           "monitors": last, "data_stats": data_stats})
         _atomic_torch_save({"generator": gen.state_dict(), "ema": ema.state_dict(), "discriminator": disc.state_dict(),
-                            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
+                            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "folded": folded,
                             "model_config": _config_dict(cfg), "train_config": _config_dict(tcfg)}, resume_path)
 
     last: dict[str, Any] = {}
     acc: dict[str, float] = {}
     t0 = time.time()
-    folded = 0
+    folded = int(state.get("folded", 0)) if state is not None else 0
     while step < tcfg.steps:
         rng = np.random.default_rng([tcfg.seed, step])
         noise = make_generator(tcfg.seed * 1_000_003 + step)
@@ -437,7 +437,10 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         opt_g.step()
         with torch.no_grad():
             for p_ema, p in zip(ema.parameters(), gen.parameters()):
-                p_ema.lerp_(p, 1.0 - tcfg.ema_decay)
+                if tcfg.ema_decay > 0:
+                    p_ema.lerp_(p, 1.0 - tcfg.ema_decay)
+                else:
+                    p_ema.copy_(p)
         step += 1
 
         for k, v in (("loss_d", loss_d), ("loss_g", adv), ("fm", fm), ("d_real", d_real.mean()),
@@ -469,7 +472,7 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
     return last
 
 
-def train_gan_from_dir(data_dir: str | Path, out_dir: str | Path, *, steps: int = 3000, batch_size: int = 32,
+def train_gan_from_dir(data_dir: str | Path, out_dir: str | Path, *, steps: int = 7000, batch_size: int = 32,
                        seed: int = 1, resume: bool = False, device: str | None = None,
                        log: Any = print) -> dict[str, Any]:
     """Train on a preprocessed data folder (``melodygan preprocess … --out DIR``): train split,
