@@ -1,4 +1,15 @@
-"""melodygan: generate music and harmonize melodies, on PyTorch, offline, with weights in the box."""
+"""melodygan: generate music and harmonize melodies, on PyTorch, offline, with weights in the box.
+
+The core types import at once; the readers and writers (``read_score``, ``midi_to_piece``,
+``write_midi``, ``export_piece``, ``load_pieces``) load on first use, so ``import melodygan`` stays
+cheap. Generation and harmonization live in their modules (their names are also module names):
+``from melodygan.generate import generate``, ``from melodygan.harmonize import harmonize``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 from melodygan.chords import Chord, parse_chord_symbol
 from melodygan.errors import MelodyganError
@@ -8,6 +19,15 @@ from melodygan.piece import Piece
 
 __version__ = "0.1.0"
 
+# public name -> module that defines it (imported lazily by __getattr__)
+_LAZY = {
+    "read_score": "melodygan.readers",
+    "midi_to_piece": "melodygan.midi_io",
+    "write_midi": "melodygan.midi_io",
+    "export_piece": "melodygan.export",
+    "load_pieces": "melodygan.preprocess",
+}
+
 __all__ = [
     "Chord",
     "Key",
@@ -16,5 +36,16 @@ __all__ = [
     "Piece",
     "__version__",
     "estimate_key",
+    "export_piece",
+    "load_pieces",
+    "midi_to_piece",
     "parse_chord_symbol",
+    "read_score",
+    "write_midi",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'melodygan' has no attribute {name!r}")

@@ -2,8 +2,9 @@
 # Train the weights shipped inside the package, from the Nottingham Music Database:
 #   1. melodygan/weights/ar-leadsheet/  the lead-sheet transformer (generate, harmonize)
 #   2. melodygan/weights/gan-melody/    the melody GAN (scripts/train_gan.sh)
-# Sized for a 2-core CPU shared with other work: 50 minutes for the transformer on one thread
-# (the learning rate decays on the time budget, so a slower machine just sees fewer steps).
+# Sized for a 2-core CPU: the two models train side by side, one core each, so the whole script
+# takes under an hour (transformer: at most 50 minutes on one thread — its learning rate decays on
+# the time budget, so a slower machine just sees fewer steps; GAN: 7,000 steps, 20-40 minutes).
 # Resumable: run it again after an interruption and each run continues from its resume.pt.
 #
 #   NOTTINGHAM=/path/to/nottingham scripts/train_defaults.sh
@@ -14,12 +15,23 @@
 #   (several GPUs: torchrun --nproc_per_node=N -m melodygan train ar ... with the same flags)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/setup_env.sh
+source scripts/setup_env.sh ""
 nottingham=${NOTTINGHAM:-../shared/datasets/nottingham}
 data=${DATA:-runs/data-nottingham}
 run=${AR_RUN:-runs/ar-leadsheet}
 if [ ! -f "$data/meta.json" ]; then
     melodygan preprocess "nottingham:$nottingham" --out "$data" --quiet
+fi
+if [ ! -d "$nottingham" ] && [ ! -f "$data/meta.json" ]; then
+    echo "train_defaults.sh: no Nottingham Music Database at $nottingham; pass NOTTINGHAM=/path/to/nottingham (the folder of ABC files, see data/nottingham/README.md)" >&2
+    exit 2
+fi
+mkdir -p "$(dirname "$run")"
+# The GAN trains on the second core while the transformer uses the first.
+gan_pid=""
+if [ -f scripts/train_gan.sh ]; then
+    DATA="$data" NOTTINGHAM="$nottingham" OMP_NUM_THREADS=1 bash scripts/train_gan.sh > "${run}-gan.log" 2>&1 &
+    gan_pid=$!
 fi
 resume=()
 [ -f "$run/resume.pt" ] && resume=(--resume)
@@ -28,6 +40,7 @@ nice -n 10 melodygan train ar --data "$data" --out "$run" --threads 1 --size sma
 mkdir -p melodygan/weights/ar-leadsheet
 cp "$run/best/config.json" "$run/best/model.safetensors" melodygan/weights/ar-leadsheet/
 echo "transformer weights: melodygan/weights/ar-leadsheet ($(du -sh melodygan/weights/ar-leadsheet | cut -f1))"
-if [ -f scripts/train_gan.sh ]; then
-    bash scripts/train_gan.sh
+if [ -n "$gan_pid" ]; then
+    wait "$gan_pid" || { echo "GAN training failed; see ${run}-gan.log" >&2; exit 1; }
+    tail -n 3 "${run}-gan.log"
 fi
