@@ -112,11 +112,12 @@ def _run_render(args: argparse.Namespace) -> int:
 
 
 # --- generate ---------------------------------------------------------------------------------
-def _add_sampling_flags(p: argparse.ArgumentParser) -> None:
+def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same files")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0 = greedy)")
-    p.add_argument("--checkpoint", default=None, metavar="DIR", help="model checkpoint folder (default: shipped weights)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
+    p.add_argument("--temperature", type=float, default=temperature, help="sampling temperature (0 = greedy)")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="model checkpoint folder (default: %(default)s, the shipped weights)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
     p.add_argument("--accompaniment", default="block", metavar="STYLE",
                    help="chord-track pattern: block, sustained, waltz, arpeggio, alberti, broken, or none")
     p.add_argument("--bass", default="root", help="bass pattern: root, root-fifth, walking, none")
@@ -188,7 +189,7 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p = sub.add_parser("harmonize", help="add chords (and accompaniment) to your melody", formatter_class=_FMT)
     p.add_argument("file", metavar="FILE", help="your melody: MIDI, MusicXML/.mxl, ABC, kern, or a WAV/FLAC/MP3/OGG recording")
     p.add_argument("--melody-track", default=None, help="MIDI track / part holding the melody (name or index)")
-    _add_sampling_flags(p)
+    _add_sampling_flags(p, temperature=0.8)  # the harmonizer's measured setting (see harmonize.harmonize)
     p.add_argument("--out", default=None, metavar="PATH",
                    help="output .mid, or a folder (default: FILE's stem + -harmonized.mid beside it)")
     p.set_defaults(func=_run_harmonize)
@@ -316,8 +317,8 @@ def _run_train_gan(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("evaluate", help="measure a model against real data; writes a report", formatter_class=_FMT)
     p.add_argument("--engine", required=True,
-                   help="what to judge: rule-triad, rule-tonic, harmonize-leadsheet, harmonize-chorale "
-                        "(harmonizers); ar, gan, hybrid, gan-chords (generators)")
+                   help="what to judge: rule-triad, rule-tonic, harmonize-leadsheet (harmonizers); "
+                        "ar, gan, hybrid, gan-chords (generators)")
     p.add_argument("--data", required=True,
                    help="held-out data: a preprocessed folder (its test split), Nottingham .abc file(s), or a score")
     p.add_argument("--out", required=True, help="report folder (report.md, metrics.json, PNG plots)")

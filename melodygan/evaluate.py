@@ -12,10 +12,9 @@ An *engine* is a function ``fn(real, num, checkpoint, seed) -> list[Piece]`` reg
 
 Built in: ``rule-triad`` and ``rule-tonic`` (:mod:`melodygan.rules`); ``ar``, ``gan``, ``hybrid``
 (:func:`melodygan.generate.generate`), ``gan-chords`` (the GAN's melodies over the real excerpts'
-chords, :func:`melodygan.gan_engine.gan_melodies`), ``harmonize-leadsheet`` (:func:`melodygan.harmonize.harmonize`)
-and ``harmonize-chorale`` (``melodygan.harmonize.harmonize_chorale``: alto, tenor and bass under
-each held-out soprano, judged with the voice-leading counts against Bach's), imported only when
-used. A new engine plugs in with
+chords, :func:`melodygan.gan_engine.gan_melodies`) and ``harmonize-leadsheet``
+(:func:`melodygan.harmonize.harmonize`), imported only when used. Chorale data (JSB, Bach) also gets
+the voice-leading counts of Bach's own voices, the yardstick for a future SATB harmonizer. A new engine plugs in with
 :func:`register_engine` and needs no change to the report code.
 
 Output folder: ``report.md``, ``metrics.json`` and PNG plots (pitch-class histograms, feature
@@ -94,17 +93,6 @@ def _harmonize_leadsheet(real: list[Piece], num: int, checkpoint: Path | None, s
     harmonize = _import("melodygan.harmonize", "harmonize-leadsheet").harmonize
     return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)
             for p in tqdm(real[:num], desc="harmonize", unit="tune")]
-
-
-@register_engine("harmonize-chorale", "harmonizer")
-def _harmonize_chorale(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
-    module = _import("melodygan.harmonize", "harmonize-chorale")
-    fn = getattr(module, "harmonize_chorale", None)
-    if fn is None:
-        raise MelodyganError("'harmonize-chorale' needs melodygan.harmonize.harmonize_chorale, which this build "
-                             "does not have")
-    return [fn(strip_chords(p), seed=seed, checkpoint=checkpoint)
-            for p in tqdm(real[:num], desc="harmonize-chorale", unit="chorale")]
 
 
 def _generator(engine: str) -> EngineFn:

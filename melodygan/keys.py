@@ -1,8 +1,9 @@
 """Keys: key signatures as (tonic pitch class, mode), scales, and key estimation.
 
 Key estimation uses the Krumhansl-Kessler key profiles correlated with a duration-weighted
-pitch-class histogram (the Krumhansl-Schmuckler algorithm), the same method as music21's
-``analyze('key')`` default.
+pitch-class histogram (the Krumhansl-Schmuckler algorithm). music21's ``analyze('key')`` default
+uses the Aarden-Essen profiles instead; :func:`melodygan.rules.estimate_key_aarden_essen` is that
+one, used where results must match music21's.
 """
 
 from __future__ import annotations
