@@ -187,7 +187,8 @@ def _run_generate(args: argparse.Namespace) -> int:
 # --- harmonize --------------------------------------------------------------------------------
 def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("harmonize", help="add chords (and accompaniment) to your melody", formatter_class=_FMT)
-    p.add_argument("file", metavar="FILE", help="your melody: MIDI, MusicXML/.mxl, ABC, kern, or a WAV/FLAC/MP3/OGG recording")
+    p.add_argument("file", metavar="FILE",
+                   help="your melody: MIDI, MusicXML/.mxl, ABC, kern, or a WAV/FLAC/MP3/OGG recording")
     p.add_argument("--melody-track", default=None, help="MIDI track / part holding the melody (name or index)")
     _add_sampling_flags(p, temperature=0.8)  # the harmonizer's measured setting (see harmonize.harmonize)
     p.add_argument("--out", default=None, metavar="PATH",

@@ -7,6 +7,7 @@ Time is measured in integer *steps*; a Piece says how many steps make a quarter 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 PITCH_NAMES_SHARP = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 PITCH_NAMES_FLAT = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
@@ -61,7 +62,7 @@ def pitch_name(pitch: int, flats: bool = False) -> str:
 def is_monophonic(notes: list[Note]) -> bool:
     """True when no two notes overlap in time (a note may start exactly where another ends)."""
     ordered = sorted(notes)
-    return all(a.end_steps <= b.start_steps for a, b in zip(ordered, ordered[1:]))
+    return all(a.end_steps <= b.start_steps for a, b in pairwise(ordered))
 
 
 def skyline(notes: list[Note]) -> list[Note]:

@@ -73,7 +73,7 @@ def roll_to_notes(roll: np.ndarray, pitch_low: int = 0, velocity: int = 90) -> l
     on = np.asarray(roll) > 0.5
     sustain = on[SUSTAIN] | on[ONSET]  # (T, P)
     onset = on[ONSET]  # (T, P)
-    length, num_pitches = sustain.shape
+    length = sustain.shape[0]
     notes: list[Note] = []
     for col in np.flatnonzero(sustain.any(0)):
         s, o = sustain[:, col], onset[:, col]

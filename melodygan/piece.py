@@ -55,9 +55,11 @@ class Piece:
     def __post_init__(self) -> None:
         num, den = self.time_signature
         if num < 1 or den not in ALLOWED_DENOMINATORS:
-            raise ValueError(f"bad time signature {num}/{den}: numerator >= 1, denominator one of {ALLOWED_DENOMINATORS}")
+            raise ValueError(f"bad time signature {num}/{den}: numerator >= 1, "
+                             f"denominator one of {ALLOWED_DENOMINATORS}")
         if (self.steps_per_quarter * 4 * num) % den:
-            raise ValueError(f"time signature {num}/{den} does not fit a grid of {self.steps_per_quarter} steps per quarter")
+            raise ValueError(f"time signature {num}/{den} does not fit a grid of "
+                             f"{self.steps_per_quarter} steps per quarter")
         if not 10 <= self.tempo_bpm <= 400:
             raise ValueError(f"tempo {self.tempo_bpm} bpm outside 10-400")
         if self.pickup_steps < 0 or self.pickup_steps >= self.bar_steps:
