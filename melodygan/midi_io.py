@@ -36,6 +36,7 @@ the piece back exactly (notes, velocities, chords, key, meter, tempo, pickup, le
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import warnings
@@ -234,6 +235,21 @@ def _pickup_and_meter(sigs: list[tuple[int, int, int]], ticks_per_step: float,
     return 0, (first[1], first[2]), len(sigs) - 1
 
 
+def _unreadable(p: Path, e: Exception) -> MelodyganError:
+    reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+    return MelodyganError(f"{p} is not a readable MIDI file ({reason})")
+
+
+@functools.cache
+def _pretty_midi_takes_mido() -> bool:
+    """Whether ``pretty_midi.PrettyMIDI`` accepts an already-parsed ``mido_object`` (0.2.11 on)."""
+    import inspect
+
+    import pretty_midi
+
+    return "mido_object" in inspect.signature(pretty_midi.PrettyMIDI.__init__).parameters
+
+
 def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
     """Read a MIDI file into a Piece on the step grid.
@@ -260,11 +276,15 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
     data = p.read_bytes()
     try:
         mid = mido.MidiFile(file=io.BytesIO(data))
-        pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
-    except Exception as e:  # mido/pretty_midi raise OSError, EOFError, KeyError, ValueError, IndexError
-        reason = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
-        raise MelodyganError(f"{p} is not a readable MIDI file ({reason})") from None
-    meta = _read_meta(mid)
+    except Exception as e:  # mido raises OSError, EOFError, KeyError, ValueError, IndexError
+        raise _unreadable(p, e) from None
+    meta = _read_meta(mid)  # before pretty_midi, which turns the delta times into absolute ticks
+    try:
+        # one parse: pretty_midi builds its notes from the MidiFile read above where it can
+        pm = (pretty_midi.PrettyMIDI(mido_object=mid) if _pretty_midi_takes_mido()
+              else pretty_midi.PrettyMIDI(io.BytesIO(data)))
+    except Exception as e:  # e.g. ValueError for a corrupt tick range or a file without tracks
+        raise _unreadable(p, e) from None
     resolution = mid.ticks_per_beat
     ticks_per_step = resolution / steps_per_quarter
     problems: list[str] = []

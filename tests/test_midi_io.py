@@ -202,6 +202,31 @@ def test_bad_files_raise_one_line_errors(tmp_path: Path, kind: str) -> None:
     assert "\n" not in str(err.value) and "bad.mid" in str(err.value)
 
 
+def test_header_without_tracks_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "bare.mid"
+    path.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x01\xe0")  # type 1, no tracks
+    with pytest.raises(MelodyganError, match=r"bare\.mid is not a readable MIDI file") as err:
+        midi_to_piece(path)
+    assert "\n" not in str(err.value)
+
+
+def test_each_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_midi(lead_sheet(), tmp_path / "a.mid")
+    expected = midi_to_piece(path)
+    loads = []
+
+    class CountingMidiFile(mido.MidiFile):  # type: ignore[misc]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            if kwargs.get("file") is not None or kwargs.get("filename") is not None or args:
+                loads.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(mido, "MidiFile", CountingMidiFile)
+    assert midi_to_piece(path) == expected
+    if "mido_object" in pretty_midi.PrettyMIDI.__init__.__code__.co_varnames:
+        assert len(loads) == 1
+
+
 def test_write_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     path = tmp_path / "a.mid"
     path.write_bytes(b"keep me")
