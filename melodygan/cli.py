@@ -79,33 +79,15 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    import logging
-    import warnings
-
     from melodygan.export import render_file
 
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
-    # What the reader chose (melody track, estimated key) and what it had to change: one line
-    # each after the files are written (a failure prints only its own error line).
-    notes: list[str] = []
-    handler = logging.Handler(logging.INFO)
-    handler.emit = lambda record: notes.append(record.getMessage())  # type: ignore[method-assign]
-    reader_log = logging.getLogger("melodygan.midi_io")
-    reader_log.addHandler(handler)
-    reader_log.setLevel(logging.INFO)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("default")  # each distinct warning once
-            written = render_file(args.midi, wav=args.wav, png=args.png, musicxml=args.musicxml,
-                                  sheet_png=args.sheet_png, soundfont=args.soundfont, stems=args.stems,
-                                  out_dir=args.out, force=args.force, melody_track=track,
-                                  sample_rate=args.sample_rate, bit_depth=args.bit_depth, layout=args.layout)
-    finally:
-        reader_log.removeHandler(handler)
-    for line in notes + [f"warning: {str(w.message).strip()}" for w in caught]:
-        print(f"melodygan: {line}", file=sys.stderr)
+    written = render_file(args.midi, wav=args.wav, png=args.png, musicxml=args.musicxml,
+                          sheet_png=args.sheet_png, soundfont=args.soundfont, stems=args.stems,
+                          out_dir=args.out, force=args.force, melody_track=track,
+                          sample_rate=args.sample_rate, bit_depth=args.bit_depth, layout=args.layout)
     for path in written:
         print(path)
     return 0
@@ -363,14 +345,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 2 user error)."""
+    """Run the command line; returns the exit code (0 ok, 2 user error).
+
+    What the readers chose (melody track, estimated key) and what they had to change (quantised,
+    merged or dropped notes) is printed as one ``melodygan: …`` line each on stderr once the command
+    has succeeded; a failure prints only its own one-line error.
+    """
+    import logging
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    notes: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: notes.append(record.getMessage())  # type: ignore[method-assign]
+    log = logging.getLogger("melodygan")
+    log.addHandler(handler)
+    old_level = log.level
+    log.setLevel(logging.INFO)
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")  # each distinct warning once
+            code = int(args.func(args) or 0)
     except MelodyganError as e:
         print(f"melodygan: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("melodygan: interrupted", file=sys.stderr)
         return 130
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    for w in caught:
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)) \
+                and not str(w.filename).startswith(str(Path(__file__).parent)):
+            continue  # other libraries' deprecation notices are not the user's business
+        notes.append(f"warning: {str(w.message).strip()}")
+    for line in notes:
+        print(f"melodygan: {line}", file=sys.stderr)
+    return code
