@@ -26,34 +26,11 @@ import numpy as np
 
 from melodygan.chords import Chord
 from melodygan.errors import MelodyganError
-from melodygan.keys import MAJOR_SCALE, NATURAL_MINOR_SCALE, Key, estimate_key, pitch_class_histogram
-from melodygan.notes import Note
+from melodygan.keys import MAJOR_SCALE, NATURAL_MINOR_SCALE, Key, estimate_key, estimate_key_aarden_essen
 from melodygan.piece import Piece, chords_from_changes
 
-# Aarden–Essen key profiles (Humdrum keycor), C major / C minor, as used by music21's default key finder.
-AARDEN_ESSEN_MAJOR = np.array([17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587,
-                               0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122])
-AARDEN_ESSEN_MINOR = np.array([18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362,
-                               0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623])
 KEY_METHODS = ("aarden-essen", "krumhansl", "piece")
 _TRIAD_QUALITY = {(4, 7): "maj", (3, 7): "min", (3, 6): "dim", (4, 8): "aug"}
-
-
-def estimate_key_aarden_essen(notes: list[Note]) -> Key:
-    """Key with the highest Pearson correlation between the duration-weighted pitch-class histogram
-    and a rotated Aarden–Essen profile (24 candidates; C major for no notes).
-
-    Ties resolve like music21: the higher tonic pitch class, major before minor.
-    """
-    h = pitch_class_histogram(notes)
-    if h.sum() == 0 or h.std() == 0:
-        return Key(0, "major")
-    best: tuple[float, int, str] = (-2.0, 0, "major")
-    for mode, profile in (("major", AARDEN_ESSEN_MAJOR), ("minor", AARDEN_ESSEN_MINOR)):
-        for tonic in range(12):
-            r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1])
-            best = max(best, (r, tonic, mode))
-    return Key(best[1], best[2])
 
 
 def melody_key(piece: Piece, key_method: str = "aarden-essen") -> Key:
