@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from melodygan.errors import MelodyganError
+from melodygan.files import atomic_output
 
 C = TypeVar("C")
 PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
@@ -40,17 +39,6 @@ def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return cls(**values)
 
 
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def save_checkpoint(directory: str | Path, model: torch.nn.Module, config: Any, model_type: str,
                     extra: dict[str, Any] | None = None) -> Path:
     """Write ``config.json`` and ``model.safetensors`` into ``directory`` (created), each atomically.
@@ -70,9 +58,11 @@ def save_checkpoint(directory: str | Path, model: torch.nn.Module, config: Any, 
         else:
             seen[ptr] = k
     meta = {"model_type": model_type, "config": dataclasses.asdict(config), "tied": tied, "extra": extra or {}}
-    _atomic_write_bytes(directory / "model.safetensors", lambda p: save_file(state, p))
+    with atomic_output(directory / "model.safetensors", force=True) as tmp:
+        save_file(state, str(tmp))
     text = json.dumps(meta, indent=2, sort_keys=True)
-    _atomic_write_bytes(directory / "config.json", lambda p: Path(p).write_text(text))
+    with atomic_output(directory / "config.json", force=True) as tmp:
+        tmp.write_text(text)
     return directory
 
 

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -49,6 +48,7 @@ import numpy as np
 from melodygan.chords import Chord, chord_from_index
 from melodygan.corpora import Job, JobResult, list_jobs, run_job
 from melodygan.errors import MelodyganError
+from melodygan.files import atomic_output
 from melodygan.keys import Key
 from melodygan.notes import Note
 from melodygan.pianoroll import chords_to_labels, notes_to_roll
@@ -142,11 +142,8 @@ def _job_key(job: Job, config: PreprocessConfig) -> str:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary files
-    os.replace(tmp, path)
+    with atomic_output(path, force=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any], bool]:
@@ -220,11 +217,8 @@ def decode_pieces(arrays: dict[str, np.ndarray], info: list[dict[str, Any]]) -> 
 
 
 def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_output(path, force=True) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types the first kwarg as allow_pickle
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 # --- the pipeline -------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from melodygan import tokens as tk
 from melodygan.checkpoints import config_from_dict, load_checkpoint, save_checkpoint
 from melodygan.devices import autocast, pick_device
 from melodygan.errors import MelodyganError
+from melodygan.files import atomic_output
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.piece import Piece
 
@@ -183,14 +183,8 @@ def validation_nll(model: LeadSheetTransformer, data: list[dict[tuple[int, str],
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path, force=True) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _plot(metrics_path: Path, png: Path) -> None:
@@ -212,11 +206,11 @@ def _plot(metrics_path: Path, png: Path) -> None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=png.parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, png)
+    try:
+        with atomic_output(png, force=True) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
 
 
 def _evaluate_and_save(model: LeadSheetTransformer, model_config: TransformerConfig,

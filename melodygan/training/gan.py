@@ -36,8 +36,6 @@ import copy
 import dataclasses
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +48,7 @@ import torch.nn.functional as F
 from melodygan.checkpoints import config_from_dict, save_checkpoint
 from melodygan.devices import make_generator, pick_device
 from melodygan.errors import MelodyganError
+from melodygan.files import atomic_output
 from melodygan.gan_engine import MODEL_TYPE, decode_roll, frames_to_roll, meter_rows
 from melodygan.keys import Key
 from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector
@@ -280,27 +279,17 @@ def save_roll_png(frames: np.ndarray, chords: torch.Tensor, meter: np.ndarray, p
         ax.set_yticks([])
     axes[0, 0].set_title(title)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, path)
+        with atomic_output(path, force=True) as tmp:
+            fig.savefig(tmp, dpi=80)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # --- the loop ---------------------------------------------------------------------------------
 def _atomic_torch_save(obj: dict[str, Any], path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path, force=True) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _config_dict(config: Any) -> dict[str, Any]:
