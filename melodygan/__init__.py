@@ -3,7 +3,7 @@
 The core types import at once; the readers and writers (``read_score``, ``midi_to_piece``,
 ``write_midi``, ``export_piece``, ``load_pieces``) load on first use, so ``import melodygan`` stays
 cheap. Generation and harmonization live in their modules (their names are also module names):
-``from melodygan.generate import generate``, ``from melodygan.harmonize import harmonize``.
+``from melodygan.engines.generate import generate``, ``from melodygan.engines.harmonize import harmonize``.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (imported lazily by __getattr__)
 _LAZY = {
-    "read_score": "melodygan.readers",
-    "midi_to_piece": "melodygan.midi_io",
-    "write_midi": "melodygan.midi_io",
-    "export_piece": "melodygan.export",
-    "load_pieces": "melodygan.preprocess",
+    "read_score": "melodygan.formats.readers",
+    "midi_to_piece": "melodygan.formats.midi",
+    "write_midi": "melodygan.formats.midi",
+    "export_piece": "melodygan.formats.export",
+    "load_pieces": "melodygan.corpora.preprocess",
 }
 
 __all__ = [

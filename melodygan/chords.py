@@ -22,12 +22,15 @@ Spelling: ``C Cm Cdim Caug C7 Cmaj7 Cm7 Cm7b5 Cdim7 Csus4 Csus2 C6 Cm6 C+7``, sl
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP
+from melodygan.keys import Key, estimate_key
+from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP, Note
 
 QUALITIES: dict[str, tuple[int, ...]] = {
     "maj": (0, 4, 7),
@@ -268,3 +271,25 @@ def label_chord(pc_weights: np.ndarray, qualities: tuple[str, ...] | None = None
     best = int(np.argmax(score))
     chord = chord_from_index(best + 1)
     return chord, float(inside[best] / total)
+
+
+class ChordTimeline:
+    """The chord sounding at any step of a chord list: the last one starting at or before it.
+
+    Built once (sorted by onset, ``O(n log n)``), each look-up is a bisection. "No chord" symbols are
+    returned as they are; a step before the first chord gives None.
+    """
+
+    def __init__(self, chords: Sequence[Chord]) -> None:
+        self.chords = sorted(chords, key=lambda c: c.start_steps)
+        self.starts = [c.start_steps for c in self.chords]
+
+    def at(self, step: int) -> Chord | None:
+        i = bisect.bisect_right(self.starts, step) - 1
+        return self.chords[i] if i >= 0 else None
+
+
+def key_of_chords(chords: Sequence[Chord]) -> Key:
+    """The Krumhansl-Schmuckler key of a progression: its chord tones weighted by duration."""
+    notes = [Note(c.start_steps, c.duration_steps, 60 + pc) for c in chords for pc in c.pitch_classes]
+    return estimate_key(notes)[0]

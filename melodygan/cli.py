@@ -39,7 +39,7 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _run_preprocess(args: argparse.Namespace) -> int:
-    from melodygan.preprocess import PreprocessConfig, preprocess
+    from melodygan.corpora.preprocess import PreprocessConfig, preprocess
 
     meta = preprocess(args.sources, args.out, workers=args.workers,
                       config=PreprocessConfig(label_per=args.label_per), progress=not args.quiet)
@@ -79,7 +79,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from melodygan.export import render_file
+    from melodygan.formats.export import render_file
 
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
@@ -138,8 +138,8 @@ def _parse_meter(text: str) -> tuple[int, int]:
 
 
 def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
-    from melodygan.arrange import arrange
-    from melodygan.export import export_piece
+    from melodygan.engines.arrange import arrange
+    from melodygan.formats.export import export_piece
 
     if args.accompaniment != "none":
         piece = arrange(piece, style=args.accompaniment, bass=args.bass)  # type: ignore[arg-type]
@@ -148,7 +148,7 @@ def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from melodygan.generate import generate
+    from melodygan.engines.generate import generate
 
     out = Path(args.out)
     paths = [out / f"clip-{i + 1:03d}.mid" for i in range(max(args.num, 0))]
@@ -179,8 +179,8 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 
 
 def _run_harmonize(args: argparse.Namespace) -> int:
-    from melodygan.harmonize import harmonize
-    from melodygan.readers import read_score
+    from melodygan.engines.harmonize import harmonize
+    from melodygan.formats.readers import read_score
 
     src = Path(args.file)
     if args.out is not None and args.out.lower().endswith((".mid", ".midi")):
@@ -254,8 +254,8 @@ def _run_train_ar(args: argparse.Namespace) -> int:
 
     import torch
 
+    from melodygan.corpora.preprocess import load_pieces
     from melodygan.models.transformer import TransformerConfig
-    from melodygan.preprocess import load_pieces
     from melodygan.training.ar import TrainConfig, load_run_config, train
 
     if args.threads:

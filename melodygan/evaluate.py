@@ -10,10 +10,10 @@ An *engine* is a function ``fn(real, num, checkpoint, seed) -> list[Piece]`` reg
   excerpts (the same harmony metrics, piano-roll statistics, and the Yang–Lerch distribution
   match of melodies).
 
-Built in: ``rule-triad`` and ``rule-tonic`` (:mod:`melodygan.rules`); ``ar``, ``gan``, ``hybrid``
-(:func:`melodygan.generate.generate`), ``gan-chords`` (the GAN's melodies over the real excerpts'
-chords, :func:`melodygan.gan_engine.gan_melodies`) and ``harmonize-leadsheet``
-(:func:`melodygan.harmonize.harmonize`), imported only when used. Chorale data (JSB, Bach) also gets
+Built in: ``rule-triad`` and ``rule-tonic`` (:mod:`melodygan.engines.rules`); ``ar``, ``gan``, ``hybrid``
+(:func:`melodygan.engines.generate.generate`), ``gan-chords`` (the GAN's melodies over the real excerpts'
+chords, :func:`melodygan.engines.gan.gan_melodies`) and ``harmonize-leadsheet``
+(:func:`melodygan.engines.harmonize.harmonize`), imported only when used. Chorale data (JSB, Bach) also gets
 the voice-leading counts of Bach's own voices, the yardstick for a future SATB harmonizer. A new engine plugs in with
 :func:`register_engine` and needs no change to the report code.
 
@@ -39,9 +39,9 @@ import numpy as np
 from tqdm import tqdm
 
 from melodygan import metrics
+from melodygan.engines.rules import harmonize_with_rule
 from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
-from melodygan.rules import harmonize_with_rule
 
 EngineFn = Callable[[list[Piece], int, "Path | None", int], list[Piece]]
 ENGINES: dict[str, EngineFn] = {}
@@ -90,14 +90,14 @@ def _rule_tonic(real: list[Piece], num: int, checkpoint: Path | None, seed: int)
 
 @register_engine("harmonize-leadsheet", "harmonizer")
 def _harmonize_leadsheet(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
-    harmonize = _import("melodygan.harmonize", "harmonize-leadsheet").harmonize
+    harmonize = _import("melodygan.engines.harmonize", "harmonize-leadsheet").harmonize
     return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)
             for p in tqdm(real[:num], desc="harmonize", unit="tune")]
 
 
 def _generator(engine: str) -> EngineFn:
     def run(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
-        generate = _import("melodygan.generate", engine).generate
+        generate = _import("melodygan.engines.generate", engine).generate
         out: list[Piece] = []
         with tqdm(total=num, desc=engine, unit="clip") as bar:
             for k, start in enumerate(range(0, num, _CHUNK)):
@@ -117,7 +117,7 @@ for _name in ("ar", "gan", "hybrid"):
 @register_engine("gan-chords", "generator")
 def _gan_over_real_chords(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
     """GAN melodies over the chords of the real excerpts: the melody alone is judged, chords held equal."""
-    gan_melodies = _import("melodygan.gan_engine", "gan-chords").gan_melodies
+    gan_melodies = _import("melodygan.engines.gan", "gan-chords").gan_melodies
     chosen = real[:num]
     out: list[Piece | None] = [None] * len(chosen)
     meters = sorted({p.time_signature for p in chosen})
@@ -138,7 +138,7 @@ def _gan_over_real_chords(real: list[Piece], num: int, checkpoint: Path | None, 
 def load_real(data: str | Path | list[Piece], split: str = "test") -> list[Piece]:
     """Held-out pieces from ``data``: a preprocessed folder (its ``split``), the JSB Chorales ``.json``
     (its ``split``), a Nottingham ``.abc`` file or folder of them, any score file
-    :func:`melodygan.readers.read_score` reads, or Pieces.
+    :func:`melodygan.formats.readers.read_score` reads, or Pieces.
 
     Raises:
         MelodyganError: when ``data`` does not exist or holds no pieces.
@@ -149,13 +149,13 @@ def load_real(data: str | Path | list[Piece], split: str = "test") -> list[Piece
     if not path.exists():
         raise MelodyganError(f"--data {str(data)!r} does not exist; give a preprocessed folder or a score file/folder")
     if path.is_dir() and (path / "meta.json").exists():
-        pieces = _import("melodygan.preprocess", "evaluate").load_pieces(path, split)
+        pieces = _import("melodygan.corpora.preprocess", "evaluate").load_pieces(path, split)
     elif path.suffix.lower() == ".json":
-        pieces = _import("melodygan.jsb", "evaluate").read_jsb(path)[split]
+        pieces = _import("melodygan.corpora.jsb", "evaluate").read_jsb(path)[split]
     elif (path.is_dir() and any(path.glob("*.abc"))) or path.suffix.lower() == ".abc":
-        pieces = _import("melodygan.nottingham", "evaluate").read_nottingham(path)
+        pieces = _import("melodygan.corpora.nottingham", "evaluate").read_nottingham(path)
     elif path.is_file():
-        pieces = [_import("melodygan.readers", "evaluate").read_score(path)]
+        pieces = [_import("melodygan.formats.readers", "evaluate").read_score(path)]
     else:
         raise MelodyganError(f"--data {str(data)!r}: no meta.json and no .abc files in this folder")
     if not pieces:

@@ -95,6 +95,11 @@ class Key:
         return cls(pc % 12, mode)
 
 
+def semitones_to_c(tonic: int) -> int:
+    """Semitones (-6..5) from pitch class ``tonic`` down or up to C: the nearest way to move a key to C."""
+    return -(((tonic + 6) % 12) - 6)
+
+
 def pitch_class_histogram(notes: list[Note]) -> np.ndarray:
     """Duration-weighted pitch-class histogram, shape ``(12,)`` float64, in steps (unnormalised)."""
     h = np.zeros(12)

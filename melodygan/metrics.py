@@ -50,7 +50,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from melodygan.chords import Chord
+from melodygan.chords import Chord, ChordTimeline
 from melodygan.keys import Key
 from melodygan.notes import Note
 from melodygan.piece import Piece
@@ -109,18 +109,12 @@ def chord_tonal_distance(chords: Sequence[Chord]) -> float:
 
 
 # --- melody against chords ----------------------------------------------------------------------
-class _ChordLookup:
-    """The chord sounding at a step: the last symbol starting at or before it (None for N.C./none)."""
-
-    def __init__(self, chords: Sequence[Chord]) -> None:
-        self.chords = sorted(chords, key=lambda c: c.start_steps)
-        self.starts = [c.start_steps for c in self.chords]
+class _ChordLookup(ChordTimeline):
+    """The chord sounding at a step, None for N.C. as for no chord (the metrics' convention)."""
 
     def at(self, step: int) -> Chord | None:
-        i = bisect.bisect_right(self.starts, step) - 1
-        if i < 0 or self.chords[i].is_no_chord:
-            return None
-        return self.chords[i]
+        c = super().at(step)
+        return None if c is None or c.is_no_chord else c
 
 
 def ctnctr(melody: Sequence[Note], chords: Sequence[Chord]) -> float:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from melodygan.chords import Chord
+from melodygan.chords import Chord, ChordTimeline
 from melodygan.keys import Key
 from melodygan.notes import Note
 
@@ -114,13 +114,10 @@ class Piece:
         return [n for notes in self.tracks().values() for n in notes]
 
     def chord_at(self, step: int) -> Chord | None:
-        """The chord sounding at ``step`` (the last one starting at or before it), or None."""
-        current = None
-        for c in self.chords:
-            if c.start_steps > step:
-                break
-            current = c
-        return current
+        """The chord sounding at ``step`` (the last one starting at or before it), or None.
+
+        One look-up; for many, build a :class:`melodygan.chords.ChordTimeline` once."""
+        return ChordTimeline(self.chords).at(step)
 
     def transposed(self, semitones: int) -> Piece:
         """Everything moved by ``semitones`` (key and chords included).

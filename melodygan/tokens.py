@@ -49,7 +49,7 @@ from melodygan.chords import NUM_CHORD_CLASSES, Chord, chord_from_index
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
 from melodygan.notes import Note
-from melodygan.piece import Piece, chords_from_changes
+from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
 
 PAD, BOS, EOS, BAR, HARM, TASK_LEADSHEET, TASK_HARMONIZE = range(7)
 SPECIAL_NAMES = ("PAD", "BOS", "EOS", "BAR", "HARM", "TASK_LEADSHEET", "TASK_HARMONIZE")
@@ -59,7 +59,6 @@ METERS: tuple[tuple[int, int], ...] = (
 )
 MAX_POSITIONS = 48
 MAX_DURATION = 48
-STEPS_PER_QUARTER = 4
 
 KEY_OFFSET = 7
 METER_OFFSET = KEY_OFFSET + 24
@@ -165,8 +164,8 @@ def bar_layout(piece: Piece) -> tuple[int, int]:
     Raises:
         MelodyganError: the piece is not on the 16th grid or its meter has no token.
     """
-    if piece.steps_per_quarter != STEPS_PER_QUARTER:
-        raise MelodyganError(f"pieces must be on a grid of {STEPS_PER_QUARTER} steps per quarter, "
+    if piece.steps_per_quarter != DEFAULT_STEPS_PER_QUARTER:
+        raise MelodyganError(f"pieces must be on a grid of {DEFAULT_STEPS_PER_QUARTER} steps per quarter, "
                              f"got {piece.steps_per_quarter}")
     meter_token(piece.time_signature)
     if piece.bar_steps > MAX_POSITIONS:
@@ -285,7 +284,7 @@ def decode(tokens: list[int], tempo_bpm: float = 120.0, title: str = "") -> Piec
             key = Key(tonic, "minor" if minor else "major")
         elif kind(t) == "meter":
             ts = METERS[t - METER_OFFSET]
-    bar_steps = STEPS_PER_QUARTER * 4 * ts[0] // ts[1]
+    bar_steps = DEFAULT_STEPS_PER_QUARTER * 4 * ts[0] // ts[1]
     bar = -1
     pos = 0
     pitch: int | None = None

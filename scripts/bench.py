@@ -141,12 +141,12 @@ def row_sampling(quick: bool) -> dict[str, Any]:
 
 
 def row_gan(quick: bool) -> dict[str, Any]:
-    if importlib.util.find_spec("melodygan.gan_engine") is None:
-        raise Skip("melodygan.gan_engine is not in this build")
+    if importlib.util.find_spec("melodygan.engines.gan") is None:
+        raise Skip("melodygan.engines.gan is not in this build")
     import numpy as np
 
     from melodygan.chords import Chord
-    from melodygan.gan_engine import (
+    from melodygan.engines.gan import (
         DEFAULT_CHECKPOINT,
         bar_steps_of,
         chords_to_bar_frames,
@@ -203,8 +203,8 @@ def row_preprocess(quick: bool) -> dict[str, Any]:
 
 
 def row_render(quick: bool) -> dict[str, Any]:
-    if importlib.util.find_spec("melodygan.audio") is None:
-        raise Skip("melodygan.audio is not in this build")
+    if importlib.util.find_spec("melodygan.formats.audio") is None:
+        raise Skip("melodygan.formats.audio is not in this build")
     mod = _script("bench_render")
     bars = 8 if quick else 32
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,7 +2,7 @@
 
 1. **rolls** — noise + chords → melody piano rolls ``(B, 8, 2, 16, P)`` (one batched forward call);
 2. **+ decode** — the rolls decoded to notes and wrapped in Pieces (:func:`pieces_from_frames`);
-3. **+ MIDI** — each Piece written as a MIDI file (:func:`melodygan.midi_io.write_midi`).
+3. **+ MIDI** — each Piece written as a MIDI file (:func:`melodygan.formats.midi.write_midi`).
 
 Each stage is timed ``--repeats`` times after one warm-up; the best and the median rate are
 printed, with the torch thread count (the CPU may be shared: compare best against best).
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from melodygan.chords import Chord
-from melodygan.gan_engine import (
+from melodygan.engines.gan import (
     DEFAULT_CHECKPOINT,
     bar_steps_of,
     chords_to_bar_frames,
@@ -109,7 +109,7 @@ def main() -> None:
     best, med = _time(decode, args.repeats)
     rows["rolls + decode"] = (args.clips / best, args.clips / med)
 
-    from melodygan.midi_io import write_midi
+    from melodygan.formats.midi import write_midi
 
     m = min(args.midi_clips, args.clips)
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,10 +133,10 @@ def main() -> None:
 
 def quality(args: argparse.Namespace) -> None:
     """Data row vs model row on bars 1-8 of the tunes (see the module docstring)."""
+    from melodygan.corpora.preprocess import load_pieces
+    from melodygan.engines.gan import gan_melodies
     from melodygan.evaluate import excerpt
-    from melodygan.gan_engine import gan_melodies
     from melodygan.metrics import ctnctr, mean_metrics, roll_metrics
-    from melodygan.preprocess import load_pieces
 
     bars = 8
     tunes = [p for p in load_pieces(args.quality, args.split) if bar_steps_of(p.time_signature) <= 16
@@ -188,7 +188,7 @@ def quality(args: argparse.Namespace) -> None:
 
 
 def _decode_config(args: argparse.Namespace):
-    from melodygan.gan_engine import DecodeConfig
+    from melodygan.engines.gan import DecodeConfig
 
     if args.min_duration is None:
         return DecodeConfig()

@@ -5,7 +5,7 @@ Builds a synthetic corpus (default 1,000 MIDI files, a melody and a bass track, 
 notes each, written with pretty_midi into a temporary folder), then times each way of reading
 every file into a 16th-note piano roll:
 
-* ``melodygan``: :func:`melodygan.midi_io.midi_to_piece` (quantised Piece) and
+* ``melodygan``: :func:`melodygan.formats.midi.midi_to_piece` (quantised Piece) and
   :func:`melodygan.pianoroll.notes_to_roll` per track (onset + sustain, ``(2, T, 128)``), one process;
 * ``melodygan preprocess``: the whole preprocessing stage on the folder (quantise, label chords,
   check, split, write arrays + meta.json), with ``--workers`` processes and a cold cache;
@@ -55,7 +55,7 @@ def write_corpus(folder: Path, files: int, notes: int, seed: int = 0) -> None:
 
 
 def ours(paths: list[Path]) -> int:
-    from melodygan.midi_io import midi_to_piece
+    from melodygan.formats.midi import midi_to_piece
     from melodygan.pianoroll import notes_to_roll
 
     cells = 0
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes for the preprocess row")
     args = ap.parse_args()
 
-    from melodygan.preprocess import preprocess
+    from melodygan.corpora.preprocess import preprocess
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "midi"

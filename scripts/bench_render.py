@@ -3,7 +3,7 @@
 Renders one arranged lead sheet (melody + chords + bass, ``--bars`` bars of 4/4 at ``--bpm``) to a
 44.1 kHz stereo WAV with:
 
-* ``melodygan``            :func:`melodygan.audio.render_wav` (FluidSynth via pyfluidsynth, float
+* ``melodygan``            :func:`melodygan.formats.audio.render_wav` (FluidSynth via pyfluidsynth, float
                            output, normalised, release tail, WAV written);
 * ``melodygan-additive``   the same with the plain fallback synth;
 * ``fluidsynth-cli``       the ``fluidsynth`` command-line program (``-ni -F out.wav``), when on PATH;
@@ -40,8 +40,8 @@ ENGINES = ("melodygan", "melodygan-additive", "fluidsynth-cli", "pretty_midi")
 
 def lead_sheet(bars: int, bpm: float):  # type: ignore[no-untyped-def]
     """A deterministic lead sheet: I-vi-IV-V in C, a scale-wise tune, arranged with a walking bass."""
-    from melodygan.arrange import arrange
     from melodygan.chords import parse_chord_symbol
+    from melodygan.engines.arrange import arrange
     from melodygan.notes import Note
     from melodygan.piece import Piece, chords_from_changes
 
@@ -59,8 +59,8 @@ def worker(engine: str, bars: int, bpm: float, out_dir: Path) -> dict[str, float
     """One timed render in this process; returns the measurements."""
     import soundfile
 
-    from melodygan.audio import default_soundfont, render_wav
-    from melodygan.midi_io import piece_to_midi, write_midi
+    from melodygan.formats.audio import default_soundfont, render_wav
+    from melodygan.formats.midi import piece_to_midi, write_midi
 
     piece = lead_sheet(bars, bpm)
     midi = write_midi(piece, out_dir / "bench.mid", force=True)
@@ -96,8 +96,8 @@ def run_cli_baseline(bars: int, bpm: float, out_dir: Path) -> dict[str, float] |
     """The fluidsynth program on the same MIDI and soundfont, timed from outside."""
     import soundfile
 
-    from melodygan.audio import default_soundfont
-    from melodygan.midi_io import write_midi
+    from melodygan.formats.audio import default_soundfont
+    from melodygan.formats.midi import write_midi
 
     exe = shutil.which("fluidsynth")
     if exe is None:

@@ -21,9 +21,9 @@ import torch
 
 from melodygan import tokens as tk
 from melodygan.devices import make_generator, pick_device
+from melodygan.engines.sampling import Constraints, Grammar, sample_tokens
 from melodygan.keys import Key
 from melodygan.models.transformer import LeadSheetTransformer, TransformerConfig
-from melodygan.sampling import Constraints, Grammar, sample_tokens
 
 
 def _sync(device: torch.device) -> None:

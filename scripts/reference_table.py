@@ -2,7 +2,7 @@
 
 Subset: for each Nottingham ABC file (sorted by name), every 6th tune (``tunes[::6]``), keeping
 tunes with at least 8 melody notes and 2 chord symbols. Rows: the tunes' own chords, the
-best-fitting diatonic triad per bar, the tonic triad throughout (:mod:`melodygan.rules`). The
+best-fitting diatonic triad per bar, the tonic triad throughout (:mod:`melodygan.engines.rules`). The
 rule rows come with both key finders (Aarden–Essen = music21's ``analyze('key')``;
 Krumhansl–Kessler = ``melodygan.keys.estimate_key``) and, for the triad rule, both bar grids
 (bar-length windows from step 0 as in the guide; the bar lines, which ``rule-triad`` uses). Every
@@ -25,10 +25,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from melodygan.corpora.nottingham import nottingham_files, read_nottingham
+from melodygan.engines.rules import best_triad_per_bar, tonic_throughout
 from melodygan.metrics import harmony_metrics, mean_metrics
-from melodygan.nottingham import nottingham_files, read_nottingham
 from melodygan.piece import Piece
-from melodygan.rules import best_triad_per_bar, tonic_throughout
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nottingham"
 COLUMNS = ("ctnctr", "pcs", "mctd", "che", "cc")

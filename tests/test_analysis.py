@@ -1,4 +1,4 @@
-"""Chord labelling on hand-built voicings, key estimation, transposition, the JSB reader."""
+"""Chord labelling on hand-built voicings, key helpers, the JSB reader."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from melodygan.analysis import (
-    common_key_shift,
+from melodygan.chords import key_of_chords, parse_chord_symbol
+from melodygan.corpora.jsb import read_jsb, steps_to_notes
+from melodygan.corpora.labelling import (
     label_chords,
     label_chords_with_confidence,
     label_windows,
-    transpose_to_common_key,
-    transpositions,
 )
 from melodygan.errors import MelodyganError
-from melodygan.jsb import read_jsb, steps_to_notes
-from melodygan.keys import Key
+from melodygan.keys import Key, semitones_to_c
 from melodygan.notes import Note
 from melodygan.piece import Piece
 
@@ -65,17 +63,10 @@ def test_silence_gets_no_chord_and_windows_follow_the_pickup() -> None:
         label_windows(piece, "half")
 
 
-def test_common_key_and_transpositions() -> None:
-    assert common_key_shift(Key(7, "major")) == 5  # G → C up a fourth
-    assert common_key_shift(Key(2, "major")) == -2
-    assert common_key_shift(Key(4, "minor")) == 5  # E minor → A minor
-    piece = Piece(melody=[Note(0, 4, 67), Note(4, 4, 71)], key=Key(7, "major"))
-    moved = transpose_to_common_key(piece)
-    assert moved.key == Key(0, "major") and [n.pitch for n in moved.melody] == [72, 76]
-    high = Piece(melody=[Note(0, 4, 125)], key=Key(7, "major"))
-    assert transpose_to_common_key(high).melody[0].pitch == 118  # an octave lower keeps it in range
-    copies = transpositions(piece, range(-5, 7), low=60, high=72)
-    assert [c.melody[1].pitch - 71 for c in copies] == [-5, -4, -3, -2, -1, 0, 1]
+def test_semitones_to_c_and_key_of_chords() -> None:
+    assert [semitones_to_c(t) for t in (0, 2, 5, 6, 7, 11)] == [0, -2, -5, 6, 5, 1]
+    progression = [parse_chord_symbol(s, 4 * i, 4) for i, s in enumerate(["G", "C", "D7", "G"])]
+    assert key_of_chords(progression) == Key(7, "major")
 
 
 def test_jsb_reader(tmp_path: Path) -> None:
@@ -100,8 +91,8 @@ def test_jsb_reader(tmp_path: Path) -> None:
 def test_batch_labelling_matches_label_chord() -> None:
     import numpy as np
 
-    from melodygan.analysis import label_chord_batch
     from melodygan.chords import label_chord
+    from melodygan.corpora.labelling import label_chord_batch
 
     rng = np.random.default_rng(0)
     weights = np.zeros((400, 12), dtype=np.float32)

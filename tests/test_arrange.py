@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from melodygan.arrange import (
+from melodygan.chords import parse_chord_symbol
+from melodygan.engines.arrange import (
     BASS_HIGH,
     BASS_LOW,
     CHORD_HIGH,
@@ -18,9 +19,8 @@ from melodygan.arrange import (
     arrange,
     choose_voicing,
 )
-from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
-from melodygan.midi_io import midi_to_piece, write_midi
+from melodygan.formats.midi import midi_to_piece, write_midi
 from melodygan.notes import Note
 from melodygan.piece import Piece, chords_from_changes
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 
-import melodygan.audio as audio
-from melodygan.audio import SynthFallbackWarning, render_wav
+import melodygan.formats.audio as audio
 from melodygan.errors import MelodyganError
+from melodygan.formats.audio import SynthFallbackWarning, render_wav
 from melodygan.notes import Note
 from melodygan.piece import Piece
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from melodygan.corpora import list_jobs, run_job
+from melodygan.corpora.sources import list_jobs, run_job
 
 
 def test_music21_bach_job_gives_a_labelled_four_voice_chorale() -> None:

@@ -103,7 +103,7 @@ def test_excerpt_drops_pickup_and_clips():
 
 
 def test_cli_end_to_end_on_abc(tmp_path, capsys):
-    pytest.importorskip("melodygan.nottingham")
+    pytest.importorskip("melodygan.corpora.nottingham")
     abc = "\n\n".join(
         f'X: {i}\nT:Tune {i}\nM:4/4\nL:1/4\nK:C\n"C"CEGE|"F"FACA|"G"GBdB|"C"cGEC|"Am"ACEA|"G7"GBdf|"C"e2c2|]\n'
         for i in range(1, 5))
@@ -121,7 +121,7 @@ def test_cli_end_to_end_on_abc(tmp_path, capsys):
 
 
 def test_gan_over_real_chords_when_weights_ship(tmp_path, pieces):
-    gan_engine = pytest.importorskip("melodygan.gan_engine")
+    gan_engine = pytest.importorskip("melodygan.engines.gan")
     if not (gan_engine.DEFAULT_CHECKPOINT / "config.json").is_file():
         pytest.skip("no shipped GAN weights")
     result = evaluate("gan-chords", pieces, 3, tmp_path / "gan", plots=False)

@@ -6,8 +6,7 @@ import torch
 
 from melodygan.checkpoints import save_checkpoint
 from melodygan.chords import Chord
-from melodygan.errors import MelodyganError
-from melodygan.gan_engine import (
+from melodygan.engines.gan import (
     chords_to_bar_frames,
     decode_roll,
     frames_to_roll,
@@ -15,6 +14,7 @@ from melodygan.gan_engine import (
     key_from_chords,
     meter_rows,
 )
+from melodygan.errors import MelodyganError
 from melodygan.keys import Key
 from melodygan.models.gan import GanConfig, MelodyGenerator
 from melodygan.notes import Note
@@ -153,7 +153,7 @@ def test_decode_inverts_notes_to_roll_for_random_monophonic_melodies():
 
 
 def test_shipped_weights_follow_key_and_chords():
-    from melodygan.gan_engine import DEFAULT_CHECKPOINT
+    from melodygan.engines.gan import DEFAULT_CHECKPOINT
     from melodygan.metrics import ctnctr
 
     if not (DEFAULT_CHECKPOINT / "config.json").is_file():

@@ -10,8 +10,8 @@ import torch
 from melodygan.checkpoints import save_checkpoint
 from melodygan.chords import parse_chord_symbol
 from melodygan.cli import main
+from melodygan.engines.generate import generate, parse_progression
 from melodygan.errors import MelodyganError
-from melodygan.generate import generate, parse_progression
 from melodygan.keys import Key
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.notes import Note
@@ -84,7 +84,7 @@ def test_cli_same_seed_byte_identical_midi(ckpt: Path, tmp_path: Path, capsys: p
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     for name in ("clip-001.mid", "clip-002.mid"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    from melodygan.midi_io import midi_to_piece
+    from melodygan.formats.midi import midi_to_piece
 
     back = midi_to_piece(tmp_path / "a" / "clip-001.mid")
     assert {"Chords", "Bass"} <= set(back.voices) and back.time_signature == (6, 8)

@@ -10,8 +10,9 @@ import torch
 from melodygan.checkpoints import save_checkpoint
 from melodygan.chords import parse_chord_symbol
 from melodygan.cli import main
+from melodygan.engines.harmonize import harmonize
+from melodygan.engines.leadsheet import chord_fit
 from melodygan.errors import MelodyganError
-from melodygan.harmonize import chord_fit, harmonize
 from melodygan.keys import Key
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.notes import Note
@@ -73,7 +74,7 @@ def test_empty_input_is_a_user_error(ckpt: Path) -> None:
 
 
 def test_cli_harmonizes_a_midi_file(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from melodygan.midi_io import midi_to_piece, write_midi
+    from melodygan.formats.midi import midi_to_piece, write_midi
 
     src = write_midi(_tune(4), tmp_path / "tune.mid")
     assert main(["harmonize", str(src), "--checkpoint", str(ckpt), "--seed", "2"]) == 0

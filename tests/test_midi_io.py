@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
+from melodygan.formats.midi import MidiImportWarning, midi_to_piece, piece_to_midi, piece_to_midifile, write_midi
 from melodygan.keys import Key
-from melodygan.midi_io import MidiImportWarning, midi_to_piece, piece_to_midi, piece_to_midifile, write_midi
 from melodygan.notes import Note
 from melodygan.piece import Piece, chords_from_changes
 
@@ -275,7 +275,7 @@ def _assert_round_trip(pieces: list[Piece], tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATASETS / "nottingham").is_dir(), reason="Nottingham corpus not present")
 def test_nottingham_tunes_round_trip_exactly(tmp_path: Path) -> None:
-    from melodygan.nottingham import read_nottingham
+    from melodygan.corpora.nottingham import read_nottingham
 
     pieces = read_nottingham(DATASETS / "nottingham" / "ashover.abc")
     pieces += read_nottingham(DATASETS / "nottingham" / "morris.abc")
@@ -286,7 +286,7 @@ def test_nottingham_tunes_round_trip_exactly(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.skipif(not (DATASETS / "jsb-chorales").is_dir(), reason="JSB chorales not present")
 def test_jsb_chorales_round_trip_exactly(tmp_path: Path) -> None:
-    from melodygan.jsb import read_jsb
+    from melodygan.corpora.jsb import read_jsb
 
     pieces = read_jsb(DATASETS / "jsb-chorales" / "Jsb16thSeparated.json")["valid"]
     assert len(pieces) > 50

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from melodygan.arrange import arrange
 from melodygan.chords import QUALITIES, Chord, parse_chord_symbol
+from melodygan.engines.arrange import arrange
 from melodygan.errors import MelodyganError
+from melodygan.formats.musicxml import choose_layout, find_musescore, write_musicxml, write_sheet_png
 from melodygan.keys import Key
-from melodygan.musicxml import choose_layout, find_musescore, write_musicxml, write_sheet_png
 from melodygan.notes import Note
 from melodygan.piece import Piece, chords_from_changes
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from melodygan.corpora.nottingham import normalize_chord_symbols, read_nottingham
 from melodygan.errors import MelodyganError
-from melodygan.nottingham import normalize_chord_symbols, read_nottingham
 
 TUNES = """X: 1
 T:Test Tune

@@ -9,9 +9,9 @@ import pytest
 
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
+from melodygan.formats.plot import TRACK_COLOURS, plot_piano_roll
 from melodygan.notes import Note
 from melodygan.piece import Piece, chords_from_changes
-from melodygan.plot import TRACK_COLOURS, plot_piano_roll
 
 
 def rgb(hex_colour: str) -> tuple[int, int, int]:

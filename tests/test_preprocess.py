@@ -10,11 +10,7 @@ import pytest
 
 from melodygan.chords import Chord, parse_chord_symbol
 from melodygan.cli import main
-from melodygan.errors import MelodyganError
-from melodygan.keys import Key
-from melodygan.notes import Note
-from melodygan.piece import Piece
-from melodygan.preprocess import (
+from melodygan.corpora.preprocess import (
     PreprocessConfig,
     decode_pieces,
     encode_pieces,
@@ -25,6 +21,10 @@ from melodygan.preprocess import (
     preprocess,
     split_of,
 )
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key
+from melodygan.notes import Note
+from melodygan.piece import Piece
 
 
 def _piece(shift: int = 0, title: str = "t") -> Piece:
@@ -75,7 +75,7 @@ def test_rolls_and_labels() -> None:
 def midi_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import pretty_midi
 
-    from melodygan.midi_io import write_midi
+    from melodygan.formats.midi import write_midi
 
     d = tmp_path_factory.mktemp("midis")
     for i in range(6):

@@ -10,10 +10,10 @@ import pytest
 from melodygan.chords import parse_chord_symbol
 from melodygan.cli import main
 from melodygan.errors import MelodyganError
+from melodygan.formats.readers import read_score
 from melodygan.keys import Key
 from melodygan.notes import Note
 from melodygan.piece import Piece
-from melodygan.readers import read_score
 
 MELODY = [Note(0, 4, 60), Note(4, 4, 62), Note(8, 4, 64), Note(12, 4, 65), Note(16, 8, 67), Note(24, 8, 67)]
 
@@ -23,7 +23,7 @@ def _notes(piece: Piece) -> list[tuple[int, int, int]]:
 
 
 def test_midi_round_trip(tmp_path: Path) -> None:
-    from melodygan.midi_io import write_midi
+    from melodygan.formats.midi import write_midi
 
     piece = Piece(melody=MELODY, chords=[parse_chord_symbol("C", 0, 16), parse_chord_symbol("G7", 16, 16)],
                   key=Key(0, "major"), tempo_bpm=100.0, title="Round")

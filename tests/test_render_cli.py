@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import soundfile
 
-from melodygan.arrange import arrange
 from melodygan.chords import parse_chord_symbol
 from melodygan.cli import main
-from melodygan.export import export_piece
-from melodygan.midi_io import midi_to_piece, write_midi
+from melodygan.engines.arrange import arrange
+from melodygan.formats.export import export_piece
+from melodygan.formats.midi import midi_to_piece, write_midi
 from melodygan.notes import Note
 from melodygan.piece import Piece, chords_from_changes
 

@@ -5,11 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from melodygan.errors import MelodyganError
-from melodygan.keys import Key
-from melodygan.notes import Note
-from melodygan.piece import Piece
-from melodygan.rules import (
+from melodygan.engines.rules import (
     best_triad_per_bar,
     diatonic_triads,
     estimate_key_aarden_essen,
@@ -17,6 +13,10 @@ from melodygan.rules import (
     melody_key,
     tonic_throughout,
 )
+from melodygan.errors import MelodyganError
+from melodygan.keys import Key
+from melodygan.notes import Note
+from melodygan.piece import Piece
 
 
 def bars_of_quarters(bars: list[list[int]], pickup: list[int] | None = None) -> Piece:

@@ -6,9 +6,9 @@ import torch
 
 from melodygan import tokens as tk
 from melodygan.devices import make_generator
+from melodygan.engines.sampling import BarSpec, Constraints, Grammar, filter_logits, sample_tokens
 from melodygan.keys import Key
 from melodygan.models.transformer import LeadSheetTransformer, TransformerConfig
-from melodygan.sampling import BarSpec, Constraints, Grammar, filter_logits, sample_tokens
 
 
 def _model() -> LeadSheetTransformer:

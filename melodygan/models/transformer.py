@@ -78,11 +78,6 @@ class KVCache:
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0
 
-    def reorder(self, index: torch.Tensor) -> None:
-        """Keep only the batch rows in ``index`` (finished rows leave the batch)."""
-        self.k = self.k[:, index]
-        self.v = self.v[:, index]
-
 
 class SelfAttention(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:

@@ -41,6 +41,7 @@ from melodygan.checkpoints import config_from_dict, load_checkpoint, save_checkp
 from melodygan.devices import autocast, pick_device
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
+from melodygan.keys import semitones_to_c
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.piece import Piece
 
@@ -73,16 +74,11 @@ class TrainConfig:
         return cls(steps=20, batch_size=4, window_tokens=96, warmup_steps=2, eval_every=10, log_every=5)
 
 
-def tonic_shift(piece: Piece) -> int:
-    """Semitones (-6..5) that move the piece's tonic to C."""
-    return -(((piece.key.tonic + 6) % 12) - 6)
-
-
 def _tokenize(pieces: list[Piece], shift_range: int, normalize: bool) -> list[dict[tuple[int, str], list[list[int]]]]:
     """Per piece: ``{(shift, task): [prefix, bar, bar, ...]}`` for every shift in range that fits MIDI."""
     out = []
     for p in pieces:
-        base = p.transposed(tonic_shift(p)) if normalize else p
+        base = p.transposed(semitones_to_c(p.key.tonic)) if normalize else p
         entry: dict[tuple[int, str], list[list[int]]] = {}
         for s in range(-shift_range, shift_range + 1):
             try:

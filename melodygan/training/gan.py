@@ -47,9 +47,9 @@ import torch.nn.functional as F
 
 from melodygan.checkpoints import config_from_dict, save_checkpoint
 from melodygan.devices import make_generator, pick_device
+from melodygan.engines.gan import MODEL_TYPE, decode_roll, frames_to_roll, meter_rows
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
-from melodygan.gan_engine import MODEL_TYPE, decode_roll, frames_to_roll, meter_rows
 from melodygan.keys import Key
 from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector
 from melodygan.notes import Note
@@ -470,7 +470,7 @@ def train_gan_from_dir(data_dir: str | Path, out_dir: str | Path, *, steps: int 
         raise MelodyganError(f"data folder {data_dir} does not exist; make one with `melodygan preprocess`")
     if resume and not (Path(out_dir) / "resume.pt").is_file():
         raise MelodyganError(f"--resume given but {Path(out_dir) / 'resume.pt'} does not exist")
-    from melodygan.preprocess import load_pieces
+    from melodygan.corpora.preprocess import load_pieces
 
     train = load_pieces(data_dir, "train")
     try:

@@ -18,7 +18,7 @@ from melodygan.piece import Piece
 def _plan(midi_path: Path, *, wav: bool, png: bool, musicxml: bool, sheet_png: bool, stems: bool,
           out_dir: str | Path | None, track_names: list[str]) -> dict[str, Path]:
     """Every output path, by kind (``"wav"``, ``"stem:<track>"``, ``"musicxml"``, ``"sheet_png"``, ``"png"``)."""
-    from melodygan.audio import stem_path
+    from melodygan.formats.audio import stem_path
 
     plan: dict[str, Path] = {}
     if wav:
@@ -39,20 +39,20 @@ def _write_extras(piece: Piece, audio_source: object, plan: dict[str, Path], *, 
                   stems: bool, sample_rate: int, bit_depth: int, layout: str, force: bool) -> list[Path]:
     written: list[Path] = []
     if "wav" in plan:
-        from melodygan.audio import render_wav
+        from melodygan.formats.audio import render_wav
 
         written += render_wav(audio_source, plan["wav"], soundfont=soundfont, stems=stems,  # type: ignore[arg-type]
                               sample_rate=sample_rate, bit_depth=bit_depth, force=force)
     if "musicxml" in plan:
-        from melodygan.musicxml import write_musicxml
+        from melodygan.formats.musicxml import write_musicxml
 
         written.append(write_musicxml(piece, plan["musicxml"], layout=layout, force=force))
     if "sheet_png" in plan:
-        from melodygan.musicxml import write_sheet_png
+        from melodygan.formats.musicxml import write_sheet_png
 
         written.append(write_sheet_png(plan["musicxml"], plan["sheet_png"], force=force))
     if "png" in plan:
-        from melodygan.plot import plot_piano_roll
+        from melodygan.formats.plot import plot_piano_roll
 
         written.append(plot_piano_roll(piece, plan["png"], force=force))
     return written
@@ -65,17 +65,17 @@ def export_piece(piece: Piece, midi_path: str | Path, *, wav: bool = False, png:
     """Write a Piece as a DAW-ready MIDI file plus any of WAV, MusicXML, piano-roll PNG, sheet PNG.
 
     Args:
-        piece: the music (arrange it first for chord and bass tracks: :func:`melodygan.arrange.arrange`).
+        piece: the music (arrange it first for chord and bass tracks: :func:`melodygan.engines.arrange.arrange`).
         midi_path: the ``.mid`` to write; the other files go beside it with the same stem.
-        wav: render ``<stem>.wav`` with FluidSynth (see :mod:`melodygan.audio`).
+        wav: render ``<stem>.wav`` with FluidSynth (see :mod:`melodygan.formats.audio`).
         png: draw the piano roll ``<stem>.png``.
-        musicxml: write ``<stem>.musicxml`` (lead sheet or score, see :mod:`melodygan.musicxml`).
+        musicxml: write ``<stem>.musicxml`` (lead sheet or score, see :mod:`melodygan.formats.musicxml`).
         soundfont: ``.sf2``/``.sf3`` for the WAV; None for TimGM6mb.sf2.
         stems: with ``wav``, also one ``<stem>-<track>.wav`` per track.
         force: replace existing files.
         sheet_png: engrave ``<stem>-sheet.png`` with MuseScore 3 (writes the MusicXML too).
         dynamics: accent flat-velocity tracks by their place in the bar
-            (:func:`melodygan.arrange.add_dynamics`) before writing.
+            (:func:`melodygan.engines.arrange.add_dynamics`) before writing.
         sample_rate: WAV sample rate in Hz.
         bit_depth: WAV bits, 16 or 24.
         layout: MusicXML layout, ``"auto"``, ``"lead-sheet"`` or ``"score"``.
@@ -87,14 +87,14 @@ def export_piece(piece: Piece, midi_path: str | Path, *, wav: bool = False, png:
         MelodyganError: an existing output without ``force`` (nothing is written then), MuseScore
             missing for ``sheet_png``, bad settings.
     """
-    from melodygan.midi_io import write_midi
+    from melodygan.formats.midi import write_midi
 
     midi_path = Path(midi_path)
     if dynamics:
-        from melodygan.arrange import add_dynamics
+        from melodygan.engines.arrange import add_dynamics
 
         piece = add_dynamics(piece)
-    from melodygan.audio import midifile_of, track_names
+    from melodygan.formats.audio import midifile_of, track_names
 
     names = track_names(midifile_of(piece)) if wav and stems else []
     plan = _plan(midi_path, wav=wav, png=png, musicxml=musicxml, sheet_png=sheet_png, stems=stems,
@@ -112,7 +112,7 @@ def render_file(midi_path: str | Path, *, wav: bool = False, png: bool = False, 
     """Render an existing MIDI file to WAV / MusicXML / PNG (the ``melodygan render`` command).
 
     The WAV plays the MIDI file itself (drums, tempo changes and all); the MusicXML and the piano
-    roll come from the file read as a Piece (:func:`melodygan.midi_io.midi_to_piece`, which picks
+    roll come from the file read as a Piece (:func:`melodygan.formats.midi.midi_to_piece`, which picks
     the melody track or takes ``melody_track``).
 
     Args:
@@ -128,13 +128,13 @@ def render_file(midi_path: str | Path, *, wav: bool = False, png: bool = False, 
     Raises:
         MelodyganError: unreadable input, nothing asked for, an existing output without ``force``.
     """
-    from melodygan.midi_io import midi_to_piece
+    from melodygan.formats.midi import midi_to_piece
 
     src = Path(midi_path)
     if not (wav or png or musicxml or sheet_png):
         raise MelodyganError("nothing to render; ask for --wav, --png, --musicxml and/or --sheet-png")
     piece = midi_to_piece(src, melody_track=melody_track)
-    from melodygan.audio import midifile_of, track_names
+    from melodygan.formats.audio import midifile_of, track_names
 
     names = track_names(midifile_of(src)) if wav and stems else []
     plan = _plan(src, wav=wav, png=png, musicxml=musicxml, sheet_png=sheet_png, stems=stems,
@@ -151,7 +151,7 @@ def _preflight(paths: list[Path], force: bool, sheet_png: bool) -> None:
     for p in paths:
         check_writable(p, force)
     if sheet_png:
-        from melodygan.musicxml import MUSESCORE_HINT, find_musescore
+        from melodygan.formats.musicxml import MUSESCORE_HINT, find_musescore
 
         if find_musescore() is None:
             raise MelodyganError(MUSESCORE_HINT)

@@ -36,11 +36,10 @@ from melodygan.errors import MelodyganError
 from melodygan.keys import Key, estimate_key
 from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector
 from melodygan.notes import Note
-from melodygan.piece import Piece
+from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece
 
 MODEL_TYPE = "gan-melody"
 DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "gan-melody"
-STEPS_PER_QUARTER = 4
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,11 @@ def meter_rows(time_signature: tuple[int, int], steps_per_bar: int = 16) -> np.n
     num, den = time_signature
     if den not in (1, 2, 4, 8, 16) or num < 1:
         raise MelodyganError(f"bad time signature {num}/{den}")
-    bar = STEPS_PER_QUARTER * 4 * num // den
-    if (STEPS_PER_QUARTER * 4 * num) % den or bar > steps_per_bar:
+    bar = DEFAULT_STEPS_PER_QUARTER * 4 * num // den
+    if (DEFAULT_STEPS_PER_QUARTER * 4 * num) % den or bar > steps_per_bar:
         raise MelodyganError(f"time signature {num}/{den} has a bar of {bar} sixteenths; the GAN handles bars "
                              f"of up to {steps_per_bar} (e.g. 2/4, 3/4, 4/4, 6/8)")
-    beat = STEPS_PER_QUARTER * 4 // den
+    beat = DEFAULT_STEPS_PER_QUARTER * 4 // den
     if den == 8 and num % 3 == 0 and num > 3:
         beat *= 3  # compound meter: dotted-quarter beats
     rows = np.zeros((2, steps_per_bar), dtype=np.float32)
@@ -77,7 +76,7 @@ def meter_rows(time_signature: tuple[int, int], steps_per_bar: int = 16) -> np.n
 def bar_steps_of(time_signature: tuple[int, int]) -> int:
     """Sixteenths in one bar of ``time_signature``."""
     num, den = time_signature
-    return STEPS_PER_QUARTER * 4 * num // den
+    return DEFAULT_STEPS_PER_QUARTER * 4 * num // den
 
 
 def chords_to_bar_frames(chords: list[Chord], bars: int, bar_steps: int, steps_per_bar: int = 16) -> np.ndarray:

@@ -1,7 +1,6 @@
-"""Analysis of Pieces: chord labelling by template matching, key estimation, transposition.
+"""Chord labelling for sources without chord symbols (chorales, plain MIDI), by template matching.
 
-Chord labelling (:func:`label_chords`) is for sources without chord symbols (chorales, plain
-MIDI). The piece is cut into windows of one beat or one bar, aligned to the bar lines (the pickup
+In :func:`label_chords` the piece is cut into windows of one beat or one bar, aligned to the bar lines (the pickup
 is cut back from bar 1). In each window every sounding note of every track adds its overlap in
 steps to its pitch class, and the lowest sounding pitch gets half as much again (the bass
 defines the chord more than an inner voice). The weight vector goes to
@@ -9,10 +8,6 @@ defines the chord more than an inner voice). The weight vector goes to
 with a preference for simple chords), which also gives the confidence: the share of the window's
 weight that the chord's tones explain. Silent windows get no chord; consecutive windows with the
 same label merge into one chord, which lasts until the next change.
-
-Transposition: :func:`transpose_to_common_key` moves a piece to C major / A minor by the smallest
-shift (−6..+5 semitones, an octave further where notes would leave MIDI's range);
-:func:`transpositions` gives the augmentation copies.
 """
 
 from __future__ import annotations
@@ -53,24 +48,9 @@ def label_windows(piece: Piece, per: str = "beat") -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
-def window_weights(piece: Piece, start_steps: int, end_steps: int) -> np.ndarray:
-    """Pitch-class weights of one window, shape ``(12,)`` float32 (overlap steps, bass weighted up)."""
-    w = np.zeros(12, dtype=np.float32)
-    lowest: tuple[int, int] | None = None  # (pitch, overlap) of the lowest sounding note
-    for n in piece.all_notes():
-        overlap = min(n.end_steps, end_steps) - max(n.start_steps, start_steps)
-        if overlap <= 0:
-            continue
-        w[n.pitch % 12] += overlap
-        if lowest is None or n.pitch < lowest[0]:
-            lowest = (n.pitch, overlap)
-    if lowest is not None:
-        w[lowest[0] % 12] += BASS_WEIGHT * lowest[1]
-    return w
-
-
 def all_window_weights(piece: Piece, windows: list[tuple[int, int]]) -> np.ndarray:
-    """:func:`window_weights` of many windows at once, shape ``(W, 12)`` float32."""
+    """Pitch-class weights of each window, shape ``(W, 12)`` float32: the steps each pitch class
+    sounds inside the window, the lowest sounding note's overlap counted ``1 + BASS_WEIGHT`` times."""
     notes = piece.all_notes()
     out = np.zeros((len(windows), 12), dtype=np.float32)
     if not notes or not windows:
@@ -172,45 +152,3 @@ def label_chords(piece: Piece, per: str = "beat") -> Piece:
 def estimate_piece_key(piece: Piece) -> tuple[Key, float]:
     """Krumhansl-Schmuckler key of all the piece's notes: ``(key, correlation)``."""
     return estimate_key(piece.all_notes())
-
-
-def common_key_shift(key: Key) -> int:
-    """Semitones (−6..+5) that move ``key`` to C major (major keys) or A minor (minor keys)."""
-    target = 0 if key.mode == "major" else 9
-    shift = (target - key.tonic) % 12
-    return shift - 12 if shift > 5 else shift
-
-
-def _fits(piece: Piece, semitones: int, low: int = 0, high: int = 127) -> bool:
-    r = piece.pitch_range()
-    return r is None or (r[0] + semitones >= low and r[1] + semitones <= high)
-
-
-def transpose_to_common_key(piece: Piece) -> Piece:
-    """The piece moved to C major / A minor (by its ``key``), by the smallest shift that keeps notes in 0-127.
-
-    Raises:
-        ValueError: no octave of the shift keeps every note inside MIDI's range.
-    """
-    base = common_key_shift(piece.key)
-    for shift in (base, base + 12, base - 12):
-        if _fits(piece, shift):
-            return piece.transposed(shift)
-    raise ValueError(f"cannot transpose {piece.title or 'piece'} by {base} semitones within MIDI's 0-127")
-
-
-def transpositions(piece: Piece, semitones: range | list[int] = range(-5, 7), low: int = 0,
-                   high: int = 127) -> list[Piece]:
-    """Transposition augmentation: copies of the piece moved by each shift whose notes stay in ``low..high``.
-
-    Args:
-        piece: the piece.
-        semitones: shifts to try (default −5..+6: every key once).
-        low: lowest allowed MIDI pitch.
-        high: highest allowed MIDI pitch.
-
-    Returns:
-        The copies in the order of ``semitones`` (0 gives the piece itself), skipping shifts that
-        would leave the range.
-    """
-    return [piece.transposed(s) if s else piece for s in semitones if _fits(piece, s, low, high)]

@@ -12,7 +12,7 @@ Sources (``melodygan preprocess SOURCE...``):
 ==================  ============================================================================
 
 One job per input file, so that a process pool can spread them and a cache can reuse each one
-(:mod:`melodygan.preprocess`). :func:`run_job` returns the pieces of one job with their ids
+(:mod:`melodygan.corpora.preprocess`). :func:`run_job` returns the pieces of one job with their ids
 (``"<source>/<file>[/<tune index>]"``) and every input it skipped with a reason; it never raises
 for a bad input.
 """
@@ -151,7 +151,7 @@ def run_job(job: Job, label_per: str = "beat") -> JobResult:
 
 
 def _jsb(job: Job, result: JobResult) -> None:
-    from melodygan.jsb import read_jsb
+    from melodygan.corpora.jsb import read_jsb
 
     for split, pieces in read_jsb(job.path).items():
         for i, p in enumerate(pieces):
@@ -161,8 +161,8 @@ def _jsb(job: Job, result: JobResult) -> None:
 def _abc(job: Job, result: JobResult) -> None:
     from music21 import converter, stream
 
-    from melodygan.notation import score_to_piece
-    from melodygan.nottingham import normalize_chord_symbols, read_abc_text
+    from melodygan.corpora.nottingham import normalize_chord_symbols, read_abc_text
+    from melodygan.formats.notation import score_to_piece
 
     text = read_abc_text(job.path)
     if not text.strip():
@@ -202,8 +202,8 @@ def _satb_parts(parts: list[Any]) -> list[Any] | None:
 def _bach(job: Job, result: JobResult, label_per: str) -> None:
     from music21 import converter
 
-    from melodygan.analysis import label_chords
-    from melodygan.notation import score_to_piece
+    from melodygan.corpora.labelling import label_chords
+    from melodygan.formats.notation import score_to_piece
 
     score: Any = converter.parse(job.path)
     parts = list(score.parts) if hasattr(score, "parts") else []
@@ -223,8 +223,8 @@ def _bach(job: Job, result: JobResult, label_per: str) -> None:
 
 
 def _midi(job: Job, result: JobResult, label_per: str) -> None:
-    from melodygan.analysis import label_chords
-    from melodygan.midi_io import midi_to_piece
+    from melodygan.corpora.labelling import label_chords
+    from melodygan.formats.midi import midi_to_piece
 
     piece = midi_to_piece(job.path)
     if not piece.chords:
@@ -233,8 +233,8 @@ def _midi(job: Job, result: JobResult, label_per: str) -> None:
 
 
 def _musicxml(job: Job, result: JobResult, label_per: str) -> None:
-    from melodygan.analysis import label_chords
-    from melodygan.notation import read_notation
+    from melodygan.corpora.labelling import label_chords
+    from melodygan.formats.notation import read_notation
 
     piece = read_notation(job.path)
     if not piece.chords:

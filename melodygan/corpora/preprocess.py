@@ -1,6 +1,6 @@
 """Preprocessing: corpora → compact arrays per split + ``meta.json``; loading them back; piano-roll tensors.
 
-``preprocess(sources, out_dir)`` reads every source (:mod:`melodygan.corpora`) in a process pool,
+``preprocess(sources, out_dir)`` reads every source (:mod:`melodygan.corpora.sources`) in a process pool,
 one job per input file, and writes to ``out_dir``:
 
 ``train.npz`` / ``valid.npz`` / ``test.npz`` — one file per split, integer rows (times in steps):
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from melodygan.chords import Chord, chord_from_index
-from melodygan.corpora import Job, JobResult, list_jobs, run_job
+from melodygan.corpora.sources import Job, JobResult, list_jobs, run_job
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
 from melodygan.keys import Key

@@ -18,7 +18,7 @@ Parsing follows the evaluation guide's conventions:
   the other). Expanding would duplicate bars and weight repeated strains twice in the data;
   the reference numbers in the evaluation guide are computed on the tunes as written.
 
-Parsing all 14 files takes one to two minutes (music21 is slow); :mod:`melodygan.preprocess`
+Parsing all 14 files takes one to two minutes (music21 is slow); :mod:`melodygan.corpora.preprocess`
 caches the result.
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
-from melodygan.notation import score_to_piece
+from melodygan.formats.notation import score_to_piece
 from melodygan.piece import Piece
 
 _QUOTED = re.compile(r'"([^"\n]*)"')

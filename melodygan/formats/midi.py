@@ -18,7 +18,7 @@ Reading (:func:`midi_to_piece`) takes any Standard MIDI File:
   of the busiest track are not candidates). A polyphonic melody track is reduced to its skyline;
   the notes under it stay as a voice ``"<name> accompaniment"``. All other pitched tracks are kept
   as voices under their track names; drum tracks (channel 10) are left out. The choice is logged
-  on the ``melodygan.midi_io`` logger at INFO level.
+  on the ``melodygan.formats.midi`` logger at INFO level.
 
 mido and pretty_midi are imported inside the functions that use them, so that importing this
 module (e.g. from the ``generate`` command) costs nothing until a file is read or written.

@@ -7,7 +7,7 @@ for silence. Each chorale becomes a Piece with the soprano as melody (``melody_n
 note (the format cannot tell a repeated note from a held one). The format has no meter or key:
 4/4 is assumed (every chorale here is in common time), the key is estimated from all voices
 (Krumhansl-Schmuckler), tempo 90 bpm, and chords are labelled per beat
-(:func:`melodygan.analysis.label_chords`).
+(:func:`melodygan.corpora.labelling.label_chords`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from melodygan.analysis import estimate_piece_key, label_chords
+from melodygan.corpora.labelling import estimate_piece_key, label_chords
 from melodygan.errors import MelodyganError
 from melodygan.notes import Note
 from melodygan.piece import Piece

@@ -1,6 +1,6 @@
 """Audio: render MIDI (or a Piece) to WAV with FluidSynth and a General MIDI soundfont.
 
-Rendering goes through the same type-1 MIDI that :func:`melodygan.midi_io.write_midi` writes, so
+Rendering goes through the same type-1 MIDI that :func:`melodygan.formats.midi.write_midi` writes, so
 what a user hears is what their DAW gets (programs, channel volumes and pans included). Any MIDI
 file renders too, drums and tempo changes included.
 
@@ -328,7 +328,7 @@ def midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
     if isinstance(source, mido.MidiFile):
         return source
     if isinstance(source, Piece):
-        from melodygan.midi_io import piece_to_midifile
+        from melodygan.formats.midi import piece_to_midifile
 
         return piece_to_midifile(source)
     p = Path(source)

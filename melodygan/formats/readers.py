@@ -1,11 +1,11 @@
 """One entry point for a user's score: :func:`read_score` picks the reader by file extension.
 
 ==========================================  ==================================================
-``.mid`` ``.midi``                          :func:`melodygan.midi_io.midi_to_piece` (pretty_midi)
-``.xml`` ``.musicxml`` ``.mxl`` ``.krn``    :func:`melodygan.notation.read_notation` (music21)
+``.mid`` ``.midi``                          :func:`melodygan.formats.midi.midi_to_piece` (pretty_midi)
+``.xml`` ``.musicxml`` ``.mxl`` ``.krn``    :func:`melodygan.formats.notation.read_notation` (music21)
 ``.abc``                                    first tune, Nottingham chord spellings understood
-                                            (:func:`melodygan.nottingham.parse_abc_tunes`)
-``.wav`` ``.flac`` ``.mp3`` ``.ogg``        :func:`melodygan.transcribe.transcribe` (librosa pyin)
+                                            (:func:`melodygan.corpora.nottingham.parse_abc_tunes`)
+``.wav`` ``.flac`` ``.mp3`` ``.ogg``        :func:`melodygan.formats.transcribe.transcribe` (librosa pyin)
 ==========================================  ==================================================
 
 Readers are imported inside the function: music21 and librosa are slow to import, and a command
@@ -53,21 +53,21 @@ def read_score(path: str | Path, melody_track: str | int | None = None, *,
     if p.stat().st_size == 0:
         raise MelodyganError(f"{p}: the file is empty")
     if suffix in MIDI_SUFFIXES:
-        from melodygan.midi_io import midi_to_piece
+        from melodygan.formats.midi import midi_to_piece
 
         return midi_to_piece(p, melody_track=melody_track)
     if suffix in NOTATION_SUFFIXES:
-        from melodygan.notation import read_notation
+        from melodygan.formats.notation import read_notation
 
         return read_notation(p, melody_track=melody_track)
     if suffix in ABC_SUFFIXES:
-        from melodygan.nottingham import parse_abc_tunes, read_abc_text
+        from melodygan.corpora.nottingham import parse_abc_tunes, read_abc_text
 
         tunes = parse_abc_tunes(read_abc_text(p), source=str(p))
         tunes = [t for t in tunes if t.melody]
         if not tunes:
             raise MelodyganError(f"{p}: the ABC file holds no tune with notes")
         return tunes[0]
-    from melodygan.transcribe import transcribe
+    from melodygan.formats.transcribe import transcribe
 
     return transcribe(p, tempo_bpm=tempo_bpm)
