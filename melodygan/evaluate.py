@@ -376,76 +376,29 @@ def _root_degrees(pieces: list[Piece]) -> np.ndarray:
 
 
 def _plots(real: list[Piece], model: list[Piece], result: dict[str, Any], folder: Path) -> list[str]:
-    import matplotlib
+    from melodygan.formats.charts import bar_chart, histogram_grid
+    from melodygan.formats.plot import plot_piano_roll
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names: list[str] = []
-    x = np.arange(12)
     harmonizer = result["kind"] == "harmonizer"  # same melodies on both sides: compare the chords
-    fig, ax = plt.subplots(figsize=(7, 3))
-    ax.bar(x - 0.2, _pc_hist(real, harmonizer), 0.4, label="real")
-    ax.bar(x + 0.2, _pc_hist(model, harmonizer), 0.4, label=result["engine"])
-    ax.set_xticks(x, ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"])
-    ax.set_ylabel("share of duration")
-    ax.set_title("Pitch-class histogram of " + ("chord tones" if harmonizer else "notes"))
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(folder / "pitch_classes.png", dpi=100)
-    plt.close(fig)
-    names.append("pitch_classes.png")
-
+    bar_chart({"real": _pc_hist(real, harmonizer), result["engine"]: _pc_hist(model, harmonizer)},
+              ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"], folder / "pitch_classes.png",
+              ylabel="share of duration",
+              title="Pitch-class histogram of " + ("chord tones" if harmonizer else "notes"))
+    names = ["pitch_classes.png"]
     if harmonizer:
-        fig, ax = plt.subplots(figsize=(7, 3))
-        ax.bar(x - 0.2, _root_degrees(real), 0.4, label="human")
-        ax.bar(x + 0.2, _root_degrees(model), 0.4, label=result["engine"])
-        ax.set_xticks(x, ["I", "bII", "II", "bIII", "III", "IV", "#IV", "V", "bVI", "VI", "bVII", "VII"])
-        ax.set_ylabel("share of duration")
-        ax.set_title("Chord roots relative to the key")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(folder / "chord_roots.png", dpi=100)
-        plt.close(fig)
+        bar_chart({"human": _root_degrees(real), result["engine"]: _root_degrees(model)},
+                  ["I", "bII", "II", "bIII", "III", "IV", "#IV", "V", "bVI", "VI", "bVII", "VII"],
+                  folder / "chord_roots.png", ylabel="share of duration", title="Chord roots relative to the key")
         names.append("chord_roots.png")
-        return names + _example_plot(model[0], result, folder, plt)
-
-    feats_r = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in real]
-    feats_m = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in model]
-    fig, axes = plt.subplots(1, len(metrics.SCALAR_FEATURES), figsize=(3 * len(metrics.SCALAR_FEATURES), 2.8))
-    for ax, name in zip(axes, metrics.SCALAR_FEATURES):
-        r = [f[name][0] for f in feats_r]
-        m = [f[name][0] for f in feats_m]
-        bins = np.histogram_bin_edges(r + m, bins=12)
-        ax.hist(r, bins=bins, alpha=0.6, density=True, label="real")
-        ax.hist(m, bins=bins, alpha=0.6, density=True, label="model")
-        ax.set_title(name, fontsize=9)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(folder / "features.png", dpi=100)
-    plt.close(fig)
-    names.append("features.png")
-    return names + _example_plot(model[0], result, folder, plt)
-
-
-def _example_plot(example: Piece, result: dict[str, Any], folder: Path, plt: Any) -> list[str]:
-    fig, ax = plt.subplots(figsize=(9, 3))
-    for i, (track, notes) in enumerate(example.tracks().items()):
-        for j, n in enumerate(notes):
-            ax.add_patch(plt.Rectangle((n.start_steps, n.pitch - 0.4), n.duration_steps, 0.8, alpha=0.8,
-                                       color=f"C{i}", label=track if j == 0 else None))
-    for c in example.chords:
-        ax.axvline(c.start_steps, color="0.7", lw=0.8)
-        ax.text(c.start_steps + 0.3, 1.0, c.symbol(), transform=ax.get_xaxis_transform(), fontsize=7, va="top")
-    pr = example.pitch_range() or (60, 72)
-    ax.set_xlim(0, max(example.end_steps, 1))
-    ax.set_ylim(pr[0] - 2, pr[1] + 3)
-    ax.set_xlabel("steps (16ths)")
-    ax.set_ylabel("MIDI pitch")
-    ax.set_title(f"Example: {example.title or result['engine']}")
-    if example.tracks():
-        ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    fig.savefig(folder / "example_roll.png", dpi=100)
-    plt.close(fig)
-    return ["example_roll.png"]
+    else:
+        feats_r = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in real]
+        feats_m = [metrics.piece_features(p.melody, p.steps_per_quarter) for p in model]
+        histogram_grid({name: {"real": [f[name][0] for f in feats_r], "model": [f[name][0] for f in feats_m]}
+                        for name in metrics.SCALAR_FEATURES}, folder / "features.png")
+        names.append("features.png")
+    example = model[0]
+    if example.all_notes():
+        plot_piano_roll(example, folder / "example_roll.png", title=f"Example: {example.title or result['engine']}",
+                        force=True)
+        names.append("example_roll.png")
+    return names

@@ -53,7 +53,7 @@ import numpy as np
 from melodygan.chords import Chord, ChordTimeline
 from melodygan.keys import Key
 from melodygan.notes import Note
-from melodygan.piece import Piece
+from melodygan.piece import SATB, Piece
 from melodygan.tonal import pitch_class_centroid, tonal_centroid
 
 CONSONANT_INTERVALS = frozenset({0, 3, 4, 7, 8, 9})
@@ -62,7 +62,6 @@ QN_MIN_STEPS = 3
 VOICE_RANGES: dict[str, tuple[int, int]] = {
     "Soprano": (60, 79), "Alto": (53, 72), "Tenor": (48, 67), "Bass": (40, 60),
 }
-SATB = ("Soprano", "Alto", "Tenor", "Bass")
 # numpy >= 2 renamed trapz to trapezoid.
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # type: ignore[attr-defined]
 

@@ -17,6 +17,7 @@ from melodygan.notes import Note
 
 DEFAULT_STEPS_PER_QUARTER = 4
 ALLOWED_DENOMINATORS = (1, 2, 4, 8, 16)
+SATB = ("Soprano", "Alto", "Tenor", "Bass")  # the voice names of four-part harmony, top down
 
 
 @dataclass(frozen=True)
@@ -167,3 +168,37 @@ def chords_from_changes(symbols: list[tuple[int, Chord]], end_steps: int) -> lis
         else:
             out.append(chord.with_time(start, end - start))
     return out
+
+
+# --- accents by metrical position ---------------------------------------------------------
+def metric_weight(piece: Piece, step: int) -> float:
+    """Accent of a step: 1.0 on the downbeat, 0.9 on the middle of an even bar, 0.84 on other
+    beats, 0.76 on eighth off-beats and 0.7 on anything finer."""
+    bar, beat = piece.bar_steps, piece.beat_steps
+    pos = (step - piece.pickup_steps) % bar
+    if pos == 0:
+        return 1.0
+    if pos % beat == 0:
+        return 0.9 if (bar // beat) % 2 == 0 and pos == bar // 2 else 0.84
+    eighth = max(piece.steps_per_quarter // 2, 1)
+    return 0.76 if pos % eighth == 0 else 0.7
+
+
+def accented_velocity(piece: Piece, step: int, base: int) -> int:
+    """``base`` scaled by :func:`metric_weight` of the step, within MIDI's 1..127."""
+    return max(1, min(127, round(base * metric_weight(piece, step))))
+
+
+def add_dynamics(piece: Piece) -> Piece:
+    """Accent tracks whose notes all share one velocity by their place in the bar.
+
+    Tracks with varied velocities (played, or already shaped) are left alone, so applying this
+    twice changes nothing the second time.
+    """
+    def shape(notes: list[Note]) -> list[Note]:
+        if len({n.velocity for n in notes}) != 1:
+            return notes
+        return [Note(n.start_steps, n.duration_steps, n.pitch, accented_velocity(piece, n.start_steps, n.velocity))
+                for n in notes]
+
+    return piece.replace(melody=shape(piece.melody), voices={k: shape(v) for k, v in piece.voices.items()})

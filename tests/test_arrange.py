@@ -15,14 +15,13 @@ from melodygan.engines.arrange import (
     CHORD_HIGH,
     CHORD_LOW,
     STYLES,
-    add_dynamics,
     arrange,
     choose_voicing,
 )
 from melodygan.errors import MelodyganError
 from melodygan.formats.midi import midi_to_piece, write_midi
 from melodygan.notes import Note
-from melodygan.piece import Piece, chords_from_changes
+from melodygan.piece import Piece, add_dynamics, chords_from_changes
 
 
 def sheet(symbols: list[str], time_signature: tuple[int, int] = (4, 4), pickup: int = 0,

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from melodygan.corpora.nottingham import normalize_chord_symbols, read_nottingham
+from melodygan.corpora.nottingham import read_nottingham
 from melodygan.errors import MelodyganError
+from melodygan.formats.abc import normalize_chord_symbols
 
 TUNES = """X: 1
 T:Test Tune

@@ -23,17 +23,14 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
 
 KINDS = ("nottingham", "jsb", "music21", "midi", "musicxml")
 MUSIC21_CORPORA = ("bach", "folk")
-FOLK_FOLDERS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
-SATB = ("Soprano", "Alto", "Tenor", "Bass")
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
@@ -108,15 +105,11 @@ def _music21_jobs(name: str) -> list[Job]:
     if name not in MUSIC21_CORPORA:
         allowed = ", ".join("music21:" + c for c in MUSIC21_CORPORA)
         raise MelodyganError(f"unknown music21 corpus {name!r}; allowed: {allowed}")
-    from music21 import corpus
+    from melodygan.formats.notation import music21_corpus_files
 
     if name == "bach":
-        paths = [Path(str(p)) for p in corpus.getComposer("bach")]
-        paths = sorted(p for p in paths if p.suffix in (".mxl", ".xml", ".krn"))
-        return [Job("music21-bach", str(p), p.name) for p in paths]
-    paths = [Path(str(p)) for p in corpus.getPaths(fileExtensions=("abc",))]
-    paths = sorted(p for p in paths if p.parent.name in FOLK_FOLDERS)
-    return [Job("music21-folk", str(p), f"{p.parent.name}/{p.name}") for p in paths]
+        return [Job("music21-bach", str(p), p.name) for p in music21_corpus_files("bach")]
+    return [Job("music21-folk", str(p), f"{p.parent.name}/{p.name}") for p in music21_corpus_files("folk")]
 
 
 def _first_line(e: BaseException) -> str:
@@ -159,67 +152,27 @@ def _jsb(job: Job, result: JobResult) -> None:
 
 
 def _abc(job: Job, result: JobResult) -> None:
-    from music21 import converter, stream
-
-    from melodygan.corpora.nottingham import normalize_chord_symbols, read_abc_text
-    from melodygan.formats.notation import score_to_piece
+    from melodygan.formats.abc import abc_tunes, read_abc_text
 
     text = read_abc_text(job.path)
     if not text.strip():
         raise MelodyganError("empty file")
-    try:
-        parsed = converter.parseData(normalize_chord_symbols(text), format="abc")
-    except Exception as e:  # music21 raises many exception types for bad input
-        raise MelodyganError(f"not readable ABC ({_first_line(e)})") from None
-    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
-    if not scores:
-        raise MelodyganError("no tunes in the file")
-    for i, score in enumerate(scores):
+    for i, tune in enumerate(abc_tunes(text, source=job.name)):
         pid = f"{job.source}/{job.name}/{i}"
-        try:
-            md = score.metadata
-            title = str(md.title) if md is not None and md.title else f"{Path(job.name).stem} #{i + 1}"
-            result.items.append((pid, None, score_to_piece(score, title=title)))
-        except Exception as e:  # one bad tune must not lose the file's other tunes
-            result.skipped.append((pid, f"{type(e).__name__}: {_first_line(e)}"))
-
-
-def _satb_parts(parts: list[Any]) -> list[Any] | None:
-    """The Soprano, Alto, Tenor, Bass parts by name (instrument parts such as horns or continuo
-    are left out), or the parts themselves when there are exactly four; None otherwise."""
-    by_name: dict[str, Any] = {}
-    for p in parts:
-        name = str(p.partName or "").strip().lower()
-        for voice in SATB:
-            v = voice.lower()
-            if v not in by_name and name in (v, v[0], v[0] + "."):
-                by_name[v] = p
-    if len(by_name) == 4:
-        return [by_name[v.lower()] for v in SATB]
-    return parts if len(parts) == 4 else None
+        if isinstance(tune, str):  # one bad tune must not lose the file's other tunes
+            result.skipped.append((pid, tune))
+        else:
+            result.items.append((pid, None, tune))
 
 
 def _bach(job: Job, result: JobResult, label_per: str) -> None:
-    from music21 import converter
-
     from melodygan.corpora.labelling import label_chords
-    from melodygan.formats.notation import score_to_piece
+    from melodygan.formats.notation import read_chorale
 
-    score: Any = converter.parse(job.path)
-    parts = list(score.parts) if hasattr(score, "parts") else []
-    pid = f"{job.source}/{Path(job.name).stem}"
-    satb = _satb_parts(parts)
-    if satb is None:
-        result.skipped.append((pid, f"not a four-voice chorale ({len(parts)} parts, no Soprano/Alto/Tenor/Bass)"))
-        return
-    for p in parts:
-        if all(p is not q for q in satb):
-            score.remove(p)  # doubling instruments (horns, continuo) are not voices of the chorale
-    for p, name in zip(satb, SATB):  # chorale parts come in S, A, T, B order
-        p.partName = name
-    piece = score_to_piece(score, melody_part="Soprano")
+    piece = read_chorale(job.path)
     title = piece.title if piece.title and piece.title.lower() != "untitled" else Path(job.name).stem
-    result.items.append((pid, None, label_chords(piece.replace(title=title), per=label_per)))
+    result.items.append((f"{job.source}/{Path(job.name).stem}", None,
+                         label_chords(piece.replace(title=title), per=label_per)))
 
 
 def _midi(job: Job, result: JobResult, label_per: str) -> None:

@@ -27,7 +27,7 @@
   root, chord tones, and a chromatic approach to the next chord's root) or ``none``. The bass sits
   in C1-D3 (28-50), each note the octave nearest to the previous one.
 * **Dynamics.** Notes get velocities from their place in the bar (downbeat strongest, then the
-  main beats, then off-beats); :func:`add_dynamics` does the same to a flat-velocity melody.
+  main beats, then off-beats); :func:`melodygan.piece.add_dynamics` does the same to a flat-velocity melody.
 
 No randomness: the same piece gives the same arrangement.
 """
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from melodygan.chords import QUALITIES, Chord
 from melodygan.errors import MelodyganError
 from melodygan.notes import Note
-from melodygan.piece import Piece
+from melodygan.piece import Piece, accented_velocity
 
 STYLES = ("block", "sustained", "waltz", "arpeggio", "alberti", "broken")
 BASS_STYLES = ("root", "root-fifth", "walking", "none")
@@ -51,38 +51,6 @@ CHORD_VELOCITY, BASS_VELOCITY = 88, 92
 # An event of a pattern: (onset in steps from the bar line, length in steps, which voicing notes)
 # where the selector is "all", "upper" (all but the lowest) or an index into the sorted voicing.
 Event = tuple[int, int, "str | int"]
-
-
-def metric_weight(piece: Piece, step: int) -> float:
-    """Accent of a step: 1.0 on the downbeat, 0.9 on the middle of an even bar, 0.84 on other
-    beats, 0.76 on eighth off-beats and 0.7 on anything finer."""
-    bar, beat = piece.bar_steps, piece.beat_steps
-    pos = (step - piece.pickup_steps) % bar
-    if pos == 0:
-        return 1.0
-    if pos % beat == 0:
-        return 0.9 if (bar // beat) % 2 == 0 and pos == bar // 2 else 0.84
-    eighth = max(piece.steps_per_quarter // 2, 1)
-    return 0.76 if pos % eighth == 0 else 0.7
-
-
-def _velocity(piece: Piece, step: int, base: int) -> int:
-    return max(1, min(127, round(base * metric_weight(piece, step))))
-
-
-def add_dynamics(piece: Piece) -> Piece:
-    """Accent tracks whose notes all share one velocity by their place in the bar.
-
-    Tracks with varied velocities (played, or already shaped) are left alone, so applying this
-    twice changes nothing the second time.
-    """
-    def shape(notes: list[Note]) -> list[Note]:
-        if len({n.velocity for n in notes}) != 1:
-            return notes
-        return [Note(n.start_steps, n.duration_steps, n.pitch, _velocity(piece, n.start_steps, n.velocity))
-                for n in notes]
-
-    return piece.replace(melody=shape(piece.melody), voices={k: shape(v) for k, v in piece.voices.items()})
 
 
 # --- voicings -------------------------------------------------------------------------------
@@ -201,7 +169,7 @@ def chord_track(piece: Piece, style: str = "block") -> list[Note]:
             onsets.insert(0, (s, nxt - s, "all"))
         for t, length, sel in onsets:
             stop = min(t + length, e)
-            vel = _velocity(piece, t, CHORD_VELOCITY)
+            vel = accented_velocity(piece, t, CHORD_VELOCITY)
             out.extend(Note(t, stop - t, p, vel) for p in _select(style, voicing, sel))
     return sorted(out)
 
@@ -264,7 +232,7 @@ def bass_track(piece: Piece, style: str = "root") -> list[Note]:
                 previous = _nearest(pc, previous)
                 pitches.append(previous)
             stops = [*beats[1:], e]
-        out.extend(Note(t, stop - t, p, _velocity(piece, t, BASS_VELOCITY))
+        out.extend(Note(t, stop - t, p, accented_velocity(piece, t, BASS_VELOCITY))
                    for t, stop, p in zip(beats, stops, pitches))
     return out
 

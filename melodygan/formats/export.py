@@ -12,7 +12,7 @@ from pathlib import Path
 
 from melodygan.errors import MelodyganError
 from melodygan.files import check_writable, output_path
-from melodygan.piece import Piece
+from melodygan.piece import Piece, add_dynamics
 
 
 def _plan(midi_path: Path, *, wav: bool, png: bool, musicxml: bool, sheet_png: bool, stems: bool,
@@ -75,7 +75,7 @@ def export_piece(piece: Piece, midi_path: str | Path, *, wav: bool = False, png:
         force: replace existing files.
         sheet_png: engrave ``<stem>-sheet.png`` with MuseScore 3 (writes the MusicXML too).
         dynamics: accent flat-velocity tracks by their place in the bar
-            (:func:`melodygan.engines.arrange.add_dynamics`) before writing.
+            (:func:`melodygan.piece.add_dynamics`) before writing.
         sample_rate: WAV sample rate in Hz.
         bit_depth: WAV bits, 16 or 24.
         layout: MusicXML layout, ``"auto"``, ``"lead-sheet"`` or ``"score"``.
@@ -91,8 +91,6 @@ def export_piece(piece: Piece, midi_path: str | Path, *, wav: bool = False, png:
 
     midi_path = Path(midi_path)
     if dynamics:
-        from melodygan.engines.arrange import add_dynamics
-
         piece = add_dynamics(piece)
     from melodygan.formats.audio import midifile_of, track_names
 

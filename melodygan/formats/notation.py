@@ -33,7 +33,7 @@ from melodygan.chords import Chord, label_chord, parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
 from melodygan.notes import Note, skyline
-from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
+from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, SATB, Piece, chords_from_changes
 
 NOTATION_SUFFIXES = (".xml", ".musicxml", ".mxl", ".abc", ".krn")
 _MODE_TO_KEY_MODE = {"major": "major", "ionian": "major", "mixolydian": "major", "lydian": "major",
@@ -243,3 +243,59 @@ def read_notation(path: str | Path, melody_track: str | int | None = None) -> Pi
     if not piece.title:
         piece = piece.replace(title=path.stem)
     return piece
+
+
+FOLK_FOLDERS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
+
+
+def music21_corpus_files(name: str) -> list[Path]:
+    """The files of a collection bundled with music21, sorted: ``"bach"`` (chorales: ``.mxl``, ``.xml``,
+    ``.krn``) or ``"folk"`` (the ABC files of Essen, O'Neill, Ryan, Aird and misc. folk)."""
+    from music21 import corpus
+
+    if name == "bach":
+        paths = [Path(str(p)) for p in corpus.getComposer("bach")]
+        return sorted(p for p in paths if p.suffix in (".mxl", ".xml", ".krn"))
+    if name == "folk":
+        paths = [Path(str(p)) for p in corpus.getPaths(fileExtensions=("abc",))]
+        return sorted(p for p in paths if p.parent.name in FOLK_FOLDERS)
+    raise MelodyganError(f"unknown music21 collection {name!r}; allowed: bach, folk")
+
+
+def _satb_parts(parts: list[Any]) -> list[Any] | None:
+    """The Soprano, Alto, Tenor, Bass parts by name (instrument parts such as horns or continuo
+    are left out), or the parts themselves when there are exactly four; None otherwise."""
+    by_name: dict[str, Any] = {}
+    for p in parts:
+        name = str(p.partName or "").strip().lower()
+        for voice in SATB:
+            v = voice.lower()
+            if v not in by_name and name in (v, v[0], v[0] + "."):
+                by_name[v] = p
+    if len(by_name) == 4:
+        return [by_name[v.lower()] for v in SATB]
+    return parts if len(parts) == 4 else None
+
+
+def read_chorale(path: str | Path) -> Piece:
+    """A four-voice chorale score: the soprano as melody, alto, tenor and bass as named voices.
+
+    Parts are found by name (Soprano/Alto/Tenor/Bass, S./A./…) or, in a four-part score, by order;
+    doubling instruments (horns, continuo) are left out.
+
+    Raises:
+        MelodyganError: not a four-voice score.
+    """
+    from music21 import converter
+
+    score: Any = converter.parse(str(path))
+    parts = list(score.parts) if hasattr(score, "parts") else []
+    satb = _satb_parts(parts)
+    if satb is None:
+        raise MelodyganError(f"not a four-voice chorale ({len(parts)} parts, no Soprano/Alto/Tenor/Bass)")
+    for p in parts:
+        if all(p is not q for q in satb):
+            score.remove(p)  # doubling instruments (horns, continuo) are not voices of the chorale
+    for p, name in zip(satb, SATB):  # chorale parts come in S, A, T, B order
+        p.partName = name
+    return score_to_piece(score, melody_part="Soprano")

@@ -4,7 +4,7 @@
 ``.mid`` ``.midi``                          :func:`melodygan.formats.midi.midi_to_piece` (pretty_midi)
 ``.xml`` ``.musicxml`` ``.mxl`` ``.krn``    :func:`melodygan.formats.notation.read_notation` (music21)
 ``.abc``                                    first tune, Nottingham chord spellings understood
-                                            (:func:`melodygan.corpora.nottingham.parse_abc_tunes`)
+                                            (:func:`melodygan.formats.abc.parse_abc_tunes`)
 ``.wav`` ``.flac`` ``.mp3`` ``.ogg``        :func:`melodygan.formats.transcribe.transcribe` (librosa pyin)
 ==========================================  ==================================================
 
@@ -61,7 +61,7 @@ def read_score(path: str | Path, melody_track: str | int | None = None, *,
 
         return read_notation(p, melody_track=melody_track)
     if suffix in ABC_SUFFIXES:
-        from melodygan.corpora.nottingham import parse_abc_tunes, read_abc_text
+        from melodygan.formats.abc import parse_abc_tunes, read_abc_text
 
         tunes = parse_abc_tunes(read_abc_text(p), source=str(p))
         tunes = [t for t in tunes if t.melody]

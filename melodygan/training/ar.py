@@ -184,29 +184,12 @@ def _atomic_torch_save(obj: Any, path: Path) -> None:
 
 
 def _plot(metrics_path: Path, png: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from melodygan.formats.charts import line_chart
 
     rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
-    valid = [(r["step"], r["valid_nll"]) for r in rows if "valid_nll" in r]
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    if train:
-        ax.plot(*zip(*train), label="train loss")
-    if valid:
-        ax.plot(*zip(*valid), "o-", label="validation NLL")
-    ax.set_xlabel("step")
-    ax.set_ylabel("nats / token")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    try:
-        with atomic_output(png, force=True) as tmp:
-            fig.savefig(tmp, dpi=100)
-    finally:
-        plt.close(fig)
+    line_chart({"train loss": [(r["step"], r["loss"]) for r in rows if "loss" in r],
+                "validation NLL": [(r["step"], r["valid_nll"]) for r in rows if "valid_nll" in r]},
+               png, xlabel="step", ylabel="nats / token", markers={"validation NLL": "o-"})
 
 
 def _evaluate_and_save(model: LeadSheetTransformer, model_config: TransformerConfig,

@@ -259,31 +259,17 @@ def _chord_steps(chords: torch.Tensor, meter: np.ndarray) -> list[np.ndarray]:
 
 def save_roll_png(frames: np.ndarray, chords: torch.Tensor, meter: np.ndarray, pitch_low: int, path: Path,
                   title: str) -> None:
-    """Piano-roll picture of a few phrases (chord tones shaded), written atomically."""
-    import matplotlib
+    """Piano-roll picture of a few phrases (onsets black, chord tones shaded), written atomically."""
+    from melodygan.formats.charts import image_strips
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = len(frames)
-    fig, axes = plt.subplots(rows, 1, figsize=(10, 1.6 * rows), squeeze=False)
-    for ax, f, c, m in zip(axes[:, 0], frames, chords.numpy(), meter):
+    images, bars = [], []
+    for f, c, m in zip(frames, chords.numpy(), meter):
         bs = int(m[0].sum())
         roll = frames_to_roll(f, bs)  # (2, T, P)
-        p = roll.shape[2]
-        ct = c[:, :bs].reshape(-1, 12)[:, (np.arange(p) + pitch_low) % 12]  # (T, P) chord tones
-        ax.imshow(0.25 * ct.T + roll[0].T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=1.25,
-                  interpolation="nearest")
-        for x in range(0, roll.shape[1], bs):
-            ax.axvline(x - 0.5, color="tab:blue", lw=0.5)
-        ax.set_yticks([])
-    axes[0, 0].set_title(title)
-    fig.tight_layout()
-    try:
-        with atomic_output(path, force=True) as tmp:
-            fig.savefig(tmp, dpi=80)
-    finally:
-        plt.close(fig)
+        ct = c[:, :bs].reshape(-1, 12)[:, (np.arange(roll.shape[2]) + pitch_low) % 12]  # (T, P) chord tones
+        images.append(0.25 * ct.T + roll[0].T)  # (P, T)
+        bars.append(bs)
+    image_strips(images, path, title=title, line_every=bars, vmax=1.25)
 
 
 # --- the loop ---------------------------------------------------------------------------------
