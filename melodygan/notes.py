@@ -65,7 +65,7 @@ def is_monophonic(notes: list[Note]) -> bool:
     return all(a.end_steps <= b.start_steps for a, b in pairwise(ordered))
 
 
-def skyline(notes: list[Note]) -> list[Note]:
+def skyline(notes: list[Note], *, keep_every_onset: bool = False) -> list[Note]:
     """Reduce polyphony to a monophonic line by keeping the highest sounding pitch.
 
     At every onset the highest note starting there wins. A note that starts while a higher note
@@ -74,6 +74,9 @@ def skyline(notes: list[Note]) -> list[Note]:
 
     Args:
         notes: any notes, possibly overlapping.
+        keep_every_onset: keep the winner of every onset, cutting whatever still sounds there
+            (a legato line: what a token stream of one note per onset means) instead of dropping
+            a note hidden under a higher sustained one.
 
     Returns:
         Monophonic notes sorted by start, none overlapping.
@@ -87,7 +90,7 @@ def skyline(notes: list[Note]) -> list[Note]:
     for n in sorted(by_onset.values()):
         if out and out[-1].end_steps > n.start_steps:
             prev = out[-1]
-            if prev.pitch > n.pitch:
+            if prev.pitch > n.pitch and not keep_every_onset:
                 continue  # hidden under a higher sustained note
             out[-1] = replace(prev, duration_steps=n.start_steps - prev.start_steps)
         out.append(n)

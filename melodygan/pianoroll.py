@@ -7,6 +7,11 @@ Layout (the one place it is written down):
     several tracks     ``(N, 2, T, P)`` — tracks in the Piece's order (melody first).
     chords             ``(T,)`` int64 chord-vocabulary indices per step (0 = no chord, see
                        :mod:`melodygan.chords`), or ``(T, 12)`` float32 pitch-class rows.
+    bar frames         ``(N, 2, S, P)`` float32 — a phrase cut into ``N`` bars, each padded to a
+                       frame of ``S`` steps (16: a 4/4 bar); steps past the bar stay zero. The
+                       GAN works in this frame so that one network serves every meter whose bar
+                       fits. Chords in frames: ``(N, S, 12)``; the meter: ``(2, S)`` rows
+                       (:func:`meter_rows`: inside the bar, beat starts).
 
 The onset channel makes repeated notes survive a round trip: two quarter notes on the same pitch
 are sustain ``1 1 1 1 1 1 1 1`` with onsets ``1 0 0 0 1 0 0 0``, where a plain roll would merge
@@ -19,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from melodygan.chords import Chord, chord_from_index
+from melodygan.errors import MelodyganError
 from melodygan.notes import Note
+from melodygan.piece import DEFAULT_STEPS_PER_QUARTER
 
 SUSTAIN, ONSET = 0, 1
 
@@ -114,5 +121,51 @@ def chords_to_pitch_classes(chords: list[Chord], length_steps: int) -> np.ndarra
     rows = np.zeros((length_steps, 12), dtype=np.float32)
     for c in chords:
         for pc in c.pitch_classes:
-            rows[c.start_steps:min(c.end_steps, length_steps), pc] = 1.0
+            rows[max(c.start_steps, 0):min(c.end_steps, length_steps), pc] = 1.0
     return rows
+
+
+# --- bar frames -------------------------------------------------------------------------------
+def meter_rows(time_signature: tuple[int, int], steps_per_bar: int = 16) -> np.ndarray:
+    """Meter condition ``(2, steps_per_bar)`` float32: bar mask and beat starts.
+
+    Raises:
+        MelodyganError: when the bar does not fit the model's frame.
+    """
+    num, den = time_signature
+    if den not in (1, 2, 4, 8, 16) or num < 1:
+        raise MelodyganError(f"bad time signature {num}/{den}")
+    bar = DEFAULT_STEPS_PER_QUARTER * 4 * num // den
+    if (DEFAULT_STEPS_PER_QUARTER * 4 * num) % den or bar > steps_per_bar:
+        raise MelodyganError(f"time signature {num}/{den} has a bar of {bar} sixteenths; the GAN handles bars "
+                             f"of up to {steps_per_bar} (e.g. 2/4, 3/4, 4/4, 6/8)")
+    beat = DEFAULT_STEPS_PER_QUARTER * 4 // den
+    if den == 8 and num % 3 == 0 and num > 3:
+        beat *= 3  # compound meter: dotted-quarter beats
+    rows = np.zeros((2, steps_per_bar), dtype=np.float32)
+    rows[0, :bar] = 1.0
+    rows[1, 0:bar:beat] = 1.0
+    return rows
+
+
+def bar_steps_of(time_signature: tuple[int, int]) -> int:
+    """Sixteenths in one bar of ``time_signature``."""
+    num, den = time_signature
+    return DEFAULT_STEPS_PER_QUARTER * 4 * num // den
+
+
+def chords_to_bar_frames(chords: list[Chord], bars: int, bar_steps: int, steps_per_bar: int = 16) -> np.ndarray:
+    """Chord pitch classes per step in the bar frame, ``(bars, steps_per_bar, 12)`` float32.
+
+    Steps past ``bar_steps`` in each frame stay zero. Chord times are in steps from the start.
+    """
+    flat = chords_to_pitch_classes(chords, bars * bar_steps)  # (T, 12)
+    out = np.zeros((bars, steps_per_bar, 12), dtype=np.float32)
+    out[:, :bar_steps] = flat.reshape(bars, bar_steps, 12)
+    return out
+
+
+def frames_to_roll(frames: np.ndarray, bar_steps: int) -> np.ndarray:
+    """Bar frames ``(N, 2, S, P)`` → one continuous roll ``(2, N * bar_steps, P)`` (padding dropped)."""
+    n, c, _, p = frames.shape
+    return frames[:, :, :bar_steps].transpose(1, 0, 2, 3).reshape(c, n * bar_steps, p)

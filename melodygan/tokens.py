@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from melodygan.chords import NUM_CHORD_CLASSES, Chord, chord_from_index
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.notes import Note
+from melodygan.notes import Note, skyline
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
 
 PAD, BOS, EOS, BAR, HARM, TASK_LEADSHEET, TASK_HARMONIZE = range(7)
@@ -176,19 +176,11 @@ def bar_layout(piece: Piece) -> tuple[int, int]:
 
 
 def monophonic_melody(notes: list[Note], stats: EncodeStats | None = None) -> list[Note]:
-    """The notes as a monophonic line: the highest note wins at an onset, a note is cut where the next starts."""
-    by_onset: dict[int, Note] = {}
-    for n in notes:
-        if n.start_steps not in by_onset or n.pitch > by_onset[n.start_steps].pitch:
-            by_onset[n.start_steps] = n
-    out: list[Note] = []
-    for n in sorted(by_onset.values()):
-        if out and out[-1].end_steps > n.start_steps:
-            prev = out[-1]
-            out[-1] = Note(prev.start_steps, n.start_steps - prev.start_steps, prev.pitch, prev.velocity)
-            if stats is not None:
-                stats.overlaps_cut += 1
-        out.append(n)
+    """The notes as one line: the highest note of each onset, cut where the next onset starts
+    (:func:`melodygan.notes.skyline` keeping every onset); notes cut are counted in ``stats``."""
+    out = skyline(notes, keep_every_onset=True)
+    if stats is not None:
+        stats.overlaps_cut += len(set(notes) - set(out))
     return out
 
 

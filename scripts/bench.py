@@ -146,16 +146,9 @@ def row_gan(quick: bool) -> dict[str, Any]:
     import numpy as np
 
     from melodygan.chords import Chord
-    from melodygan.engines.gan import (
-        DEFAULT_CHECKPOINT,
-        bar_steps_of,
-        chords_to_bar_frames,
-        load_generator,
-        meter_rows,
-        pieces_from_frames,
-        sample_frames,
-    )
+    from melodygan.engines.gan import DEFAULT_CHECKPOINT, load_generator, pieces_from_frames, sample_frames
     from melodygan.keys import Key
+    from melodygan.pianoroll import bar_steps_of, chords_to_bar_frames, meter_rows
 
     progressions = _script("bench_gan").PROGRESSIONS
     if not (DEFAULT_CHECKPOINT / "config.json").is_file():

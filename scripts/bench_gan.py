@@ -32,17 +32,10 @@ import numpy as np
 import torch
 
 from melodygan.chords import Chord
-from melodygan.engines.gan import (
-    DEFAULT_CHECKPOINT,
-    bar_steps_of,
-    chords_to_bar_frames,
-    load_generator,
-    meter_rows,
-    pieces_from_frames,
-    sample_frames,
-)
+from melodygan.engines.gan import DEFAULT_CHECKPOINT, load_generator, pieces_from_frames, sample_frames
 from melodygan.keys import Key
 from melodygan.models.gan import GanConfig, MelodyGenerator
+from melodygan.pianoroll import bar_steps_of, chords_to_bar_frames, meter_rows
 
 PROGRESSIONS = [  # roots and qualities, one chord per bar
     [(0, "maj"), (9, "min"), (5, "maj"), (7, "dom7")] * 2,

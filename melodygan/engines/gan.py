@@ -30,13 +30,14 @@ import numpy as np
 import torch
 
 from melodygan.checkpoints import PACKAGE_WEIGHTS, load_checkpoint
-from melodygan.chords import Chord
+from melodygan.chords import Chord, key_of_chords
 from melodygan.devices import make_generator, pick_device
 from melodygan.errors import MelodyganError
-from melodygan.keys import Key, estimate_key
+from melodygan.keys import Key
 from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector
 from melodygan.notes import Note
-from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece
+from melodygan.pianoroll import bar_steps_of, chords_to_bar_frames, frames_to_roll, meter_rows
+from melodygan.piece import Piece
 
 MODEL_TYPE = "gan-melody"
 DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "gan-melody"
@@ -49,54 +50,6 @@ class DecodeConfig:
     sustain_threshold: float = 0.5
     onset_threshold: float = 0.5
     min_duration_steps: int = 1
-
-
-def meter_rows(time_signature: tuple[int, int], steps_per_bar: int = 16) -> np.ndarray:
-    """Meter condition ``(2, steps_per_bar)`` float32: bar mask and beat starts.
-
-    Raises:
-        MelodyganError: when the bar does not fit the model's frame.
-    """
-    num, den = time_signature
-    if den not in (1, 2, 4, 8, 16) or num < 1:
-        raise MelodyganError(f"bad time signature {num}/{den}")
-    bar = DEFAULT_STEPS_PER_QUARTER * 4 * num // den
-    if (DEFAULT_STEPS_PER_QUARTER * 4 * num) % den or bar > steps_per_bar:
-        raise MelodyganError(f"time signature {num}/{den} has a bar of {bar} sixteenths; the GAN handles bars "
-                             f"of up to {steps_per_bar} (e.g. 2/4, 3/4, 4/4, 6/8)")
-    beat = DEFAULT_STEPS_PER_QUARTER * 4 // den
-    if den == 8 and num % 3 == 0 and num > 3:
-        beat *= 3  # compound meter: dotted-quarter beats
-    rows = np.zeros((2, steps_per_bar), dtype=np.float32)
-    rows[0, :bar] = 1.0
-    rows[1, 0:bar:beat] = 1.0
-    return rows
-
-
-def bar_steps_of(time_signature: tuple[int, int]) -> int:
-    """Sixteenths in one bar of ``time_signature``."""
-    num, den = time_signature
-    return DEFAULT_STEPS_PER_QUARTER * 4 * num // den
-
-
-def chords_to_bar_frames(chords: list[Chord], bars: int, bar_steps: int, steps_per_bar: int = 16) -> np.ndarray:
-    """Chord pitch classes per step in the bar frame, ``(bars, steps_per_bar, 12)`` float32.
-
-    Steps past ``bar_steps`` in each frame stay zero. Chord times are in steps from the start.
-    """
-    flat = np.zeros((bars * bar_steps, 12), dtype=np.float32)
-    for c in chords:
-        for pc in c.pitch_classes:
-            flat[max(c.start_steps, 0):min(c.end_steps, bars * bar_steps), pc] = 1.0
-    out = np.zeros((bars, steps_per_bar, 12), dtype=np.float32)
-    out[:, :bar_steps] = flat.reshape(bars, bar_steps, 12)
-    return out
-
-
-def frames_to_roll(frames: np.ndarray, bar_steps: int) -> np.ndarray:
-    """Bar frames ``(N, 2, S, P)`` → one continuous roll ``(2, N * bar_steps, P)`` (padding dropped)."""
-    n, c, _, p = frames.shape
-    return frames[:, :, :bar_steps].transpose(1, 0, 2, 3).reshape(c, n * bar_steps, p)
 
 
 def decode_roll(roll: np.ndarray, pitch_low: int, *, sustain_threshold: float = 0.5, onset_threshold: float = 0.5,
@@ -199,12 +152,6 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
     return np.concatenate(out) if out else np.zeros((0, n, 2, cfg.steps_per_bar, cfg.num_pitches), np.float32)
 
 
-def key_from_chords(chords: list[Chord]) -> Key:
-    """Key estimate from chord tones weighted by duration (C major when there are none)."""
-    notes = [Note(c.start_steps, c.duration_steps, 60 + pc) for c in chords for pc in c.pitch_classes]
-    return estimate_key(notes)[0]
-
-
 def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tuple[int, int] = (4, 4),
                  key: Key | None = None, seed: int = 1, checkpoint: str | Path | None = None,
                  device: str | None = None, tempo_bpm: float = 120.0, scale_mask: bool = False,
@@ -239,7 +186,7 @@ def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tu
     dec = decode or DecodeConfig()
     cut = [[c.with_time(c.start_steps, min(c.end_steps, total) - c.start_steps) for c in cl if c.start_steps < total]
            for cl in chords]
-    keys = [key if key is not None else key_from_chords(cl) for cl in cut]
+    keys = [key if key is not None else key_of_chords(cl) for cl in cut]
     frames = np.stack([chords_to_bar_frames(cl, bars, bar_steps, cfg.steps_per_bar) for cl in cut]) if cut else \
         np.zeros((0, bars, cfg.steps_per_bar, 12), np.float32)
     probs = sample_frames(model, frames, keys, meter, seed)

@@ -51,13 +51,14 @@ def _melody_of(piece: Piece) -> list[Note]:
     return notes
 
 
-def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = None, temperature: float = 0.8,
-              device: str | None = None, candidates: int = 16, segment_bars: int = 1,
+def harmonize(piece: Piece | str | Path, *, seed: int = 1, checkpoint: str | Path | None = None,
+              temperature: float = 0.8, device: str | None = None, candidates: int = 16, segment_bars: int = 1,
               context_bars: int = 4, max_chords_per_bar: int = 2) -> Piece:
     """Add chord symbols to a melody.
 
     Args:
-        piece: the melody (``piece.melody``; made monophonic by skyline when chords were played
+        piece: the melody, or a score file :func:`melodygan.read_score` reads (``piece.melody``;
+            made monophonic by skyline when chords were played
             with it). Other parts are dropped from the result.
         seed: the same seed gives the same chords.
         checkpoint: a transformer checkpoint folder; None = the shipped weights.
@@ -78,6 +79,10 @@ def harmonize(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = No
         raise MelodyganError("candidates, segment_bars and max_chords_per_bar must be >= 1, context_bars >= 0")
     if temperature < 0:
         raise MelodyganError(f"temperature {temperature} must be >= 0")
+    if not isinstance(piece, Piece):
+        from melodygan.formats.readers import read_score
+
+        piece = read_score(piece)
     melody = _melody_of(piece)
     work = piece.replace(melody=melody, chords=[], voices={})
     if work.steps_per_quarter != DEFAULT_STEPS_PER_QUARTER:

@@ -47,12 +47,13 @@ import torch.nn.functional as F
 
 from melodygan.checkpoints import config_from_dict, save_checkpoint
 from melodygan.devices import make_generator, pick_device
-from melodygan.engines.gan import MODEL_TYPE, decode_roll, frames_to_roll, meter_rows
+from melodygan.engines.gan import MODEL_TYPE, decode_roll
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
 from melodygan.keys import Key
 from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector
 from melodygan.notes import Note
+from melodygan.pianoroll import frames_to_roll, meter_rows
 from melodygan.piece import Piece
 
 

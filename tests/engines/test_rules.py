@@ -111,7 +111,7 @@ def test_key_methods_and_errors():
     assert len(harmonize_with_rule(piece, "tonic", key_method="piece").chords) == 1
 
 
-NOTTINGHAM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nottingham"
+NOTTINGHAM = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "nottingham"
 
 
 @pytest.mark.slow
@@ -119,7 +119,7 @@ NOTTINGHAM = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nott
 def test_reference_rows_of_the_evaluation_guide():
     # The guide's table on every 6th tune: tonic and from-start triad rows within ±0.01 on every
     # column, the human row on CTnCTR, PCS and MCTD (its chord variety differs; see the README).
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
     import reference_table as rt
 
     rows = rt.rows_for(rt.subset(NOTTINGHAM, 6))

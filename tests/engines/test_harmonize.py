@@ -5,27 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
-from melodygan.checkpoints import save_checkpoint
 from melodygan.chords import parse_chord_symbol
 from melodygan.cli import main
 from melodygan.engines.harmonize import harmonize
 from melodygan.engines.leadsheet import chord_fit
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.notes import Note
 from melodygan.piece import Piece
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    torch.manual_seed(0)
-    config = TransformerConfig(block_size=128, n_layer=1, n_head=2, n_embd=32, dropout=0.0)
-    path = tmp_path_factory.mktemp("ck") / "ar"
-    save_checkpoint(path, LeadSheetTransformer(config), config, MODEL_TYPE, {})
-    return path
 
 
 def _tune(bars: int = 4, pickup: int = 0, tonic: int = 2) -> Piece:
@@ -45,9 +33,9 @@ def test_chord_fit_on_hand_values() -> None:
 
 
 @pytest.mark.parametrize("bars, pickup", [(3, 0), (20, 4)])
-def test_melody_is_kept_note_for_note(ckpt: Path, bars: int, pickup: int) -> None:
+def test_melody_is_kept_note_for_note(ar_checkpoint: Path, bars: int, pickup: int) -> None:
     tune = _tune(bars, pickup)
-    out = harmonize(tune, seed=3, checkpoint=ckpt, candidates=2)
+    out = harmonize(tune, seed=3, checkpoint=ar_checkpoint, candidates=2)
     assert out.melody == tune.melody
     assert out.chords and out.chords[0].start_steps == 0
     assert all(a.end_steps == b.start_steps for a, b in zip(out.chords, out.chords[1:]))
@@ -55,38 +43,39 @@ def test_melody_is_kept_note_for_note(ckpt: Path, bars: int, pickup: int) -> Non
     assert out.key == Key(2, "major")
 
 
-def test_same_seed_same_chords(ckpt: Path) -> None:
+def test_same_seed_same_chords(ar_checkpoint: Path) -> None:
     tune = _tune(4)
-    assert harmonize(tune, seed=1, checkpoint=ckpt).chords == harmonize(tune, seed=1, checkpoint=ckpt).chords
+    first = harmonize(tune, seed=1, checkpoint=ar_checkpoint)
+    assert first.chords == harmonize(tune, seed=1, checkpoint=ar_checkpoint).chords
 
 
-def test_polyphonic_input_is_reduced_by_skyline(ckpt: Path) -> None:
+def test_polyphonic_input_is_reduced_by_skyline(ar_checkpoint: Path) -> None:
     tune = _tune(2)
     lower = [Note(n.start_steps, n.duration_steps, n.pitch - 7) for n in tune.melody]
     chordal = tune.replace(melody=tune.melody + lower)
-    out = harmonize(chordal, seed=1, checkpoint=ckpt)
+    out = harmonize(chordal, seed=1, checkpoint=ar_checkpoint)
     assert out.melody == tune.melody
 
 
-def test_empty_input_is_a_user_error(ckpt: Path) -> None:
+def test_empty_input_is_a_user_error(ar_checkpoint: Path) -> None:
     with pytest.raises(MelodyganError, match="no melody"):
-        harmonize(Piece(), checkpoint=ckpt)
+        harmonize(Piece(), checkpoint=ar_checkpoint)
 
 
-def test_cli_harmonizes_a_midi_file(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_harmonizes_a_midi_file(ar_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from melodygan.formats.midi import midi_to_piece, write_midi
 
     src = write_midi(_tune(4), tmp_path / "tune.mid")
-    assert main(["harmonize", str(src), "--checkpoint", str(ckpt), "--seed", "2"]) == 0
+    assert main(["harmonize", str(src), "--checkpoint", str(ar_checkpoint), "--seed", "2"]) == 0
     out = tmp_path / "tune-harmonized.mid"
     back = midi_to_piece(out)
     assert [(n.start_steps, n.duration_steps, n.pitch) for n in back.melody] == [
         (n.start_steps, n.duration_steps, n.pitch) for n in _tune(4).melody]
     assert {"Chords", "Bass"} <= set(back.voices)
     assert "chords:" in capsys.readouterr().out
-    assert main(["harmonize", str(src), "--checkpoint", str(ckpt)]) == 2  # exists, no --force
+    assert main(["harmonize", str(src), "--checkpoint", str(ar_checkpoint)]) == 2  # exists, no --force
     assert "exists" in capsys.readouterr().err
     empty = tmp_path / "empty.mid"
     write_midi(Piece(voices={"Drums": []}), empty)
-    assert main(["harmonize", str(empty), "--checkpoint", str(ckpt), "--out", str(tmp_path / "x.mid")]) == 2
+    assert main(["harmonize", str(empty), "--checkpoint", str(ar_checkpoint), "--out", str(tmp_path / "x.mid")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -259,7 +259,7 @@ def test_chorale_voices_get_named_tracks_and_choir(tmp_path: Path) -> None:
     assert back.melody_name == "Soprano" and list(back.voices) == ["Alto", "Tenor", "Bass"]
 
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 
 def _assert_round_trip(pieces: list[Piece], tmp_path: Path) -> None:

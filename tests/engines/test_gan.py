@@ -2,22 +2,13 @@
 
 import numpy as np
 import pytest
-import torch
 
-from melodygan.checkpoints import save_checkpoint
-from melodygan.chords import Chord
-from melodygan.engines.gan import (
-    chords_to_bar_frames,
-    decode_roll,
-    frames_to_roll,
-    gan_melodies,
-    key_from_chords,
-    meter_rows,
-)
+from melodygan.chords import Chord, key_of_chords
+from melodygan.engines.gan import decode_roll, gan_melodies
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.models.gan import GanConfig, MelodyGenerator
 from melodygan.notes import Note
+from melodygan.pianoroll import chords_to_bar_frames, frames_to_roll, meter_rows
 
 
 def _roll(t: int, p: int) -> np.ndarray:
@@ -97,44 +88,35 @@ def test_chord_frames_and_roll_round_trip_in_3_4():
     assert decode_roll(roll, 60) == [Note(11, 2, 61)]
 
 
-def test_key_from_chords():
+def test_key_of_chords():
     prog = [Chord(7, "maj", 0, 16), Chord(0, "maj", 16, 16), Chord(2, "dom7", 32, 16), Chord(7, "maj", 48, 16)]
-    assert key_from_chords(prog) == Key(7, "major")
+    assert key_of_chords(prog) == Key(7, "major")
 
 
-@pytest.fixture()
-def tiny_checkpoint(tmp_path):
-    torch.manual_seed(0)
-    cfg = GanConfig(num_pitches=24, pitch_low=60, phrase_bars=2, z_phrase=4, z_bar=4, g_channels=8,
-                    c_channels=4, d_channels=8)
-    save_checkpoint(tmp_path / "gan", MelodyGenerator(cfg), cfg, "gan-melody")
-    return tmp_path / "gan"
-
-
-def test_gan_melodies_end_to_end(tiny_checkpoint):
+def test_gan_melodies_end_to_end(gan_checkpoint):
     prog = [Chord(0, "maj", 0, 16), Chord(7, "maj", 16, 16), Chord(9, "min", 32, 16), Chord(5, "maj", 48, 80)]
     eb = [c.transposed(2) for c in prog]  # in D, a key other than C
-    pieces = gan_melodies([prog, eb, eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=tiny_checkpoint)
+    pieces = gan_melodies([prog, eb, eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=gan_checkpoint)
     assert len(pieces) == 3
     for p in pieces:
         assert p.key == Key(2, "major") and p.time_signature == (4, 4) and p.end_steps == 64
         assert p.chords[-1].end_steps == 64  # cut to the length
         assert all(60 <= n.pitch < 84 and n.end_steps <= 64 for n in p.melody)
         assert all(a.end_steps <= b.start_steps for a, b in zip(p.melody, p.melody[1:]))
-    again = gan_melodies([prog, eb, eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=tiny_checkpoint)
+    again = gan_melodies([prog, eb, eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=gan_checkpoint)
     assert [p.melody for p in again] == [p.melody for p in pieces]
-    masked = gan_melodies([eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=tiny_checkpoint, scale_mask=True)
+    masked = gan_melodies([eb], bars=4, key=Key(2, "major"), seed=7, checkpoint=gan_checkpoint, scale_mask=True)
     assert all(n.pitch % 12 in Key(2, "major").scale for n in masked[0].melody)
 
 
-def test_gan_melodies_meters_and_errors(tiny_checkpoint):
-    waltz = gan_melodies([[Chord(0, "maj", 0, 24)]], bars=2, time_signature=(3, 4), checkpoint=tiny_checkpoint)
+def test_gan_melodies_meters_and_errors(gan_checkpoint):
+    waltz = gan_melodies([[Chord(0, "maj", 0, 24)]], bars=2, time_signature=(3, 4), checkpoint=gan_checkpoint)
     assert waltz[0].end_steps == 24 and waltz[0].time_signature == (3, 4)
-    assert gan_melodies([[]], bars=1, checkpoint=tiny_checkpoint)[0].chords == []
+    assert gan_melodies([[]], bars=1, checkpoint=gan_checkpoint)[0].chords == []
     with pytest.raises(MelodyganError, match="5/4"):
-        gan_melodies([[]], time_signature=(5, 4), checkpoint=tiny_checkpoint)
+        gan_melodies([[]], time_signature=(5, 4), checkpoint=gan_checkpoint)
     with pytest.raises(MelodyganError, match="no GAN checkpoint"):
-        gan_melodies([[]], checkpoint=tiny_checkpoint.parent / "missing")
+        gan_melodies([[]], checkpoint=gan_checkpoint.parent / "missing")
 
 
 def test_decode_inverts_notes_to_roll_for_random_monophonic_melodies():

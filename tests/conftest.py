@@ -1,0 +1,34 @@
+"""Shared fixtures: tiny, randomly initialised checkpoints of both models (seconds to build, no
+training), so engine tests run the real code paths without the shipped weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from melodygan.checkpoints import save_checkpoint
+from melodygan.models.gan import GanConfig, MelodyGenerator
+from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
+
+
+@pytest.fixture(scope="session")
+def ar_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-layer lead-sheet transformer (block 512) that lists its training keys (G 3, Em 1)."""
+    torch.manual_seed(0)
+    config = TransformerConfig(block_size=512, n_layer=1, n_head=2, n_embd=32, dropout=0.0)
+    path = tmp_path_factory.mktemp("ck") / "ar"
+    save_checkpoint(path, LeadSheetTransformer(config), config, MODEL_TYPE, {"key_counts": {"G": 3, "Em": 1}})
+    return path
+
+
+@pytest.fixture(scope="session")
+def gan_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small melody GAN generator over 24 pitches from C4, two-bar phrases."""
+    torch.manual_seed(0)
+    config = GanConfig(num_pitches=24, pitch_low=60, phrase_bars=2, z_phrase=4, z_bar=4, g_channels=8,
+                       c_channels=4, d_channels=8)
+    path = tmp_path_factory.mktemp("ck") / "gan"
+    save_checkpoint(path, MelodyGenerator(config), config, "gan-melody")
+    return path
