@@ -56,8 +56,3 @@ def pitch_class_centroid(pitch_classes: Iterable[int]) -> np.ndarray:
     for pc in set(pitch_classes):
         chroma[int(pc) % 12] = 1.0
     return tonal_centroid(chroma)
-
-
-def centroid_distance(a: Iterable[int], b: Iterable[int]) -> float:
-    """Euclidean distance between the tonal centroids of two pitch-class sets."""
-    return float(np.linalg.norm(pitch_class_centroid(a) - pitch_class_centroid(b)))
