@@ -153,7 +153,7 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
 
 
 def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tuple[int, int] = (4, 4),
-                 key: Key | None = None, seed: int = 1, checkpoint: str | Path | None = None,
+                 key: Key | list[Key] | None = None, seed: int = 1, checkpoint: str | Path | None = None,
                  device: str | None = None, tempo_bpm: float = 120.0, scale_mask: bool = False,
                  decode: DecodeConfig | None = None) -> list[Piece]:
     """One GAN melody over each chord progression.
@@ -163,7 +163,8 @@ def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tu
             past the last chord have no chord; chords past ``bars`` are cut.
         bars: length of every melody in bars.
         time_signature: meter; bars up to 16 sixteenths (see :func:`meter_rows`).
-        key: key of every melody; None estimates it from each progression's chord tones.
+        key: key of every melody, or one key per chord list; None estimates each melody's key
+            from its progression's chord tones.
         seed: same seed (and inputs) → same melodies.
         checkpoint: checkpoint folder; None uses the shipped weights.
         device: ``'cpu'``, ``'cuda'``…; None picks CUDA when available.
@@ -186,7 +187,9 @@ def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tu
     dec = decode or DecodeConfig()
     cut = [[c.with_time(c.start_steps, min(c.end_steps, total) - c.start_steps) for c in cl if c.start_steps < total]
            for cl in chords]
-    keys = [key if key is not None else key_of_chords(cl) for cl in cut]
+    if isinstance(key, list) and len(key) != len(cut):
+        raise MelodyganError(f"{len(key)} keys for {len(cut)} chord lists; give one key per list")
+    keys = key if isinstance(key, list) else [key if key is not None else key_of_chords(cl) for cl in cut]
     frames = np.stack([chords_to_bar_frames(cl, bars, bar_steps, cfg.steps_per_bar) for cl in cut]) if cut else \
         np.zeros((0, bars, cfg.steps_per_bar, 12), np.float32)
     probs = sample_frames(model, frames, keys, meter, seed)

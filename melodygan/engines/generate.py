@@ -131,6 +131,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         return pieces
     from melodygan.engines import gan as gan_engine  # the GAN engine is only imported when asked for
 
+    key_for_gan: Key | list[Key]
     if chord_list is not None and engine == "gan":
         chord_lists = [chord_list] * num
         key_for_gan = the_key or key_of_chords(chord_list)
@@ -140,7 +141,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
                                    checkpoint=checkpoint if engine == "hybrid" else None, device=device,
                                    tempo_bpm=tempo_bpm)
         chord_lists = [s.chords for s in sheets]
-        key_for_gan = the_key or sheets[0].key
+        key_for_gan = [s.key for s in sheets]  # each clip's melody in the key of its own chords
     gan_checkpoint = checkpoint if engine == "gan" else None
     pieces = gan_engine.gan_melodies(chord_lists, bars=bars, time_signature=time_signature, key=key_for_gan,
                                      seed=seed, checkpoint=gan_checkpoint, device=device)

@@ -86,3 +86,14 @@ def test_cli_bad_meter_exits_2(ar_checkpoint: Path, tmp_path: Path, capsys: pyte
     assert main(["generate", "--meter", "four", "--checkpoint", str(ar_checkpoint), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "four" in err[0]
+
+
+def test_hybrid_clips_keep_each_clips_own_key(ar_checkpoint: Path) -> None:
+    """Without --key each clip draws its key; the GAN melody, key signature and title follow that
+    clip's chords (not the first clip's)."""
+    ar = generate("ar", num=8, bars=2, seed=3, checkpoint=ar_checkpoint)
+    hybrid = generate("hybrid", num=8, bars=2, seed=3, checkpoint=ar_checkpoint)
+    keys = [p.key for p in ar]
+    assert len(set(keys)) > 1  # the seed draws both G and Em, so the check means something
+    assert [p.key for p in hybrid] == keys
+    assert [p.chords for p in hybrid] == [p.chords for p in ar]
