@@ -221,6 +221,45 @@ def parse_chord_symbol(text: str, start_steps: int = 0, duration_steps: int = 1)
     return Chord(root, quality, start_steps, duration_steps, bass)
 
 
+# Harte et al. (2005) shorthands → (quality, exact?). Extensions the vocabulary lacks keep the
+# nearest chord of it (a 9th chord its seventh chord, 7sus4 its sus4 triad) and count as lossy.
+HARTE_QUALITIES: dict[str, tuple[str, bool]] = {
+    "maj": ("maj", True), "min": ("min", True), "dim": ("dim", True), "aug": ("aug", True),
+    "7": ("dom7", True), "maj7": ("maj7", True), "min7": ("min7", True), "hdim7": ("hdim7", True),
+    "dim7": ("dim7", True), "sus4": ("sus4", True), "sus2": ("sus2", True), "maj6": ("maj6", True),
+    "min6": ("min6", True), "sus4(b7)": ("sus4", False), "minmaj7": ("min", False), "9": ("dom7", False),
+    "maj9": ("maj7", False), "min9": ("min7", False), "11": ("dom7", False), "min11": ("min7", False),
+    "13": ("dom7", False), "5": ("maj", False), "1": ("maj", False), "aug(b7)": ("aug7", True),
+    "sus2(b7)": ("sus2", False), "maj(9)": ("maj", False), "min(9)": ("min", False),
+}
+_HARTE_DEGREES = {"1": 0, "b2": 1, "2": 2, "#2": 3, "b3": 3, "3": 4, "4": 5, "#4": 6, "b5": 6, "5": 7,
+                  "#5": 8, "b6": 8, "6": 9, "bb7": 9, "b7": 10, "7": 11, "b9": 1, "9": 2, "#9": 3, "11": 5,
+                  "#11": 6, "13": 9, "b13": 8}
+
+
+def parse_harte(label: str, start_steps: int = 0, duration_steps: int = 1) -> tuple[Chord, bool]:
+    """A chord label in Harte notation (``"G:maj"``, ``"A:min7"``, ``"Bb:maj/3"``, ``"D:sus4(b7)"``,
+    ``"N"``) → ``(chord, exact)``; ``exact`` is False when the vocabulary has only a nearer chord
+    (see :data:`HARTE_QUALITIES`) or the quality is unknown (read as major).
+
+    Raises:
+        ValueError: not a Harte label (bad root).
+    """
+    label = label.strip()
+    if label in ("N", "X", ""):
+        return Chord(None, NO_CHORD, start_steps, duration_steps), True
+    root_text, _, rest = label.partition(":")
+    m = re.fullmatch(r"([A-G])([#b]*)", root_text)
+    if m is None:
+        raise ValueError(f"{label!r}: not a Harte chord label (root {root_text!r})")
+    root = _parse_pitch_class(m.group(1), m.group(2))
+    quality_text, _, bass_text = (rest or "maj").partition("/")
+    quality, exact = HARTE_QUALITIES.get(quality_text, ("maj", False))
+    bass = (root + _HARTE_DEGREES[bass_text]) % 12 if bass_text in _HARTE_DEGREES else None
+    exact = exact and (not bass_text or bass_text in _HARTE_DEGREES)
+    return Chord(root, quality, start_steps, duration_steps, bass=None if bass == root else bass), exact
+
+
 def chord_templates() -> np.ndarray:
     """Binary pitch-class templates of the vocabulary, shape ``(NUM_CHORD_CLASSES, 12)``; row 0 is zeros."""
     t = np.zeros((NUM_CHORD_CLASSES, 12), dtype=np.float32)

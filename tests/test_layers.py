@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("models",),
     ("engines",),
     ("training",),
-    ("evaluate",),
+    ("evaluate", "listener"),  # the quality checks: reports, the listener-style classifier test
     ("cli", "__main__", "__init__"),
 ]
 FORMAT_LIBRARIES = ("pretty_midi", "mido", "music21", "librosa", "fluidsynth", "soundfile", "matplotlib",

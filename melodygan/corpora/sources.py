@@ -9,6 +9,8 @@ Sources (``melodygan preprocess SOURCE...``):
 ``music21:folk``    folk melodies bundled with music21 (Essen, O'Neill, Ryan, Aird; melody only)
 ``midi:DIR``        every ``.mid``/``.midi`` below DIR (chords labelled when the file has none)
 ``musicxml:DIR``    every ``.xml``/``.musicxml``/``.mxl`` below DIR (chord symbols kept, else labelled)
+``pop909:DIR``      POP909 song folders: sung melody, human chords, meter from the beat annotations;
+                    its own split by song id (:mod:`melodygan.corpora.pop909`)
 ==================  ============================================================================
 
 One job per input file, so that a process pool can spread them and a cache can reuse each one
@@ -27,7 +29,7 @@ from pathlib import Path
 from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
 
-KINDS = ("nottingham", "jsb", "music21", "midi", "musicxml")
+KINDS = ("nottingham", "jsb", "music21", "midi", "musicxml", "pop909")
 MUSIC21_CORPORA = ("bach", "folk")
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
@@ -67,6 +69,7 @@ def _missing_hint(kind: str) -> str:
     examples = {
         "nottingham": f"nottingham:{_SHARED / 'nottingham'}",
         "jsb": f"jsb:{_SHARED / 'jsb-chorales' / 'Jsb16thSeparated.json'}",
+        "pop909": f"pop909:{_SHARED / 'pop909'}",
     }
     extra = f" (e.g. {examples[kind]}; see data/{'jsb-chorales' if kind == 'jsb' else kind}/README.md)" \
         if kind in examples else ""
@@ -82,12 +85,16 @@ def list_jobs(spec: str) -> list[Job]:
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in KINDS:
         raise MelodyganError(f"bad source {spec!r}; use KIND:ARG with KIND one of {', '.join(KINDS)} "
-                             "(e.g. music21:bach, nottingham:DIR, jsb:FILE, midi:DIR, musicxml:DIR)")
+                             "(e.g. music21:bach, nottingham:DIR, jsb:FILE, pop909:DIR, midi:DIR, musicxml:DIR)")
     if kind == "music21":
         return _music21_jobs(arg)
     path = Path(arg).expanduser()
     if not path.exists():
         raise MelodyganError(f"{spec}: {path} does not exist" + _missing_hint(kind))
+    if kind == "pop909":
+        from melodygan.corpora.pop909 import song_folders
+
+        return [Job("pop909", str(f), f.name) for f in song_folders(path)]
     if kind == "jsb":
         if not path.is_file():
             raise MelodyganError(f"{spec}: {path} is not a file" + _missing_hint(kind))
@@ -130,6 +137,8 @@ def run_job(job: Job, label_per: str = "beat") -> JobResult:
                 _abc(job, result)
             elif job.source == "music21-bach":
                 _bach(job, result, label_per)
+            elif job.source == "pop909":
+                _pop909(job, result)
             elif job.source == "midi":
                 _midi(job, result, label_per)
             elif job.source == "musicxml":
@@ -149,6 +158,12 @@ def _jsb(job: Job, result: JobResult) -> None:
     for split, pieces in read_jsb(job.path).items():
         for i, p in enumerate(pieces):
             result.items.append((f"jsb/{split}/{i:03d}", split, p))
+
+
+def _pop909(job: Job, result: JobResult) -> None:
+    from melodygan.corpora.pop909 import read_song, split_of
+
+    result.items.append((f"pop909/{job.name}", split_of(job.name), read_song(job.path)))
 
 
 def _abc(job: Job, result: JobResult) -> None:

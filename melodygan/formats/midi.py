@@ -520,3 +520,25 @@ def write_midi(piece: Piece, path: str | Path, force: bool = False) -> Path:
     with atomic_output(path, force=force) as tmp:
         mid.save(str(tmp))
     return Path(path)
+
+
+def track_notes_seconds(path: str | Path, track_name: str) -> list[tuple[float, float, int, int]]:
+    """The notes of one named track in seconds, unquantised: ``(start_s, end_s, pitch, velocity)``
+    sorted by start. For corpora whose grid comes from beat annotations, not from the MIDI ticks.
+
+    Raises:
+        MelodyganError: the file is unreadable or has no track of that name (case-insensitive).
+    """
+    import pretty_midi
+
+    p = Path(path)
+    try:
+        pm = pretty_midi.PrettyMIDI(str(p))
+    except Exception as e:  # pretty_midi/mido raise many types for corrupt files
+        raise _unreadable(p, e) from None
+    wanted = track_name.strip().upper()
+    for inst in pm.instruments:
+        if inst.name.strip().upper() == wanted:
+            return sorted((float(n.start), float(n.end), int(n.pitch), int(n.velocity)) for n in inst.notes)
+    names = ", ".join(repr(i.name) for i in pm.instruments) or "none"
+    raise MelodyganError(f"{p}: no track named {track_name!r} (tracks: {names})")
