@@ -135,9 +135,14 @@ def check_piece(piece: Piece, config: PreprocessConfig) -> str | None:
 def _job_key(job: Job, config: PreprocessConfig) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([FORMAT_VERSION, job.source, job.name, asdict(config)]).encode())
-    with open(job.path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    path = Path(job.path)
+    # a job is a file, or a folder of files (a POP909 song): hash every file's name and bytes
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+    for file in files:
+        h.update(file.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()[:32]
 
 
@@ -308,7 +313,7 @@ def preprocess(sources: list[str], out_dir: str | Path, workers: int | None = No
         "per_source": {k: dict(v) for k, v in per_source.items()},
         "files": {"total": len(jobs), "reused_from_cache": reused},
         "skipped": skipped,
-        "split_rule": "JSB: its own split; others: int(sha1(id)[:8], 16) % 100 < 80 train, < 90 valid, else test",
+        "split_rule": "JSB: its own split; POP909: song id ending in 0 test, 1 valid; others: int(sha1(id)[:8], 16) % 100 < 80 train, < 90 valid, else test",
         "layout": {"notes": "piece, track, start_steps, duration_steps, pitch, velocity",
                    "chords": "piece, start_steps, duration_steps, chord_index, bass_pc (-1 none)",
                    "pieces": "key_tonic, key_minor, ts_num, ts_den, pickup_steps, length_steps, steps_per_quarter, "

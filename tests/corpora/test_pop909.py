@@ -83,3 +83,13 @@ def test_source_spec_gives_its_own_split(tmp_path: Path) -> None:
     items = [item for j in jobs for item in run_job(j).items]
     assert [(pid, split) for pid, split, _ in items] == [("pop909/010", "test"), ("pop909/021", "valid")]
     assert [split_of(s) for s in ("100", "101", "102")] == ["test", "valid", "train"]
+
+
+def test_preprocess_reads_song_folders(tmp_path: Path) -> None:
+    from melodygan.corpora.preprocess import load_pieces, preprocess
+
+    _song(tmp_path / "songs", "010")
+    _song(tmp_path / "songs", "022")
+    preprocess([f"pop909:{tmp_path / 'songs'}"], tmp_path / "out", workers=1, progress=False)
+    assert [p.title for p in load_pieces(tmp_path / "out", "test")] == ["POP909 010"]
+    assert [p.title for p in load_pieces(tmp_path / "out", "train")] == ["POP909 022"]
