@@ -48,6 +48,7 @@ ENGINES: dict[str, EngineFn] = {}
 ENGINE_KINDS: dict[str, str] = {}
 KINDS = ("harmonizer", "generator")
 EXCERPT_BARS = 8
+HARMONIZE_BARS = 16  # harmonizers are judged on bars 1-16 of each held-out melody (pickup kept)
 _CHUNK = 8  # pieces per progress-bar tick for generators
 
 
@@ -180,6 +181,41 @@ def excerpt(piece: Piece, bars: int = EXCERPT_BARS) -> Piece:
                    length_steps=bars * piece.bar_steps)
 
 
+def head(piece: Piece, bars: int = HARMONIZE_BARS) -> Piece:
+    """The pickup and bars 1..``bars`` of a piece (times unchanged), chords and notes clipped there."""
+    end = piece.pickup_steps + bars * piece.bar_steps
+    if piece.end_steps <= end:
+        return piece
+    melody = [replace(n, duration_steps=min(n.duration_steps, end - n.start_steps))
+              for n in piece.melody if n.start_steps < end]
+    chords = [c.with_time(c.start_steps, min(c.end_steps, end) - c.start_steps) for c in piece.chords
+              if c.start_steps < end]
+    voices = {k: [replace(n, duration_steps=min(n.duration_steps, end - n.start_steps))
+                  for n in v if n.start_steps < end] for k, v in piece.voices.items()}
+    return replace(piece, melody=melody, chords=chords, voices=voices, length_steps=end)
+
+
+def judge_harmonizations(human: list[Piece], model: list[Piece]) -> dict[str, Any]:
+    """Per-beat agreement and harmonic rhythm of ``model`` beside the human chords and the two
+    rule baselines on the same melodies (:func:`melodygan.metrics.beat_agreement`,
+    :func:`melodygan.metrics.harmonic_rhythm`), and how often the model beats the triad rule."""
+    rules = {name: [harmonize_with_rule(strip_chords(p), name) for p in human] for name in ("triad", "tonic")}
+    out: dict[str, Any] = {}
+    for name, pieces in (("model", model), ("rule-triad", rules["triad"]), ("rule-tonic", rules["tonic"])):
+        agree = [metrics.beat_agreement(h, m) for h, m in zip(human, pieces)]
+        rhythm = [metrics.harmonic_rhythm(m) for m in pieces]
+        out[name] = {"root": float(np.nanmean([a["root"] for a in agree])),
+                     "label": float(np.nanmean([a["label"] for a in agree])),
+                     **metrics.mean_metrics(rhythm)}
+        out[name]["_roots"] = [a["root"] for a in agree]
+    out["human"] = metrics.mean_metrics([metrics.harmonic_rhythm(h) for h in human])
+    ours, rule = np.array(out["model"].pop("_roots")), np.array(out["rule-triad"].pop("_roots"))
+    out["rule-tonic"].pop("_roots")
+    out["wins_vs_rule_triad"] = int(np.sum(ours > rule))
+    out["losses_vs_rule_triad"] = int(np.sum(ours < rule))
+    return out
+
+
 def _usable(piece: Piece, kind: str) -> bool:
     if kind == "harmonizer":
         return len(piece.melody) >= 8 and len(piece.chords) >= 2
@@ -267,6 +303,8 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
     pieces = [p for p in load_real(data) if _usable(p, kind)]
     if kind == "generator":
         pieces = [e for e in (excerpt(p) for p in pieces) if _usable(e, kind)]
+    else:
+        pieces = [h for h in (head(p) for p in pieces) if _usable(h, kind)]
     if len(pieces) < 2:
         raise MelodyganError(f"the data has {len(pieces)} usable pieces; need at least 2")
     real = _pick(pieces, num, seed)
@@ -285,6 +323,7 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
     }
     if kind == "harmonizer":
         result["chord_agreement"] = float(np.nanmean([chord_agreement(h, m) for h, m in zip(real, model)]))
+        result["per_beat"] = judge_harmonizations(real, model)
     if kind == "generator":
         result["distribution"] = metrics.distribution_match([p.melody for p in real], [p.melody for p in model])
     result["per_piece"] = [{"title": p.title, **r} for p, r in zip(model, model_rows)]
@@ -341,6 +380,17 @@ def render_report(result: dict[str, Any], plots: list[str]) -> str:
         lines.append(f"| {METRIC_LABELS.get(key, key)} | {_fmt(real.get(key))} | {_fmt(model.get(key))} |")
     if "chord_agreement" in result:
         lines += ["", f"Chord agreement with the human chords: {_fmt(result['chord_agreement'])} of melody steps."]
+    if "per_beat" in result:
+        pb = result["per_beat"]
+        lines += ["", f"Per beat, bars 1–{HARMONIZE_BARS} (the model beats the triad rule on "
+                      f"{pb['wins_vs_rule_triad']} melodies, loses on {pb['losses_vs_rule_triad']}):", "",
+                  "| system | root agreement | root+quality | changes / bar | mid-bar changes | last on I | V/IV→I |",
+                  "|---|---|---|---|---|---|---|"]
+        for name in ("human", "model", "rule-triad", "rule-tonic"):
+            r = pb[name]
+            lines.append(f"| {result['engine'] if name == 'model' else name} | {_fmt(r.get('root'))} | "
+                         f"{_fmt(r.get('label'))} | {_fmt(r.get('changes_per_bar'))} | {_fmt(r.get('mid_bar'))} | "
+                         f"{_fmt(r.get('last_on_tonic'))} | {_fmt(r.get('cadence'))} |")
     if "distribution" in result:
         lines += ["", "Distribution match of melodies (Yang & Lerch 2020; OA 1 = identical, KL 0 = identical):", "",
                   "| feature | OA | KL |", "|---|---|---|"]

@@ -37,6 +37,15 @@ generated) pairs; each set of distances is smoothed by a Gaussian KDE (Scott's b
 densities are evaluated on ONE common grid covering both, then OA = ∫ min(p, q) and
 KL(intra ‖ inter) = ∫ p log(p / q) by the trapezoid rule.
 
+Harmonizers against human chords, per beat (:func:`beat_agreement`): at the onset of every beat
+(``piece.beat_steps`` from the first bar line; the pickup is not judged) where the human has a
+chord, root agreement = the model's chord there has the same root; root+quality agreement = the
+same vocabulary label. Harmonic rhythm (:func:`harmonic_rhythm`), on the same beats: a change is a
+beat whose label differs from the previous beat's (no-chord beats skipped); changes per bar,
+mid-bar share = changes not on a downbeat / changes; last-on-tonic = the last judged beat's root
+is the key's tonic; cadence = that, with the chord before the last change rooted on the fifth or
+fourth degree (V–I or IV–I).
+
 Voice leading (chorales): see :func:`voice_leading`. Likelihood: :func:`notewise_nll`.
 """
 
@@ -192,6 +201,52 @@ def harmony_metrics(piece: Piece) -> dict[str, float]:
         "cc": float(chord_coverage(piece.chords)),
         "ctd": chord_tonal_distance(piece.chords),
     }
+
+
+# --- harmonizers against human chords, per beat -------------------------------------------------
+def beat_labels(piece: Piece, end_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Chord label at each beat onset from the first bar line, and a downbeat flag per beat.
+
+    Returns:
+        ``(labels, downbeat)``: int64 ``(B,)`` vocabulary labels (0 = no chord), bool ``(B,)``.
+    """
+    end = piece.end_steps if end_steps is None else end_steps
+    onsets = np.arange(piece.pickup_steps, end, piece.beat_steps)
+    timeline = _ChordLookup(piece.chords)
+    labels = np.array([getattr(timeline.at(int(t)), "index", 0) for t in onsets], dtype=np.int64)
+    return labels, (onsets - piece.pickup_steps) % piece.bar_steps == 0
+
+
+def beat_agreement(human: Piece, model: Piece) -> dict[str, float]:
+    """Per-beat agreement of ``model``'s chords with ``human``'s (same melody, same grid): ``root``
+    and ``label`` (root + quality) shares over the beats where the human has a chord (NaN if none)."""
+    h, _ = beat_labels(human)
+    m, _ = beat_labels(model, human.end_steps)
+    judged = h > 0
+    if not judged.any():
+        return {"root": math.nan, "label": math.nan}
+    roots_h, roots_m = (h - 1) % 12, np.where(m > 0, (m - 1) % 12, -1)
+    return {"root": float(np.mean(roots_h[judged] == roots_m[judged])),
+            "label": float(np.mean(h[judged] == m[judged]))}
+
+
+def harmonic_rhythm(piece: Piece) -> dict[str, float]:
+    """Changes per bar, mid-bar change share, last chord on the tonic, V/IV–I cadence (see the module docstring)."""
+    labels, downbeat = beat_labels(piece)
+    keep = labels > 0
+    labels, downbeat = labels[keep], downbeat[keep]
+    if len(labels) == 0:
+        return {"changes_per_bar": math.nan, "mid_bar": math.nan, "last_on_tonic": math.nan, "cadence": math.nan}
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    bars = max(1.0, (piece.end_steps - piece.pickup_steps) / piece.bar_steps)
+    roots = (labels - 1) % 12
+    degree = (roots - piece.key.tonic) % 12
+    last_on_tonic = float(degree[-1] == 0)
+    before = degree[change[-1] - 1] if len(change) else -1
+    return {"changes_per_bar": len(change) / bars,
+            "mid_bar": float(np.mean(~downbeat[change])) if len(change) else math.nan,
+            "last_on_tonic": last_on_tonic,
+            "cadence": float(last_on_tonic == 1.0 and before in (5, 7))}
 
 
 # --- piano-roll statistics ----------------------------------------------------------------------

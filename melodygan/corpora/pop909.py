@@ -126,8 +126,11 @@ def read_song(folder: str | Path, stats: Pop909Stats | None = None) -> Piece:
         raise MelodyganError(f"{song}: the MELODY track has no notes")
     onsets = np.rint(_to_beats(np.array([n[0] for n in raw]), times) * STEPS_PER_BEAT).astype(int)
     ends = np.rint(_to_beats(np.array([n[1] for n in raw]), times) * STEPS_PER_BEAT).astype(int)
+    # (a note starting before the first annotated beat has no place on the grid: left out)
     notes = sorted(Note(int(s), int(max(e, s + 1) - s), p, max(1, min(127, v)))
-                   for s, e, (_, _, p, v) in zip(onsets, ends, raw))
+                   for s, e, (_, _, p, v) in zip(onsets, ends, raw) if s >= 0)
+    if not notes:
+        raise MelodyganError(f"{song}: no melody notes after the first annotated beat")
     if not is_monophonic(notes):
         notes = skyline(notes)
     # Start at the last downbeat at or before the first note; a note before every downbeat is a pickup.

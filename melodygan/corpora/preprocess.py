@@ -313,7 +313,8 @@ def preprocess(sources: list[str], out_dir: str | Path, workers: int | None = No
         "per_source": {k: dict(v) for k, v in per_source.items()},
         "files": {"total": len(jobs), "reused_from_cache": reused},
         "skipped": skipped,
-        "split_rule": "JSB: its own split; POP909: song id ending in 0 test, 1 valid; others: int(sha1(id)[:8], 16) % 100 < 80 train, < 90 valid, else test",
+        "split_rule": ("JSB: its own split; POP909: song id ending in 0 test, 1 valid; others: "
+                       "int(sha1(id)[:8], 16) % 100 < 80 train, < 90 valid, else test"),
         "layout": {"notes": "piece, track, start_steps, duration_steps, pitch, velocity",
                    "chords": "piece, start_steps, duration_steps, chord_index, bass_pc (-1 none)",
                    "pieces": "key_tonic, key_minor, ts_num, ts_den, pickup_steps, length_steps, steps_per_quarter, "
