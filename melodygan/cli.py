@@ -310,6 +310,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--seed", type=int, default=1, help="seed for the choice of real pieces and for sampling")
     p.add_argument("--force", action="store_true", help="replace an existing report folder")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--listener", action="store_true",
+                   help="add the listener test: a cross-validated classifier on interpretable features telling "
+                        "real from model pieces (0.5 = cannot tell)")
     p.set_defaults(func=_run_evaluate)
 
 
@@ -317,7 +320,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from melodygan.evaluate import evaluate
 
     result = evaluate(args.engine, args.data, args.num, args.out, checkpoint=args.checkpoint, seed=args.seed,
-                      force=args.force, plots=not args.no_plots)
+                      force=args.force, plots=not args.no_plots, listener_test=args.listener)
     print(f"wrote {args.out}/report.md ({result['num_model']} pieces from {args.engine}, {result['num_real']} real)")
     return 0
 

@@ -98,14 +98,24 @@ def _harmonize_leadsheet(real: list[Piece], num: int, checkpoint: Path | None, s
 
 def _generator(engine: str) -> EngineFn:
     def run(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+        """``num`` clips in the real excerpts' meters, in the same proportions (so that the meter
+        alone tells nothing), ``_CHUNK`` clips per call."""
         generate = _import("melodygan.engines.generate", engine).generate
+        meters = [real[i % len(real)].time_signature for i in range(num)]
         out: list[Piece] = []
         with tqdm(total=num, desc=engine, unit="clip") as bar:
-            for k, start in enumerate(range(0, num, _CHUNK)):
-                n = min(_CHUNK, num - start)
-                # Chunk k uses seed + k: the same (seed, num) always gives the same clips.
-                out += generate(engine=engine, num=n, bars=EXCERPT_BARS, seed=seed + k, checkpoint=checkpoint)
-                bar.update(n)
+            k = 0
+            for meter in sorted(set(meters)):
+                want = meters.count(meter)
+                for start in range(0, want, _CHUNK):
+                    n = min(_CHUNK, want - start)
+                    try:  # chunk k uses seed + k: the same (seed, num, data) always gives the same clips
+                        out += generate(engine=engine, num=n, bars=EXCERPT_BARS, time_signature=meter, seed=seed + k,
+                                        checkpoint=checkpoint)
+                    except MelodyganError as e:  # a meter this engine does not cover
+                        tqdm.write(f"{engine}: {n} clip(s) in {meter[0]}/{meter[1]} left out ({e})")
+                    k += 1
+                    bar.update(n)
         return out
 
     return run
@@ -270,7 +280,7 @@ def _clean(x: Any) -> Any:
 
 def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str | Path,
              checkpoint: str | Path | None = None, seed: int = 1, force: bool = False,
-             plots: bool = True) -> dict[str, Any]:
+             plots: bool = True, listener_test: bool = False) -> dict[str, Any]:
     """Run ``engine`` and write ``report.md``, ``metrics.json`` and plots to ``out_dir``.
 
     Args:
@@ -282,6 +292,9 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
         seed: seed for the draw of real pieces and for sampling.
         force: replace an existing report folder.
         plots: draw the PNG plots (a few seconds of matplotlib).
+        listener_test: add the listener test (:func:`melodygan.listener.classifier_test`): how well
+            a cross-validated classifier on interpretable features tells the real pieces from the
+            model's (melody features for generators, chord features for harmonizers).
 
     Returns:
         The content of ``metrics.json``.
@@ -326,6 +339,11 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
         result["per_beat"] = judge_harmonizations(real, model)
     if kind == "generator":
         result["distribution"] = metrics.distribution_match([p.melody for p in real], [p.melody for p in model])
+    if listener_test:
+        from melodygan import listener
+
+        features = listener.melody_features if kind == "generator" else listener.chord_features
+        result["listener"] = listener.classifier_test(real, model, features=features, seed=seed)
     result["per_piece"] = [{"title": p.title, **r} for p, r in zip(model, model_rows)]
     result = _clean(result)
 
@@ -396,6 +414,13 @@ def render_report(result: dict[str, Any], plots: list[str]) -> str:
                   "| feature | OA | KL |", "|---|---|---|"]
         for name, v in result["distribution"].items():
             lines.append(f"| {name} | {_fmt(v['oa'])} | {_fmt(v['kl'])} |")
+    if "listener" in result:
+        lv = result["listener"]
+        lines += ["", f"Listener test, real vs model (0.5 = cannot tell): logistic regression "
+                      f"{_fmt(lv['lr']['mean'])}, "
+                      f"gradient boosting {_fmt(lv['gb']['mean'])}; what gives it away (real → model): "
+                      + "; ".join(f"{g['feature']} {_fmt(g['real'])} → {_fmt(g['generated'])}"
+                                  for g in lv["giveaways"][:4])]
     if plots:
         lines += ["", *[f"![{p}]({p})" for p in plots]]
     return "\n".join(lines) + "\n"

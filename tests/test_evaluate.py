@@ -129,3 +129,10 @@ def test_gan_over_real_chords_when_weights_ship(tmp_path, pieces):
     # The GAN keeps the chords it is given, so the chord metrics equal the real excerpts'.
     assert result["model"]["cc"] == pytest.approx(result["real"]["cc"])
     assert result["model"]["che"] == pytest.approx(result["real"]["che"])
+
+
+def test_listener_test_in_the_report(tmp_path, pieces):
+    result = evaluate("rule-tonic", pieces, 10, tmp_path / "tonic", plots=False, listener_test=True)
+    lv = result["listener"]
+    assert 0.0 <= lv["lr"]["mean"] <= 1.0 and 0.0 <= lv["gb"]["mean"] <= 1.0
+    assert lv["giveaways"] and "Listener test" in (tmp_path / "tonic" / "report.md").read_text()
