@@ -172,14 +172,36 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("file", metavar="FILE",
                    help="your melody: MIDI, MusicXML/.mxl, ABC, kern, or a WAV/FLAC/MP3/OGG recording")
     p.add_argument("--melody-track", default=None, help="MIDI track / part holding the melody (name or index)")
-    _add_sampling_flags(p, temperature=0.8)  # the harmonizer's measured setting (see harmonize.harmonize)
+    p.add_argument("--key", default=None,
+                   help="key, e.g. F, Em (default: estimated from the notes, the file's key signature as evidence)")
+    p.add_argument("--genre", default=None, choices=("folk", "pop"),
+                   help="harmonic language (default: pop for syncopated melodies, else folk)")
+    p.add_argument("--chord-rate", default="auto", choices=("auto", "beat", "half-bar", "bar"),
+                   help="where chords may change (auto: learned, mostly per bar or half bar)")
+    p.add_argument("--fix", default=None, metavar="BAR:CHORD,...",
+                   help='chords to keep exactly, e.g. "3:G7,5:Em" (bars from 1; the pickup is bar 0)')
+    p.add_argument("--num", type=int, default=1, help="distinct harmonizations, best first (-1.mid, -2.mid, ...)")
+    p.add_argument("--style", default="leadsheet", choices=("leadsheet",), help="leadsheet: chord symbols")
+    p.add_argument("--tempo", type=float, default=None,
+                   help="recordings only: the performance's tempo in quarter notes per minute (default: estimated)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the alternatives (--num > 1)")
+    p.add_argument("--temperature", type=float, default=1.0, help="spread of the alternatives")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="harmonizer checkpoint folder (default: %(default)s, the shipped weights)")
+    p.add_argument("--accompaniment", default="block", metavar="STYLE",
+                   help="chord-track pattern: block, sustained, waltz, arpeggio, alberti, broken, or none")
+    p.add_argument("--bass", default="root", help="bass pattern: root, root-fifth, walking, none")
+    p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
+    p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
+    p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--out", default=None, metavar="PATH",
                    help="output .mid, or a folder (default: FILE's stem + -harmonized.mid beside it)")
     p.set_defaults(func=_run_harmonize)
 
 
 def _run_harmonize(args: argparse.Namespace) -> int:
-    from melodygan.engines.harmonize import harmonize
+    from melodygan.engines.harmonize import harmonize, parse_fix
     from melodygan.formats.readers import read_score
 
     src = Path(args.file)
@@ -187,17 +209,33 @@ def _run_harmonize(args: argparse.Namespace) -> int:
         path = Path(args.out)
     else:
         path = (Path(args.out) if args.out else src.parent) / f"{src.stem}-harmonized.mid"
-    if path.exists() and not args.force:
-        raise MelodyganError(f"{path} exists; use --force to replace it or choose another --out")
+    if not 1 <= args.num <= 32:
+        raise MelodyganError(f"--num {args.num} must be 1..32")
+    paths = [path] if args.num == 1 else [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(args.num)]
+    taken = [p for p in paths if p.exists()]
+    if taken and not args.force:
+        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    parse_fix(args.fix)  # a bad --fix is refused before any reading or writing
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
-    piece = harmonize(read_score(src, track), seed=args.seed, checkpoint=args.checkpoint,
-                      temperature=args.temperature, device=args.device)
+    melody = read_score(src, track, tempo_bpm=args.tempo)
+    if src.suffix.lower() in (".wav", ".flac", ".mp3", ".ogg"):
+        from melodygan.formats.midi import write_midi
+
+        transcription = path.with_name(f"{src.stem}-transcription.mid")
+        write_midi(melody, transcription, force=args.force)
+        print(transcription)
+    result = harmonize(melody, key=args.key, genre=args.genre, chord_rate=args.chord_rate, fix=args.fix,
+                       num=args.num, seed=args.seed, style=args.style, checkpoint=args.checkpoint,
+                       temperature=args.temperature)
+    pieces = result if isinstance(result, list) else [result]
     path.parent.mkdir(parents=True, exist_ok=True)
-    for written in _export(piece, path, args):
-        print(written)
-    print("chords: " + " ".join(c.symbol() for c in piece.chords))
+    print(f"key: {pieces[0].key.name}")
+    for piece, out in zip(pieces, paths):
+        for written in _export(piece, out, args):
+            print(written)
+        print("chords: " + " ".join(c.symbol() for c in piece.chords))
     return 0
 
 
@@ -221,6 +259,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     models.required = True
     _add_train_ar(models)
     _add_train_gan(models)
+    _add_train_harmonizer(models)
 
 
 def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -275,6 +314,42 @@ def _run_train_ar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train_harmonizer(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = models.add_parser("harmonizer", help="train the whole-melody chord harmonizer", formatter_class=_FMT)
+    p.add_argument("--folk", default=None, metavar="DIR",
+                   help="preprocessed folk corpus with chords (e.g. `melodygan preprocess nottingham:...`)")
+    p.add_argument("--pop", default=None, metavar="DIR",
+                   help="preprocessed pop corpus with chords (e.g. `melodygan preprocess pop909:...`)")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder: best/, resume.pt, metrics.jsonl")
+    p.add_argument("--epochs", type=int, default=18, help="passes over the training songs")
+    p.add_argument("--max-minutes", type=float, default=150.0, help="stop (with a checkpoint) after this long")
+    p.add_argument("--size", default="small", choices=("tiny", "small"), help="model size preset")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.set_defaults(func=_run_train_harmonizer)
+
+
+def _run_train_harmonizer(args: argparse.Namespace) -> int:
+    import torch
+
+    from melodygan.corpora.preprocess import load_pieces
+    from melodygan.models.harmonizer import HarmonizerConfig
+    from melodygan.training.harmonizer import HarmonizerTrainConfig, train_harmonizer
+
+    folders = {g: d for g, d in (("folk", args.folk), ("pop", args.pop)) if d}
+    if not folders:
+        raise MelodyganError("give --folk DIR and/or --pop DIR (folders written by `melodygan preprocess`)")
+    torch.set_num_threads(max(1, args.threads))
+    train = {g: load_pieces(d, "train") for g, d in folders.items()}
+    valid = {g: load_pieces(d, "valid") for g, d in folders.items()}
+    mcfg = HarmonizerConfig.tiny() if args.size == "tiny" else HarmonizerConfig()
+    tcfg = HarmonizerTrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
+    extra = train_harmonizer(args.out, train, valid, model_config=mcfg, train_config=tcfg, resume=args.resume)
+    print(f"wrote {args.out}/best ({extra['epochs']} epochs, best valid root {extra['best_valid_root']:.3f})")
+    return 0
+
+
 def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT)
     p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
@@ -300,7 +375,7 @@ def _run_train_gan(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("evaluate", help="measure a model against real data; writes a report", formatter_class=_FMT)
     p.add_argument("--engine", required=True,
-                   help="what to judge: rule-triad, rule-tonic, harmonize-leadsheet (harmonizers); "
+                   help="what to judge: rule-triad, rule-tonic, harmonize, harmonize-transformer (harmonizers); "
                         "ar, gan, hybrid, gan-chords (generators)")
     p.add_argument("--data", required=True,
                    help="held-out data: a preprocessed folder (its test split), Nottingham .abc file(s), or a score")

@@ -12,8 +12,9 @@ An *engine* is a function ``fn(real, num, checkpoint, seed) -> list[Piece]`` reg
 
 Built in: ``rule-triad`` and ``rule-tonic`` (:mod:`melodygan.engines.rules`); ``ar``, ``gan``, ``hybrid``
 (:func:`melodygan.engines.generate.generate`), ``gan-chords`` (the GAN's melodies over the real excerpts'
-chords, :func:`melodygan.engines.gan.gan_melodies`) and ``harmonize-leadsheet``
-(:func:`melodygan.engines.harmonize.harmonize`), imported only when used. Chorale data (JSB, Bach) also gets
+chords, :func:`melodygan.engines.gan.gan_melodies`), ``harmonize``
+(:func:`melodygan.engines.harmonize.harmonize`) and ``harmonize-transformer`` (the earlier
+bar-by-bar one), imported only when used. Chorale data (JSB, Bach) also gets
 the voice-leading counts of Bach's own voices, the yardstick for a future SATB harmonizer. A new engine plugs in with
 :func:`register_engine` and needs no change to the report code.
 
@@ -89,11 +90,18 @@ def _rule_tonic(real: list[Piece], num: int, checkpoint: Path | None, seed: int)
     return [harmonize_with_rule(strip_chords(p), "tonic") for p in tqdm(real[:num], desc="rule-tonic", unit="tune")]
 
 
-@register_engine("harmonize-leadsheet", "harmonizer")
-def _harmonize_leadsheet(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
-    harmonize = _import("melodygan.engines.harmonize", "harmonize-leadsheet").harmonize
-    return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)
+@register_engine("harmonize", "harmonizer")
+def _harmonize(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+    harmonize = _import("melodygan.engines.harmonize", "harmonize").harmonize
+    return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)  # type: ignore[misc]
             for p in tqdm(real[:num], desc="harmonize", unit="tune")]
+
+
+@register_engine("harmonize-transformer", "harmonizer")
+def _harmonize_transformer(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+    harmonize = _import("melodygan.engines.harmonize", "harmonize-transformer").harmonize_with_transformer
+    return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)
+            for p in tqdm(real[:num], desc="harmonize-transformer", unit="tune")]
 
 
 def _generator(engine: str) -> EngineFn:

@@ -32,3 +32,26 @@ def gan_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ck") / "gan"
     save_checkpoint(path, MelodyGenerator(config), config, "gan-melody")
     return path
+
+
+@pytest.fixture(scope="session")
+def harmonizer_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny, randomly initialised chord harmonizer whose transition tables favour I–IV–V–I moves."""
+    import numpy as np
+
+    from melodygan.beats import NUM_LABELS
+    from melodygan.models.harmonizer import MODEL_TYPE as HARMONIZER
+    from melodygan.models.harmonizer import ChordHarmonizer, HarmonizerConfig
+
+    torch.manual_seed(0)
+    config = HarmonizerConfig.tiny()
+    model = ChordHarmonizer(config)
+    counts = np.ones((NUM_LABELS, NUM_LABELS))
+    for a, b in [(1, 6), (6, 8), (8, 1), (1, 8)]:  # I→IV→V→I, I→V (major-triad labels 1 + root)
+        counts[a, b] += 50
+    np.fill_diagonal(counts, 0)
+    table = torch.from_numpy(np.log(counts / counts.sum(1, keepdims=True))).float()
+    model.log_transitions.copy_(table.expand_as(model.log_transitions))
+    path = tmp_path_factory.mktemp("ck") / "harmonizer"
+    save_checkpoint(path, model, config, HARMONIZER, {"path_weights": {}})
+    return path

@@ -72,7 +72,7 @@ def test_errors_are_one_line(tmp_path, pieces):
         evaluate("rule-triad", tmp_path / "missing", 2, tmp_path / "x")
     with pytest.raises(MelodyganError, match=r"needs melodygan\.no_such_module"):
         _import("melodygan.no_such_module", "ar")
-    assert {"rule-triad", "rule-tonic", "ar", "gan", "hybrid", "harmonize-leadsheet"} <= set(ENGINES)
+    assert {"rule-triad", "rule-tonic", "ar", "gan", "hybrid", "harmonize", "harmonize-transformer"} <= set(ENGINES)
 
 
 def test_plug_in_generator_engine(tmp_path, pieces):

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "melodygan"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "files", "devices", "checkpoints"),  # plumbing
     ("notes", "keys", "chords", "piece", "tonal"),  # the nouns
-    ("pianoroll", "tokens", "metrics"),  # representations and measures
+    ("pianoroll", "tokens", "beats", "metrics"),  # representations and measures
     ("formats",),  # every reader and writer
     ("corpora",),  # datasets → Pieces → arrays
     ("models",),

@@ -1,45 +1,97 @@
-"""Harmonization: chord symbols for a given melody, which is kept note for note.
+"""Harmonization: chord symbols for a whole given melody, which is kept note for note.
 
-The lead-sheet transformer reads tokens in *harmonize order* (each bar's melody, then ``HARM``,
-then that bar's chords), so it sees a whole bar of melody before choosing its chords.
-Harmonizing is sampling with the melody forced (a logit mask), a few bars at a time:
+The default harmonizer (:mod:`melodygan.models.harmonizer`) reads the *whole* melody at once:
 
-1. The melody is made monophonic (skyline); its key is the piece's own, or the Krumhansl-Schmuckler
-   estimate when that fits the notes clearly better; the melody is moved to the tonic C, as in training.
-2. For each segment of ``segment_bars`` bars (default 1), ``candidates`` chord sequences are sampled in one
-   batch, with the previous ``context_bars`` bars (melody and chosen chords) as context.
-3. Each candidate is scored by the model's own log-probability of its chords per bar plus a
-   consonance critic (:func:`melodygan.engines.leadsheet.critic`: the share of melody notes that
-   are chord tones or stepwise passing tones resolving to one, plus the interval consonance of
-   notes with chord tones); the best one is kept and the next segment continues from it.
-4. The chords are moved back to the melody's key and grid; the melody is returned untouched.
+1. The melody is made monophonic (skyline) and cut into beats (:mod:`melodygan.beats`); the key
+   is estimated from the notes, with the file's key signature as evidence, not truth
+   (:func:`melodygan.beats.choose_key`), unless ``key`` is given.
+2. A bidirectional LSTM over the beat features (pitch classes relative to the key) gives, per
+   beat, a distribution over the 168 chords and the probability that the chord changes there.
+3. A path search (:mod:`melodygan.engines.chordpath`) picks the chord sequence: the network's
+   beliefs, the genre's learned chord transitions and a learned preference for where in the bar
+   chords change; ``chord_rate`` limits changes to bars or half bars, ``fix`` pins chords.
+4. ``num`` > 1 adds distinct alternatives drawn from the same score (seeded), ranked best first.
+
+The transformer's bar-by-bar harmonizer of earlier versions is kept as
+:func:`harmonize_with_transformer` for comparison.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
 
-from melodygan import tokens as tk
+import numpy as np
+import torch
+
+from melodygan.beats import (
+    GENRES,
+    BeatSong,
+    absolute_label,
+    beat_features,
+    choose_key,
+    chords_of,
+    relative_label,
+    song_from_piece,
+)
+from melodygan.checkpoints import PACKAGE_WEIGHTS, config_from_dict, load_checkpoint
+from melodygan.chords import Chord, parse_chord_symbol
 from melodygan.devices import make_generator
+from melodygan.engines.chordpath import PathWeights, best_path, change_mask, path_score, sample_paths
 from melodygan.engines.leadsheet import harmonize_bars, load_model, requantize
 from melodygan.errors import MelodyganError
-from melodygan.keys import Key, estimate_key, semitones_to_c
+from melodygan.keys import Key, semitones_to_c
+from melodygan.models.harmonizer import MODEL_TYPE, ChordHarmonizer, HarmonizerConfig
 from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece
 
-
-def _key_for(piece: Piece) -> Key:
-    """The piece's own key when its scale fits the melody about as well as the estimated key's
-    (files without a key signature say C major), else the Krumhansl-Schmuckler estimate."""
-    estimated, _ = estimate_key(piece.melody)
-
-    def fit(key: Key) -> float:
-        total = sum(n.duration_steps for n in piece.melody)
-        return sum(n.duration_steps for n in piece.melody if n.pitch % 12 in key.scale_extended) / total
-
-    return piece.key if fit(piece.key) >= fit(estimated) - 0.02 else estimated
+DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "harmonizer"
+CHORD_RATES = ("auto", "beat", "half-bar", "bar")
+STYLES = ("leadsheet",)
 
 
+# --- the model ------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> tuple[ChordHarmonizer, dict]:
+    model, _, extra = load_checkpoint(path, ChordHarmonizer, HarmonizerConfig, MODEL_TYPE, "cpu")
+    return model.float().eval(), extra  # type: ignore[return-value]
+
+
+def load_harmonizer(checkpoint: str | Path | None = None) -> tuple[ChordHarmonizer, dict]:
+    """The harmonizer and its checkpoint metadata (shipped weights by default), cached per process.
+
+    Raises:
+        MelodyganError: no checkpoint there.
+    """
+    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    if not (path / "config.json").is_file():
+        hint = " (the package ships none: run scripts/train_harmonizer.sh)" if checkpoint is None else ""
+        raise MelodyganError(f"no harmonizer checkpoint in {path}{hint}")
+    return _load(str(path))
+
+
+def encode(song: BeatSong, key: Key | None = None) -> tuple[np.ndarray, np.ndarray, Key]:
+    """Features ``(B, F)``, key-relative labels ``(B,)`` and the key used (chosen from the notes when None)."""
+    key = key or choose_key(song.notes, song.key)
+    x = beat_features(song, key.tonic, key.mode == "minor")
+    return x, relative_label(song.chords, key.tonic).astype(np.int64), key
+
+
+@torch.no_grad()
+def predict(model: ChordHarmonizer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log posteriors ``(T, 169)`` and change probabilities ``(T,)`` for one encoded song."""
+    model.eval()
+    logits, change = model(torch.from_numpy(x)[None], torch.tensor([len(x)]))
+    return torch.log_softmax(logits[0], -1).numpy(), torch.sigmoid(change[0]).numpy()
+
+
+def path_weights(extra: dict, genre: str) -> PathWeights:
+    """The tuned path weights of ``genre`` from a checkpoint's metadata (defaults if absent)."""
+    return config_from_dict(PathWeights, extra.get("path_weights", {}).get(genre, {}))
+
+
+# --- arguments ------------------------------------------------------------------------------------
 def _melody_of(piece: Piece) -> list[Note]:
     notes = piece.melody
     if not notes and piece.voices:
@@ -51,52 +103,152 @@ def _melody_of(piece: Piece) -> list[Note]:
     return notes
 
 
-def harmonize(piece: Piece | str | Path, *, seed: int = 1, checkpoint: str | Path | None = None,
-              temperature: float = 0.8, device: str | None = None, candidates: int = 16, segment_bars: int = 1,
-              context_bars: int = 4, max_chords_per_bar: int = 2) -> Piece:
-    """Add chord symbols to a melody.
+def parse_fix(text: str | dict[int, str] | None) -> dict[int, Chord]:
+    """``"3:G7,5:Em"`` (bar numbers from 1, the pickup is bar 0) or ``{3: "G7"}`` → ``{bar: Chord}``.
+
+    Raises:
+        MelodyganError: not ``BAR:CHORD`` pairs, or a chord symbol that is not one.
+    """
+    if text is None:
+        return {}
+    pairs = text.items() if isinstance(text, dict) else [p.split(":", 1) for p in re.split(r"[,\s]+", text.strip())
+                                                          if p]
+    out: dict[int, Chord] = {}
+    for pair in pairs:
+        if len(pair) != 2 or not str(pair[0]).strip().isdigit():
+            raise MelodyganError(f"--fix {text!r}: give BAR:CHORD pairs, e.g. 3:G7,5:Em (bars from 1)")
+        bar, symbol = int(str(pair[0]).strip()), str(pair[1]).strip()
+        try:
+            out[bar] = parse_chord_symbol(symbol)
+        except ValueError as e:
+            raise MelodyganError(f"--fix: {e}") from None
+    return out
+
+
+def _fixed_beats(song: BeatSong, fix: dict[int, Chord], key: Key, bars: int) -> dict[int, int]:
+    """Pinned key-relative labels per beat: a fixed chord holds its whole bar."""
+    bar_of = np.cumsum(song.downbeat)  # 0 for pickup beats, 1 for the first full bar, ...
+    out: dict[int, int] = {}
+    for bar, chord in fix.items():
+        if not 0 <= bar <= bars:
+            raise MelodyganError(f"--fix bar {bar}: the melody has bars 1..{bars}")
+        beats = np.flatnonzero(bar_of == bar)
+        if len(beats) == 0:
+            raise MelodyganError(f"--fix bar {bar}: the melody has no pickup bar" if bar == 0 else
+                                 f"--fix bar {bar}: no such bar")
+        label = int(relative_label(chord.index, key.tonic))
+        for b in beats:
+            out[int(b)] = label
+    return out
+
+
+# --- the job --------------------------------------------------------------------------------------
+def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre: str | None = None,
+              chord_rate: str = "auto", fix: str | dict[int, str] | None = None, num: int = 1, seed: int = 1,
+              style: str = "leadsheet", checkpoint: str | Path | None = None,
+              temperature: float = 1.0) -> Piece | list[Piece]:
+    """Chord symbols for a whole melody.
 
     Args:
         piece: the melody, or a score file :func:`melodygan.read_score` reads (``piece.melody``;
-            made monophonic by skyline when chords were played
-            with it). Other parts are dropped from the result.
-        seed: the same seed gives the same chords.
-        checkpoint: a transformer checkpoint folder; None = the shipped weights.
-        temperature: sampling temperature of the candidates.
-        device: ``"cpu"``, ``"cuda"``; None = CUDA when available.
-        candidates: chord sequences sampled per segment; the best is kept.
-        segment_bars: bars decided together.
-        context_bars: bars of earlier melody and chords the model sees.
-        max_chords_per_bar: at most this many chord changes per bar (folk tunes rarely have more than 2).
+            made monophonic by skyline when chords were played with it). Other parts are dropped.
+        key: ``"G"``, ``"F#m"``, a Key, or None to estimate it from the notes (the file's key
+            signature counts as evidence).
+        genre: ``"folk"`` or ``"pop"`` (transition tables and the network's genre input); None
+            chooses pop for melodies with many syncopations and off-beat onsets, folk otherwise.
+        chord_rate: where chords may change: ``auto`` (learned), ``beat``, ``half-bar``, ``bar``.
+        fix: chords to keep exactly, ``"3:G7,5:Em"`` or ``{3: "G7"}`` (bar numbers from 1; a
+            fixed chord holds its bar); the rest is chosen around them.
+        num: 1 for the best harmonization, more for distinct alternatives, best first.
+        seed: the draw of the alternatives (the best one does not depend on it).
+        style: ``"leadsheet"`` (chord symbols).
+        checkpoint: a harmonizer checkpoint folder; None = the shipped weights.
+        temperature: spread of the alternatives (higher = more adventurous).
 
     Returns:
-        The piece with the same melody notes, new chords, the estimated key, and no other voices.
+        The piece with the same melody notes and new chords (key as used) when ``num`` is 1, else
+        a list of ``num`` such pieces (fewer if the melody admits fewer distinct ones).
 
     Raises:
-        MelodyganError: no melody, an unsupported meter, or bad arguments.
+        MelodyganError: no melody, a bad key, genre, chord rate, fix or num.
     """
-    if candidates < 1 or segment_bars < 1 or context_bars < 0 or max_chords_per_bar < 1:
-        raise MelodyganError("candidates, segment_bars and max_chords_per_bar must be >= 1, context_bars >= 0")
-    if temperature < 0:
-        raise MelodyganError(f"temperature {temperature} must be >= 0")
+    if style not in STYLES:
+        raise MelodyganError(f"style {style!r}; allowed: {', '.join(STYLES)}")
+    if chord_rate not in CHORD_RATES:
+        raise MelodyganError(f"chord rate {chord_rate!r}; allowed: {', '.join(CHORD_RATES)}")
+    if genre is not None and genre not in GENRES:
+        raise MelodyganError(f"genre {genre!r}; allowed: {', '.join(GENRES)}")
+    if not 1 <= num <= 32:
+        raise MelodyganError(f"num {num} must be 1..32")
+    if temperature <= 0:
+        raise MelodyganError(f"temperature {temperature} must be > 0")
     if not isinstance(piece, Piece):
         from melodygan.formats.readers import read_score
 
         piece = read_score(piece)
-    melody = _melody_of(piece)
-    work = piece.replace(melody=melody, chords=[], voices={})
+    work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
+    the_key = _to_key(key)
+    pinned = parse_fix(fix)
+    genre = genre or guess_genre(work)
+    model, extra = load_harmonizer(checkpoint)
+    song = song_from_piece(work, genre)
+    chosen_key = the_key or choose_key(song.notes, work.key)
+    x, _, _ = encode(song, chosen_key)
+    log_p, change_p = predict(model, x)
+    g = GENRES.index(genre)
+    log_t, log_prior = model.log_transitions[g].numpy(), model.log_prior[g].numpy()
+    weights = path_weights(extra, genre)
+    allowed = change_mask(song.downbeat, chord_rate)
+    fixed = _fixed_beats(song, pinned, chosen_key, work.num_bars) if pinned else None
+    args = (log_p, change_p, song.downbeat, log_t, log_prior, weights)
+    paths = [best_path(*args, allowed_changes=allowed, fixed=fixed)]
+    if num > 1:
+        rng = np.random.default_rng(seed)
+        pool = sample_paths(8 * num, rng, *args, temperature=temperature, allowed_changes=allowed, fixed=fixed)
+        seen = {paths[0].tobytes()}
+        ranked = sorted(pool, key=lambda p: -path_score(p, *args))
+        for p in ranked:
+            if p.tobytes() not in seen and len(paths) < num:
+                seen.add(p.tobytes())
+                paths.append(p)
+    out = [work.replace(chords=chords_of(song, absolute_label(p, chosen_key.tonic), work.end_steps), key=chosen_key)
+           for p in paths]
+    return out[0] if num == 1 else out
+
+
+def _to_key(key: str | Key | None) -> Key | None:
+    if key is None or isinstance(key, Key):
+        return key
+    try:
+        return Key.parse(key)
+    except ValueError as e:
+        raise MelodyganError(str(e)) from None
+
+
+def guess_genre(piece: Piece) -> str:
+    """``"pop"`` when at least a third of the melody's onsets fall between beats (sung, syncopated
+    lines), else ``"folk"`` (fiddle tunes move on the beat and its halves)."""
+    if not piece.melody:
+        return "folk"
+    half = max(piece.beat_steps // 2, 1)
+    off = sum(1 for n in piece.melody if (n.start_steps - piece.pickup_steps) % half != 0)
+    return "pop" if off / len(piece.melody) >= 1 / 3 else "folk"
+
+
+def harmonize_with_transformer(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = None,
+                               temperature: float = 0.8, candidates: int = 16) -> Piece:
+    """The earlier harmonizer: the lead-sheet transformer bar by bar (best of ``candidates`` by its
+    likelihood and a consonance critic); kept for comparison in ``melodygan evaluate``."""
+    work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
     if work.steps_per_quarter != DEFAULT_STEPS_PER_QUARTER:
         work = requantize(work)
-        melody = tk.monophonic_melody(work.melody)
-        work = work.replace(melody=melody)
-    key = _key_for(work)
+    key = choose_key(work.melody, work.key)
     up = -semitones_to_c(key.tonic)
     try:
         norm = work.transposed(-up).replace(key=Key(0, key.mode))
     except ValueError as e:
         raise MelodyganError(f"melody cannot be moved to C for the model: {e}") from e
-    model, _ = load_model(checkpoint, device)
+    model, _ = load_model(checkpoint, None)
     chords = harmonize_bars(model, norm, make_generator(seed), temperature=temperature, candidates=candidates,
-                            segment_bars=segment_bars, context_bars=context_bars,
-                            max_chords_per_bar=max_chords_per_bar)
+                            segment_bars=1, context_bars=4, max_chords_per_bar=2)
     return work.replace(chords=[c.transposed(up) for c in chords], key=key)

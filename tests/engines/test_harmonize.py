@@ -1,4 +1,4 @@
-"""harmonize(): the melody comes back note for note with chords added; the CLI end to end."""
+"""harmonize(): the whole melody comes back note for note with chords; the controls; the CLI end to end."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from melodygan.chords import parse_chord_symbol
 from melodygan.cli import main
-from melodygan.engines.harmonize import harmonize
+from melodygan.engines.harmonize import guess_genre, harmonize, parse_fix
 from melodygan.engines.leadsheet import chord_fit
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
@@ -32,50 +32,99 @@ def test_chord_fit_on_hand_values() -> None:
     assert chord_fit([], c) == 1.0
 
 
-@pytest.mark.parametrize("bars, pickup", [(3, 0), (20, 4)])
-def test_melody_is_kept_note_for_note(ar_checkpoint: Path, bars: int, pickup: int) -> None:
-    tune = _tune(bars, pickup)
-    out = harmonize(tune, seed=3, checkpoint=ar_checkpoint, candidates=2)
+@pytest.mark.parametrize("bars, pickup, meter", [(3, 0, (4, 4)), (20, 4, (4, 4)), (6, 2, (3, 4)), (4, 6, (6, 8))])
+def test_melody_tempo_meter_pickup_are_kept(harmonizer_checkpoint: Path, bars: int, pickup: int,
+                                            meter: tuple[int, int]) -> None:
+    tune = _tune(bars, pickup).replace(time_signature=meter, tempo_bpm=97.0)
+    out = harmonize(tune, checkpoint=harmonizer_checkpoint)
+    assert isinstance(out, Piece)
     assert out.melody == tune.melody
+    assert (out.time_signature, out.tempo_bpm, out.pickup_steps) == (meter, 97.0, pickup)
     assert out.chords and out.chords[0].start_steps == 0
     assert all(a.end_steps == b.start_steps for a, b in zip(out.chords, out.chords[1:]))
     assert out.chords[-1].end_steps == out.end_steps
-    assert out.key == Key(2, "major")
 
 
-def test_same_seed_same_chords(ar_checkpoint: Path) -> None:
+def test_key_controls(harmonizer_checkpoint: Path) -> None:
+    tune = _tune(4, tonic=5).replace(key=Key(0, "major"))  # an F tune written without a key signature
+    assert harmonize(tune, checkpoint=harmonizer_checkpoint).key == Key(5, "major")  # B-flats: F wins
+    assert harmonize(tune, key="C", checkpoint=harmonizer_checkpoint).key == Key(0, "major")  # --key overrides
+    with pytest.raises(MelodyganError, match="key"):
+        harmonize(tune, key="H#", checkpoint=harmonizer_checkpoint)
+
+
+def test_chord_rate_and_fix(harmonizer_checkpoint: Path) -> None:
+    tune = _tune(8)
+    per_bar = harmonize(tune, chord_rate="bar", checkpoint=harmonizer_checkpoint)
+    assert all(c.start_steps % 16 == 0 for c in per_bar.chords)
+    half = harmonize(tune, chord_rate="half-bar", checkpoint=harmonizer_checkpoint)
+    assert all(c.start_steps % 8 == 0 for c in half.chords)
+    fixed = harmonize(tune, fix="3:G7,5:Em", checkpoint=harmonizer_checkpoint)
+    assert fixed.chord_at(32).symbol() == "G7" and fixed.chord_at(47).symbol() == "G7"  # the whole of bar 3
+    assert fixed.chord_at(64).symbol() == "Em" and fixed.chord_at(79).symbol() == "Em"
+    assert parse_fix({2: "C"}) == {2: parse_chord_symbol("C")}
+    for bad in ("3G7", "x:C", "3:H7"):
+        with pytest.raises(MelodyganError, match="fix"):
+            harmonize(tune, fix=bad, checkpoint=harmonizer_checkpoint)
+    with pytest.raises(MelodyganError, match=r"no such bar|bars 1"):
+        harmonize(tune, fix="40:C", checkpoint=harmonizer_checkpoint)
+
+
+def test_alternatives_are_distinct_ranked_and_seeded(harmonizer_checkpoint: Path) -> None:
     tune = _tune(4)
-    first = harmonize(tune, seed=1, checkpoint=ar_checkpoint)
-    assert first.chords == harmonize(tune, seed=1, checkpoint=ar_checkpoint).chords
+    best = harmonize(tune, checkpoint=harmonizer_checkpoint)
+    alts = harmonize(tune, num=4, seed=5, checkpoint=harmonizer_checkpoint)
+    assert isinstance(alts, list) and alts[0] == best and 2 <= len(alts) <= 4
+    assert len({tuple(p.chords) for p in alts}) == len(alts)
+    again = harmonize(tune, num=4, seed=5, checkpoint=harmonizer_checkpoint)
+    assert [p.chords for p in again] == [p.chords for p in alts]
+    assert all(p.melody == tune.melody for p in alts)
 
 
-def test_polyphonic_input_is_reduced_by_skyline(ar_checkpoint: Path) -> None:
+def test_genre_guess_and_bad_arguments(harmonizer_checkpoint: Path) -> None:
+    assert guess_genre(_tune(4)) == "folk"
+    sung = Piece(melody=[Note(4 * j + 1, 3, 62 + j % 5) for j in range(16)])  # every onset a 16th late
+    assert guess_genre(sung) == "pop"
+    tune = _tune(2)
+    for kwargs, message in [({"genre": "jazz"}, "genre"), ({"chord_rate": "weekly"}, "chord rate"),
+                            ({"num": 0}, "num"), ({"style": "opera"}, "style")]:
+        with pytest.raises(MelodyganError, match=message):
+            harmonize(tune, checkpoint=harmonizer_checkpoint, **kwargs)  # type: ignore[arg-type]
+
+
+def test_polyphonic_input_is_reduced_by_skyline(harmonizer_checkpoint: Path) -> None:
     tune = _tune(2)
     lower = [Note(n.start_steps, n.duration_steps, n.pitch - 7) for n in tune.melody]
-    chordal = tune.replace(melody=tune.melody + lower)
-    out = harmonize(chordal, seed=1, checkpoint=ar_checkpoint)
-    assert out.melody == tune.melody
+    out = harmonize(tune.replace(melody=tune.melody + lower), checkpoint=harmonizer_checkpoint)
+    assert isinstance(out, Piece) and out.melody == tune.melody
 
 
-def test_empty_input_is_a_user_error(ar_checkpoint: Path) -> None:
+def test_empty_input_is_a_user_error(harmonizer_checkpoint: Path) -> None:
     with pytest.raises(MelodyganError, match="no melody"):
-        harmonize(Piece(), checkpoint=ar_checkpoint)
+        harmonize(Piece(), checkpoint=harmonizer_checkpoint)
 
 
-def test_cli_harmonizes_a_midi_file(ar_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_harmonizes_a_midi_file(harmonizer_checkpoint: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
     from melodygan.formats.midi import midi_to_piece, write_midi
 
     src = write_midi(_tune(4), tmp_path / "tune.mid")
-    assert main(["harmonize", str(src), "--checkpoint", str(ar_checkpoint), "--seed", "2"]) == 0
-    out = tmp_path / "tune-harmonized.mid"
-    back = midi_to_piece(out)
+    ck = ["--checkpoint", str(harmonizer_checkpoint)]
+    assert main(["harmonize", str(src), *ck]) == 0
+    back = midi_to_piece(tmp_path / "tune-harmonized.mid")
     assert [(n.start_steps, n.duration_steps, n.pitch) for n in back.melody] == [
         (n.start_steps, n.duration_steps, n.pitch) for n in _tune(4).melody]
     assert {"Chords", "Bass"} <= set(back.voices)
-    assert "chords:" in capsys.readouterr().out
-    assert main(["harmonize", str(src), "--checkpoint", str(ar_checkpoint)]) == 2  # exists, no --force
+    out = capsys.readouterr().out
+    assert "key: D" in out and "chords:" in out
+    assert main(["harmonize", str(src), *ck]) == 2  # exists, no --force
     assert "exists" in capsys.readouterr().err
+    assert main(["harmonize", str(src), *ck, "--num", "3", "--chord-rate", "bar", "--fix", "2:A7"]) == 0
+    assert [p.exists() for p in (tmp_path / f"tune-harmonized-{i}.mid" for i in (1, 2))] == [True, True]
+    assert main(["harmonize", str(src), *ck, "--fix", "2:nope", "--out", str(tmp_path / "y.mid")]) == 2
+    assert not (tmp_path / "y.mid").exists()
+    assert "--fix" in capsys.readouterr().err
     empty = tmp_path / "empty.mid"
     write_midi(Piece(voices={"Drums": []}), empty)
-    assert main(["harmonize", str(empty), "--checkpoint", str(ar_checkpoint), "--out", str(tmp_path / "x.mid")]) == 2
+    assert main(["harmonize", str(empty), *ck, "--out", str(tmp_path / "x.mid")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1

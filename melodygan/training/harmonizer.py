@@ -1,0 +1,345 @@
+"""Training the chord harmonizer: one explicit, resumable loop, then the path weights on validation songs.
+
+Data: preprocessed folders (``melodygan preprocess``) per genre — folk (Nottingham) and pop
+(POP909) — their *train* splits for the network and the transition tables, their *valid* splits
+for choosing the best epoch and tuning the path weights; test splits are never read here.
+Each folk tune is used whole and as its first 16 bars (the crop teaches where an excerpt ends);
+pop songs whole. Everything is encoded relative to the key chosen from the notes
+(:func:`melodygan.beats.choose_key`), so the twelve keys are one to the model: a transposition
+of the input gives the same chords, transposed.
+
+Loop: AdamW, cosine learning rate, batches of length-sorted random crops (``window_beats``,
+starting on a downbeat), loss = cross-entropy of the chord per beat + ``change_weight`` × the
+binary cross-entropy of "the chord changes here". After every epoch the greedy per-beat root
+accuracy on the validation songs (mean over genres) picks the best checkpoint.
+
+Then the transition tables are counted on the training labels and the path weights
+(:class:`melodygan.engines.chordpath.PathWeights`) are tuned per genre on the validation songs by
+coordinate ascent on root agreement, with a penalty when the chord changes per bar are more than
+10% off the human rate, so the chosen harmonic rhythm stays human-like.
+
+Run folder: ``best/`` (the checkpoint: ``config.json`` with the path weights in ``extra`` +
+``model.safetensors``), ``resume.pt`` (last epoch's model, optimizer and RNG; loaded with
+``weights_only=True``), ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from melodygan.beats import GENRES, NUM_LABELS, BeatSong, feature_slice, label_root, song_from_piece
+from melodygan.checkpoints import save_checkpoint
+from melodygan.engines.chordpath import PathWeights, best_path
+from melodygan.engines.harmonize import encode, predict
+from melodygan.errors import MelodyganError
+from melodygan.files import atomic_output
+from melodygan.models.harmonizer import MODEL_TYPE, ChordHarmonizer, HarmonizerConfig
+from melodygan.piece import Piece
+
+HEAD_BARS = 16
+_BEAT0 = feature_slice("beat_in_bar").start  # "first beat of the bar" column
+
+
+@dataclass(frozen=True)
+class HarmonizerTrainConfig:
+    """Training settings (saved with the run; a resume must use the same)."""
+
+    epochs: int = 18
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    weight_decay: float = 0.01
+    batch_beats: int = 4000
+    window_beats: int = 128
+    change_weight: float = 0.5
+    seed: int = 0
+    max_minutes: float = 150.0
+
+    @classmethod
+    def tiny(cls) -> HarmonizerTrainConfig:
+        return cls(epochs=2, batch_beats=400, window_beats=32)
+
+
+Item = tuple[str, np.ndarray, np.ndarray]  # (genre, features (B, F), relative labels (B,))
+
+
+def songs_of(pieces: list[Piece], genre: str, training: bool) -> list[BeatSong]:
+    """BeatSongs with human chords: whole pieces (and, for folk training, their first 16 bars too);
+    for validation, folk tunes are cut to their first 16 bars as the evaluation cuts them."""
+    out = []
+    for p in pieces:
+        if not p.melody or not p.chords:
+            continue
+        if genre == "folk":
+            head = song_from_piece(p, genre, bars=HEAD_BARS)
+            if training:
+                whole = song_from_piece(p, genre)
+                out += [whole, head] if whole.num_beats > head.num_beats else [whole]
+            else:
+                out.append(head)
+        else:
+            out.append(song_from_piece(p, genre))
+    return [s for s in out if (s.chords > 0).any()]
+
+
+def _windows(items: list[Item], window: int, rng: random.Random) -> list[Item]:
+    """Songs longer than ``window`` beats become ceil(len / window) random crops starting on a downbeat."""
+    out = []
+    for genre, x, y in items:
+        n = len(y)
+        if n <= window:
+            out.append((genre, x, y))
+            continue
+        down = np.flatnonzero(x[:, _BEAT0] > 0)
+        starts = down[down <= n - window]
+        if len(starts) == 0:
+            starts = np.array([0])
+        for _ in range(-(-n // window)):
+            s = int(starts[rng.randrange(len(starts))])
+            out.append((genre, x[s:s + window], y[s:s + window]))
+    return out
+
+
+def _batches(items: list[Item], batch_beats: int, rng: random.Random) -> list[list[int]]:
+    order = sorted(range(len(items)), key=lambda i: len(items[i][2]) + rng.random() * 20)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        n = len(items[i][2])
+        if current and max(longest, n) * (len(current) + 1) > batch_beats:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, n)
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(items: list[Item], idx: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(items[i][2]) for i in idx)
+    x = np.zeros((len(idx), width, items[idx[0]][1].shape[1]), dtype=np.float32)  # (B, T, F)
+    y = np.zeros((len(idx), width), dtype=np.int64)  # (B, T)
+    for j, i in enumerate(idx):
+        n = len(items[i][2])
+        x[j, :n], y[j, :n] = items[i][1], items[i][2]
+    return torch.from_numpy(x), torch.from_numpy(y), torch.tensor([len(items[i][2]) for i in idx])
+
+
+def losses(model: ChordHarmonizer, x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor,
+           change_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chord cross-entropy per beat (no-chord beats ignored) and the weighted change BCE."""
+    logits, change = model(x, lengths)
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=0)
+    target = (y[:, 1:] != y[:, :-1]).float()
+    valid = ((y[:, 1:] > 0) & (y[:, :-1] > 0)).float()
+    bce = F.binary_cross_entropy_with_logits(change[:, 1:], target, reduction="none")
+    return ce, change_weight * (bce * valid).sum() / valid.sum().clamp(min=1)
+
+
+def greedy_root_accuracy(model: ChordHarmonizer, items: list[Item]) -> float:
+    accs = []
+    for _, x, y in items:
+        log_p, _ = predict(model, x)
+        judged = y > 0
+        accs.append(float(np.mean(label_root(log_p.argmax(-1))[judged] == label_root(y)[judged])))
+    return float(np.mean(accs)) if accs else math.nan
+
+
+def fit_transitions(items: list[Item], smooth: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Per genre: log transition matrix at chord changes ``(G, 169, 169)`` and log label prior ``(G, 169)``."""
+    log_t = np.zeros((len(GENRES), NUM_LABELS, NUM_LABELS), dtype=np.float32)
+    log_prior = np.zeros((len(GENRES), NUM_LABELS), dtype=np.float32)
+    for g, genre in enumerate(GENRES):
+        counts = np.full((NUM_LABELS, NUM_LABELS), smooth)
+        prior = np.full(NUM_LABELS, smooth)
+        for item_genre, _, y in items:
+            if item_genre != genre:
+                continue
+            y = y[y > 0]
+            np.add.at(prior, y, 1)
+            ch = np.flatnonzero(y[1:] != y[:-1])
+            np.add.at(counts, (y[ch], y[ch + 1]), 1)
+        np.fill_diagonal(counts, 0)
+        counts[:, 0] = 0
+        counts[0, :] = smooth
+        prior[0] = 0
+        with np.errstate(divide="ignore"):
+            log_t[g] = np.log(counts / counts.sum(1, keepdims=True))
+            log_prior[g] = np.log(prior / prior.sum())
+    return log_t, log_prior
+
+
+TUNING_GRID: dict[str, tuple[float, ...]] = {
+    "alpha": (0.0, 0.15, 0.3),
+    "w_change": (0.25, 0.5, 1.0, 2.0),
+    "w_trans": (0.0, 0.15, 0.3, 0.5, 0.7),
+    "bias_downbeat": (0.0, 0.5, 1.0, 2.0),
+    "bias_half_bar": (-1.0, -0.5, 0.0, 0.5, 1.0),
+    "bias_other": (-3.0, -1.5, -1.0, -0.5, 0.0),
+}
+
+
+def _judge(paths: list[np.ndarray], items: list[Item], downbeats: list[np.ndarray]) -> tuple[float, float, float]:
+    """(root agreement, model changes per bar, human changes per bar) over songs."""
+    roots, cpb, human = [], [], []
+    for path, (_, _, y), down in zip(paths, items, downbeats):
+        judged = y > 0
+        roots.append(float(np.mean(label_root(path)[judged] == label_root(y)[judged])))
+        bars = max(1, int(down.sum()))
+        cpb.append(int(np.sum(path[1:] != path[:-1])) / bars)
+        yy = y[judged]
+        human.append(int(np.sum(yy[1:] != yy[:-1])) / bars)
+    return float(np.mean(roots)), float(np.mean(cpb)), float(np.mean(human))
+
+
+def tune_weights(model: ChordHarmonizer, items: list[Item], genre_index: int, rounds: int = 2) -> PathWeights:
+    """Coordinate ascent of the path weights on validation songs (see the module docstring)."""
+    outs = [predict(model, x) for _, x, _ in items]
+    downs = [x[:, _BEAT0] > 0 for _, x, _ in items]
+    log_t = model.log_transitions[genre_index].numpy()
+    log_prior = model.log_prior[genre_index].numpy()
+
+    def objective(w: PathWeights) -> float:
+        paths = [best_path(lp, ch, d, log_t, log_prior, w) for (lp, ch), d in zip(outs, downs)]
+        root, cpb, human = _judge(paths, items, downs)
+        return root - 0.5 * max(0.0, abs(cpb - human) / max(human, 1e-6) - 0.10)
+
+    weights = PathWeights()
+    best = objective(weights)
+    for _ in range(rounds):
+        for name, values in TUNING_GRID.items():
+            for v in values:
+                candidate = dataclasses.replace(weights, **{name: v})
+                if candidate == weights:
+                    continue
+                score = objective(candidate)
+                if score > best + 1e-6:
+                    best, weights = score, candidate
+    return weights
+
+
+def _atomic_torch_save(obj: dict[str, Any], path: Path) -> None:
+    with atomic_output(path, force=True) as tmp:
+        torch.save(obj, tmp)
+
+
+def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: dict[str, list[Piece]], *,
+                     model_config: HarmonizerConfig | None = None, train_config: HarmonizerTrainConfig | None = None,
+                     resume: bool = False, log: Any = print) -> dict[str, Any]:
+    """Train (or resume) a harmonizer; write the run folder (see the module docstring).
+
+    Args:
+        out_dir: run folder.
+        train, valid: Pieces with chords per genre (keys of :data:`melodygan.beats.GENRES`).
+        model_config, train_config: shapes and settings (defaults: the shipped ones).
+        resume: continue from ``resume.pt`` (the same configs are required).
+        log: where progress lines go.
+
+    Returns:
+        The summary written to ``best/config.json``'s ``extra``.
+
+    Raises:
+        MelodyganError: no training songs, or a run folder that does not match.
+    """
+    mcfg, tcfg = model_config or HarmonizerConfig(), train_config or HarmonizerTrainConfig()
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise MelodyganError(f"{out} already holds a run; pass --resume to continue it or choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tcfg.seed)
+    rng = random.Random(tcfg.seed)
+    t0 = time.time()
+    train_items: list[Item] = []
+    valid_items: dict[str, list[Item]] = {}
+    for genre in GENRES:
+        train_items += [(genre, *encode(s)[:2]) for s in songs_of(train.get(genre, []), genre, training=True)]
+        v = [(genre, *encode(s)[:2]) for s in songs_of(valid.get(genre, []), genre, training=False)]
+        if v:
+            valid_items[genre] = v
+    if not train_items:
+        raise MelodyganError("no training songs with chords; give preprocessed folders with chord symbols")
+    log(f"harmonizer: {len(train_items)} training songs ({sum(len(y) for _, _, y in train_items)} beats), "
+        f"valid {', '.join(f'{g} {len(v)}' for g, v in valid_items.items())}; {time.time() - t0:.0f} s to encode")
+    model = ChordHarmonizer(mcfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    epoch, best = 0, -1.0
+    history: list[dict[str, Any]] = []
+    state_path = out / "resume.pt"
+    if resume and state_path.exists():
+        state = torch.load(state_path, weights_only=True)
+        def fixed(c: dict[str, Any]) -> dict[str, Any]:  # what a resume may change: how long it runs
+            return {k: v for k, v in c.items() if k not in ("epochs", "max_minutes")}
+
+        if state["model_config"] != dataclasses.asdict(mcfg) or fixed(state["train_config"]) != fixed(
+                dataclasses.asdict(tcfg)):
+            raise MelodyganError(f"{out}: the run was started with other settings; resume with the same ones "
+                                 "(only --epochs and --max-minutes may change)")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        epoch, best = int(state["epoch"]), float(state["best"])
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+    while epoch < tcfg.epochs and (time.time() - t0) / 60 < tcfg.max_minutes:
+        lr = tcfg.min_lr + 0.5 * (tcfg.lr - tcfg.min_lr) * (1 + math.cos(math.pi * epoch / tcfg.epochs))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        model.train()
+        crops = _windows(train_items, tcfg.window_beats, rng)
+        total_ce = total_bce = 0.0
+        batches = _batches(crops, tcfg.batch_beats, rng)
+        for idx in batches:
+            x, y, lengths = _collate(crops, idx)
+            ce, bce = losses(model, x, y, lengths, tcfg.change_weight)
+            opt.zero_grad(set_to_none=True)
+            (ce + bce).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total_ce += ce.item()
+            total_bce += bce.item()
+        epoch += 1
+        scores = {g: greedy_root_accuracy(model, v) for g, v in valid_items.items()}
+        score = float(np.mean(list(scores.values()))) if scores else -total_ce
+        row = {"epoch": epoch, "lr": lr, "ce": total_ce / len(batches), "change_bce": total_bce / len(batches),
+               "valid_root": scores, "elapsed_s": round(time.time() - t0, 1)}
+        history.append(row)
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        log(f"epoch {epoch}: ce {row['ce']:.3f}, valid root " + ", ".join(f"{g} {s:.3f}" for g, s in scores.items()))
+        if score > best:
+            best = score
+            _atomic_torch_save({"model": model.state_dict()}, out / "best.pt")
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
+                 "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+                 "model_config": dataclasses.asdict(mcfg), "train_config": dataclasses.asdict(tcfg)}
+        _atomic_torch_save(state, state_path)
+    if (out / "best.pt").exists():
+        model.load_state_dict(torch.load(out / "best.pt", weights_only=True)["model"])
+    model.eval()
+    log_t, log_prior = fit_transitions(train_items)
+    model.log_transitions.copy_(torch.from_numpy(log_t))
+    model.log_prior.copy_(torch.from_numpy(log_prior))
+    weights = {}
+    for g, genre in enumerate(GENRES):
+        if genre in valid_items:
+            weights[genre] = dataclasses.asdict(tune_weights(model, valid_items[genre], g))
+            log(f"path weights ({genre}): {weights[genre]}")
+        else:
+            weights[genre] = dataclasses.asdict(PathWeights())
+    extra = {"path_weights": weights, "epochs": epoch, "best_valid_root": best,
+             "train_songs": len(train_items), "elapsed_s": round(time.time() - t0, 1),
+             "train_config": dataclasses.asdict(tcfg)}
+    save_checkpoint(out / "best", model, mcfg, MODEL_TYPE, extra)
+    return extra
