@@ -5,7 +5,8 @@ Method:
     2. Track the pitch with probabilistic YIN (``librosa.pyin``, 65 Hz–2.1 kHz, hop 256 samples ≈ 11.6 ms).
     3. Segment notes: runs of voiced frames whose pitch, rounded to the nearest semitone after a
        5-frame median filter, stays the same; a detected onset (``librosa.onset.onset_detect``)
-       inside a run starts a new note, so a repeated pitch stays two notes; a note after silence
+       inside a run starts a new note when the level dips just before it (a re-attack), so a
+       repeated pitch stays two notes while vibrato does not split a held one; a note after silence
        starts at the onset just before it. Notes shorter than ``min_note_seconds`` are dropped
        (glitches between notes).
     4. Tempo: the one given, else librosa's beat tracker (clamped to 50–200 bpm; 120 when it
@@ -37,12 +38,29 @@ MIN_VOICED_PROBABILITY = 0.1
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 
 
+REATTACK_DIP = 0.7  # an onset splits a held pitch only where the level first dips below this share
+
+
+def _reattacks(onset_frames: list[int], rms: np.ndarray | None) -> list[int]:
+    """The onsets that follow a dip in level (a re-attacked note), not a vibrato's flux inside one."""
+    if rms is None:
+        return onset_frames
+    keep = []
+    for o in onset_frames:
+        before = rms[max(0, o - 3):o + 1]
+        after = rms[o:o + 5]
+        if len(before) and len(after) and float(before.min()) < REATTACK_DIP * float(after.max()):
+            keep.append(o)
+    return keep
+
+
 def _segments(midi: np.ndarray, voiced: np.ndarray, onset_frames: list[int],
-              min_frames: int) -> list[tuple[int, int, int]]:
+              min_frames: int, rms: np.ndarray | None = None) -> list[tuple[int, int, int]]:
     """``(start_frame, end_frame, pitch)`` notes from the frame pitches (step 3 of the module docstring).
 
     A run of one rounded pitch over voiced frames is a note. An onset inside a run splits it when
-    both halves last ``min_frames`` (a re-attacked note); an onset up to ``min_frames * 2`` frames
+    both halves last ``min_frames`` and the level (``rms``, per frame) dips before it (a re-attacked
+    note, not the spectral flux of vibrato or a swell inside one held note); an onset up to ``min_frames * 2`` frames
     before a note that follows silence moves its start there (pYIN's window needs a few frames of
     tone before it calls a frame voiced). Runs shorter than ``min_frames`` are dropped.
     """
@@ -69,7 +87,7 @@ def _segments(midi: np.ndarray, voiced: np.ndarray, onset_frames: list[int],
             a = early[0]
         # pYIN's centred window keeps a note voiced for half a window after its sound ends, so the
         # part after a cut must be that much longer to be a note rather than a release.
-        cuts = [o for o in onsets if a + min_frames <= o <= b - min_frames - HALF_WINDOW_FRAMES]
+        cuts = [o for o in _reattacks(onsets, rms) if a + min_frames <= o <= b - min_frames - HALF_WINDOW_FRAMES]
         for c in cuts:
             if c - a >= min_frames:
                 out.append((a, c, p))
@@ -122,7 +140,8 @@ def transcribe(path: str | Path, *, tempo_bpm: float | None = None, time_signatu
     onsets = librosa.onset.onset_detect(y=y, sr=sr, hop_length=HOP_LENGTH, units="frames").tolist()
     frame_seconds = HOP_LENGTH / sr
     min_frames = max(1, round(min_note_seconds / frame_seconds))
-    segments = _segments(midi, voiced, onsets, min_frames)
+    rms = librosa.feature.rms(y=y, frame_length=FRAME_LENGTH // 4, hop_length=HOP_LENGTH)[0]
+    segments = _segments(midi, voiced, onsets, min_frames, rms)
     if not segments:
         raise MelodyganError(f"{path}: no note lasts {min_note_seconds} s or more; nothing to transcribe")
     if tempo_bpm is None:

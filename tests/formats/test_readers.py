@@ -92,6 +92,46 @@ def test_audio_transcription(tmp_path: Path) -> None:
     assert piece.tempo_bpm == 120.0 and not piece.chords
 
 
+def _hummed(path: Path, notes: list[tuple[float, float, int]], sr: int = 22050) -> None:
+    """A hummed line: a voice-like tone (harmonics falling off), 5.5 Hz vibrato of ±30 cents, a
+    slow swell into each note, and breathy noise 25 dB down; ``notes`` = (start_s, length_s, pitch)."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(7)
+    end = max(s + d for s, d, _ in notes) + 0.3
+    y = np.zeros(int(sr * end))
+    for start, length, pitch in notes:
+        t = np.arange(int(sr * length)) / sr
+        f = 440 * 2 ** ((pitch - 69) / 12) * 2 ** (0.3 / 12 * np.sin(2 * np.pi * 5.5 * t + rng.uniform(0, 6)))
+        phase = 2 * np.pi * np.cumsum(f) / sr
+        tone = sum(a * np.sin(k * phase) for k, a in ((1, 1.0), (2, 0.45), (3, 0.25), (4, 0.1)))
+        env = np.clip(np.minimum(t / 0.04, (length - t) / 0.05), 0, 1)
+        i = int(sr * start)
+        y[i:i + len(t)] += 0.3 * tone * env
+    y += 10 ** (-25 / 20) * 0.3 * rng.standard_normal(len(y))
+    sf.write(path, y, sr)
+
+
+def test_a_hummed_melody_comes_back(tmp_path: Path) -> None:
+    """Pitch right and onset within a 16th for at least 90% of the notes of a hummed tune at 100 bpm."""
+    beat = 0.6
+    rhythm = [1, 1, 0.5, 0.5, 1, 2, 1, 0.5, 0.5, 1, 1, 1.5, 0.5, 2]  # in beats
+    pitches = [62, 64, 66, 67, 69, 71, 69, 67, 66, 64, 62, 64, 66, 62]
+    notes, t = [], 0.25
+    for length, pitch in zip(rhythm, pitches):
+        notes.append((t, length * beat - 0.02, pitch))  # a breath of a gap between sung notes
+        t += length * beat
+    path = tmp_path / "hummed.wav"
+    _hummed(path, notes)
+    piece = read_score(path, tempo_bpm=100.0)
+    step_s = beat / 4
+    origin = piece.melody[0].start_steps * step_s - (notes[0][0])  # the transcription starts at its first note
+    got = [(n.start_steps * step_s - origin, n.pitch) for n in piece.melody]
+    right = sum(any(p == pitch and abs(s - start) <= step_s for s, p in got) for start, _, pitch in notes)
+    assert right >= 0.9 * len(notes), (right, got)
+    assert len(piece.melody) <= len(notes) + 2  # no shower of spurious notes from the vibrato
+
+
 def test_silent_audio_is_a_one_line_error(tmp_path: Path) -> None:
     import soundfile as sf
 
