@@ -141,6 +141,40 @@ def chords_of(song: BeatSong, labels: np.ndarray, end_steps: int) -> list[Chord]
     return chords_from_changes(sorted(merged.items()), end_steps)
 
 
+# --- genre ----------------------------------------------------------------------------------------
+GENRE_FEATURES = ("off_beat", "off_eighth", "syncopated", "rest_share", "log_beats_per_note", "compound",
+                  "repeated_pitch", "leap_share")
+
+
+def genre_features(piece: Piece) -> np.ndarray:
+    """Interpretable rhythm and contour features of a melody for telling folk from pop, ``(8,)``
+    float64 in the order of :data:`GENRE_FEATURES`: shares of onsets off the beat and off the
+    eighth grid, of notes that start off the beat and hold through the next one, of rest within
+    the melody's span, log mean note length in beats, a compound-meter flag, and the shares of
+    repeated pitches and of leaps of a fourth or more."""
+    notes = piece.melody if is_monophonic(piece.melody) else skyline(piece.melody)
+    if not notes:
+        return np.zeros(len(GENRE_FEATURES))
+    beat = piece.beat_steps
+    eighth = max(piece.steps_per_quarter // 2, 1)
+    pos = np.array([n.start_steps - piece.pickup_steps for n in notes])
+    ends = np.array([n.end_steps - piece.pickup_steps for n in notes])
+    off_beat = pos % beat != 0
+    span = max(int(ends.max() - pos.min()), 1)
+    sounding = sum(n.duration_steps for n in notes)
+    intervals = np.abs(np.diff([n.pitch for n in notes])) if len(notes) > 1 else np.zeros(1)
+    return np.array([
+        off_beat.mean(),
+        (pos % eighth != 0).mean(),
+        (off_beat & (ends > (pos // beat + 1) * beat)).mean(),
+        max(0.0, 1.0 - sounding / span),
+        np.log(np.mean([n.duration_steps for n in notes]) / beat),
+        float(piece.time_signature[1] == 8 and piece.time_signature[0] % 3 == 0),
+        float(np.mean(intervals == 0)),
+        float(np.mean(intervals >= 5)),
+    ])
+
+
 # --- keys and labels --------------------------------------------------------------------------------
 def scale_fit(notes: list[Note], key: Key) -> float:
     """Share of the melody's duration on the key's (extended) scale."""

@@ -32,6 +32,7 @@ from melodygan.beats import (
     beat_features,
     choose_key,
     chords_of,
+    genre_features,
     relative_label,
     song_from_piece,
 )
@@ -155,7 +156,7 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
         key: ``"G"``, ``"F#m"``, a Key, or None to estimate it from the notes (the file's key
             signature counts as evidence).
         genre: ``"folk"`` or ``"pop"`` (transition tables and the network's genre input); None
-            chooses pop for melodies with many syncopations and off-beat onsets, folk otherwise.
+            lets the checkpoint's genre classifier choose from the melody's rhythm (:func:`guess_genre`).
         chord_rate: where chords may change: ``auto`` (learned), ``beat``, ``half-bar``, ``bar``.
         fix: chords to keep exactly, ``"3:G7,5:Em"`` or ``{3: "G7"}`` (bar numbers from 1; a
             fixed chord holds its bar); the rest is chosen around them.
@@ -189,8 +190,8 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
     work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
     the_key = _to_key(key)
     pinned = parse_fix(fix)
-    genre = genre or guess_genre(work)
     model, extra = load_harmonizer(checkpoint)
+    genre = genre or guess_genre(work, extra)
     song = song_from_piece(work, genre)
     chosen_key = the_key or choose_key(song.notes, work.key)
     x, _, _ = encode(song, chosen_key)
@@ -225,14 +226,16 @@ def _to_key(key: str | Key | None) -> Key | None:
         raise MelodyganError(str(e)) from None
 
 
-def guess_genre(piece: Piece) -> str:
-    """``"pop"`` when at least a third of the melody's onsets fall between beats (sung, syncopated
-    lines), else ``"folk"`` (fiddle tunes move on the beat and its halves)."""
-    if not piece.melody:
-        return "folk"
-    half = max(piece.beat_steps // 2, 1)
-    off = sum(1 for n in piece.melody if (n.start_steps - piece.pickup_steps) % half != 0)
-    return "pop" if off / len(piece.melody) >= 1 / 3 else "folk"
+def guess_genre(piece: Piece, extra: dict | None = None) -> str:
+    """``"pop"`` or ``"folk"`` for a melody by the checkpoint's genre classifier (a logistic
+    regression on :func:`melodygan.beats.genre_features`, fitted on the training songs); without
+    one, pop when a third of the onsets fall off the beat."""
+    x = genre_features(piece)
+    model = (extra or {}).get("genre_classifier")
+    if not model:
+        return "pop" if x[0] >= 1 / 3 else "folk"
+    z = (x - np.array(model["mean"])) / np.array(model["std"])
+    return "pop" if float(z @ np.array(model["coef"]) + model["bias"]) > 0 else "folk"
 
 
 def harmonize_with_transformer(piece: Piece, *, seed: int = 1, checkpoint: str | Path | None = None,

@@ -38,7 +38,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodygan.beats import GENRES, NUM_LABELS, BeatSong, feature_slice, label_root, song_from_piece
+from melodygan.beats import (
+    GENRE_FEATURES,
+    GENRES,
+    NUM_LABELS,
+    BeatSong,
+    feature_slice,
+    genre_features,
+    label_root,
+    song_from_piece,
+)
 from melodygan.checkpoints import save_checkpoint
 from melodygan.engines.chordpath import PathWeights, best_path
 from melodygan.engines.harmonize import encode, predict
@@ -231,6 +240,31 @@ def tune_weights(model: ChordHarmonizer, items: list[Item], genre_index: int, ro
     return weights
 
 
+def fit_genre_classifier(pieces: dict[str, list[Piece]], steps: int = 500) -> dict[str, Any]:
+    """Logistic regression pop-vs-folk on :func:`melodygan.beats.genre_features` (standardized,
+    class-balanced, L2 0.01, gradient descent); the parameters as plain lists for ``extra``."""
+    rows, labels = [], []
+    for genre, ps in pieces.items():
+        for p in ps:
+            if p.melody:
+                rows.append(genre_features(p))
+                labels.append(1.0 if genre == "pop" else 0.0)
+    x, y = np.array(rows), np.array(labels)
+    if len(set(labels)) < 2:
+        return {}
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / std
+    weight = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))  # balance the classes
+    coef, bias = np.zeros(z.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(z @ coef + bias)))
+        g = weight * (p - y)
+        coef -= 0.5 * (z.T @ g / len(y) + 0.01 * coef)
+        bias -= 0.5 * float(g.mean())
+    return {"features": list(GENRE_FEATURES), "mean": mean.tolist(), "std": std.tolist(), "coef": coef.tolist(),
+            "bias": bias}
+
+
 def _atomic_torch_save(obj: dict[str, Any], path: Path) -> None:
     with atomic_output(path, force=True) as tmp:
         torch.save(obj, tmp)
@@ -338,7 +372,14 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
             log(f"path weights ({genre}): {weights[genre]}")
         else:
             weights[genre] = dataclasses.asdict(PathWeights())
-    extra = {"path_weights": weights, "epochs": epoch, "best_valid_root": best,
+    classifier = fit_genre_classifier(train)
+    if classifier and len(valid) > 1:
+        from melodygan.engines.harmonize import guess_genre
+
+        hits = [guess_genre(p, {"genre_classifier": classifier}) == g for g, ps in valid.items() for p in ps]
+        classifier["valid_accuracy"] = float(np.mean(hits))
+        log(f"genre classifier: {classifier['valid_accuracy']:.3f} right on the validation songs")
+    extra = {"path_weights": weights, "genre_classifier": classifier, "epochs": epoch, "best_valid_root": best,
              "train_songs": len(train_items), "elapsed_s": round(time.time() - t0, 1),
              "train_config": dataclasses.asdict(tcfg)}
     save_checkpoint(out / "best", model, mcfg, MODEL_TYPE, extra)

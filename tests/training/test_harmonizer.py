@@ -53,3 +53,16 @@ def test_a_tiny_run_trains_resumes_and_harmonizes(tmp_path: Path) -> None:
         train_harmonizer(run, data, {}, model_config=HarmonizerConfig.tiny(), train_config=other, resume=True)
     with pytest.raises(MelodyganError, match="no training songs"):
         train_harmonizer(tmp_path / "empty", {}, {}, model_config=HarmonizerConfig.tiny())
+
+
+def test_genre_classifier_tells_on_beat_tunes_from_syncopated_ones() -> None:
+    from melodygan.engines.harmonize import guess_genre
+    from melodygan.training.harmonizer import fit_genre_classifier
+
+    folk = _tunes(10)
+    pop = [p.replace(melody=[Note(n.start_steps + 2, 4, n.pitch) if i % 2 else n
+                             for i, n in enumerate(p.melody)][:-1]) for p in _tunes(10, 1)]  # off-beat pushes
+    model = fit_genre_classifier({"folk": folk, "pop": pop})
+    assert len(model["coef"]) == 8
+    assert [guess_genre(p, {"genre_classifier": model}) for p in (folk[0], pop[0])] == ["folk", "pop"]
+    assert fit_genre_classifier({"folk": folk}) == {}  # one genre: nothing to tell apart
