@@ -23,6 +23,18 @@ C = TypeVar("C")
 PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
 
 
+def checkpoint_folder(checkpoint: str | Path | None, shipped: str, what: str, hint: str) -> Path:
+    """The folder of a checkpoint to load: ``checkpoint``, or the shipped ``weights/<shipped>``.
+
+    Raises:
+        MelodyganError: no ``config.json`` there; ``hint`` says how to make one.
+    """
+    path = Path(checkpoint) if checkpoint is not None else PACKAGE_WEIGHTS / shipped
+    if not (path / "config.json").is_file():
+        raise MelodyganError(f"no {what} checkpoint in {path}; {hint}")
+    return path
+
+
 def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     """Build a config dataclass from a dict, rejecting unknown keys (missing keys take defaults).
 

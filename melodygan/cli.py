@@ -94,12 +94,7 @@ def _run_render(args: argparse.Namespace) -> int:
 
 
 # --- generate ---------------------------------------------------------------------------------
-def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) -> None:
-    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same files")
-    p.add_argument("--temperature", type=float, default=temperature, help="sampling temperature (0 = greedy)")
-    p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="model checkpoint folder (default: %(default)s, the shipped weights)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accompaniment", default="block", metavar="STYLE",
                    help="chord-track pattern: block, sustained, waltz, arpeggio, alberti, broken, or none")
     p.add_argument("--bass", default="root", help="bass pattern: root, root-fifth, walking, none")
@@ -107,6 +102,15 @@ def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) ->
     p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
     p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
     p.add_argument("--force", action="store_true", help="replace existing output files")
+
+
+def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) -> None:
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same files")
+    p.add_argument("--temperature", type=float, default=temperature, help="sampling temperature (0 = greedy)")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="model checkpoint folder (default: %(default)s, the shipped weights)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
+    _add_output_flags(p)
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -188,13 +192,7 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--temperature", type=float, default=1.0, help="spread of the alternatives")
     p.add_argument("--checkpoint", default=None, metavar="DIR",
                    help="harmonizer checkpoint folder (default: %(default)s, the shipped weights)")
-    p.add_argument("--accompaniment", default="block", metavar="STYLE",
-                   help="chord-track pattern: block, sustained, waltz, arpeggio, alberti, broken, or none")
-    p.add_argument("--bass", default="root", help="bass pattern: root, root-fifth, walking, none")
-    p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
-    p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
-    p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
-    p.add_argument("--force", action="store_true", help="replace existing output files")
+    _add_output_flags(p)
     p.add_argument("--out", default=None, metavar="PATH",
                    help="output .mid, or a folder (default: FILE's stem + -harmonized.mid beside it)")
     p.set_defaults(func=_run_harmonize)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from melodygan.errors import MelodyganError
 from melodygan.notes import Note
 
 _MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -93,6 +94,20 @@ class Key:
         else:
             raise ValueError(f"not a key: {text!r} (try e.g. 'G', 'F#m', 'Bb major', 'E minor')")
         return cls(pc % 12, mode)
+
+
+def to_key(key: str | Key | None) -> Key | None:
+    """``'G'``, ``'F#m'``, a Key, or None (passed through).
+
+    Raises:
+        MelodyganError: a text that is not a key.
+    """
+    if key is None or isinstance(key, Key):
+        return key
+    try:
+        return Key.parse(key)
+    except ValueError as e:
+        raise MelodyganError(str(e)) from None
 
 
 def semitones_to_c(tonic: int) -> int:

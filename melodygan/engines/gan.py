@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodygan.checkpoints import PACKAGE_WEIGHTS, load_checkpoint
+from melodygan.checkpoints import PACKAGE_WEIGHTS, checkpoint_folder, load_checkpoint
 from melodygan.chords import Chord, key_of_chords
 from melodygan.devices import make_generator, pick_device
 from melodygan.errors import MelodyganError
@@ -108,9 +108,8 @@ def load_generator(checkpoint: str | None = None, device: str | None = None) -> 
     Raises:
         MelodyganError: no checkpoint there, or it is not a GAN melody checkpoint.
     """
-    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
-    if not (path / "config.json").is_file():
-        raise MelodyganError(f"no GAN checkpoint at {path}; train one with `melodygan train gan --data DIR --out RUN`")
+    path = checkpoint_folder(checkpoint, "gan-melody", "GAN",
+                             "train one with `melodygan train gan --data DIR --out RUN`")
     model, config, _ = load_checkpoint(path, MelodyGenerator, GanConfig, MODEL_TYPE, pick_device(device))
     assert isinstance(model, MelodyGenerator)
     return model, config

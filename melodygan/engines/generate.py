@@ -21,24 +21,10 @@ from melodygan import tokens as tk
 from melodygan.chords import Chord, key_of_chords, parse_chord_symbol
 from melodygan.engines.leadsheet import requantize, sample_leadsheets
 from melodygan.errors import MelodyganError
-from melodygan.keys import Key
+from melodygan.keys import Key, to_key
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
 
 ENGINES = ("ar", "gan", "hybrid")
-
-
-def to_key(key: str | Key | None) -> Key | None:
-    """``'G'``, ``'F#m'``, a Key or None.
-
-    Raises:
-        MelodyganError: not a key.
-    """
-    if key is None or isinstance(key, Key):
-        return key
-    try:
-        return Key.parse(key)
-    except ValueError as e:
-        raise MelodyganError(str(e)) from e
 
 
 def parse_progression(text: str, bars: int, bar_steps: int, beat_steps: int) -> list[Chord]:

@@ -36,18 +36,17 @@ from melodygan.beats import (
     relative_label,
     song_from_piece,
 )
-from melodygan.checkpoints import PACKAGE_WEIGHTS, config_from_dict, load_checkpoint
+from melodygan.checkpoints import checkpoint_folder, config_from_dict, load_checkpoint
 from melodygan.chords import Chord, parse_chord_symbol
 from melodygan.devices import make_generator
 from melodygan.engines.chordpath import PathWeights, best_path, change_mask, path_score, sample_paths
 from melodygan.engines.leadsheet import harmonize_bars, load_model, requantize
 from melodygan.errors import MelodyganError
-from melodygan.keys import Key, semitones_to_c
+from melodygan.keys import Key, semitones_to_c, to_key
 from melodygan.models.harmonizer import MODEL_TYPE, ChordHarmonizer, HarmonizerConfig
 from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece
 
-DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "harmonizer"
 CHORD_RATES = ("auto", "beat", "half-bar", "bar")
 STYLES = ("leadsheet",)
 
@@ -65,10 +64,7 @@ def load_harmonizer(checkpoint: str | Path | None = None) -> tuple[ChordHarmoniz
     Raises:
         MelodyganError: no checkpoint there.
     """
-    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
-    if not (path / "config.json").is_file():
-        hint = " (the package ships none: run scripts/train_harmonizer.sh)" if checkpoint is None else ""
-        raise MelodyganError(f"no harmonizer checkpoint in {path}{hint}")
+    path = checkpoint_folder(checkpoint, "harmonizer", "harmonizer", "train one with scripts/train_harmonizer.sh")
     return _load(str(path))
 
 
@@ -188,7 +184,7 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
 
         piece = read_score(piece)
     work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
-    the_key = _to_key(key)
+    the_key = to_key(key)
     pinned = parse_fix(fix)
     model, extra = load_harmonizer(checkpoint)
     genre = genre or guess_genre(work, extra)
@@ -215,15 +211,6 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
     out = [work.replace(chords=chords_of(song, absolute_label(p, chosen_key.tonic), work.end_steps), key=chosen_key)
            for p in paths]
     return out[0] if num == 1 else out
-
-
-def _to_key(key: str | Key | None) -> Key | None:
-    if key is None or isinstance(key, Key):
-        return key
-    try:
-        return Key.parse(key)
-    except ValueError as e:
-        raise MelodyganError(str(e)) from None
 
 
 def guess_genre(piece: Piece, extra: dict | None = None) -> str:

@@ -26,17 +26,15 @@ from pathlib import Path
 import torch
 
 from melodygan import tokens as tk
-from melodygan.checkpoints import PACKAGE_WEIGHTS, load_checkpoint
+from melodygan.checkpoints import checkpoint_folder, load_checkpoint
 from melodygan.chords import Chord, ChordTimeline, chord_from_index, key_of_chords
 from melodygan.devices import make_generator, pick_device
 from melodygan.engines.sampling import BarSpec, Constraints, Grammar, sample_tokens
-from melodygan.errors import MelodyganError
 from melodygan.keys import Key, semitones_to_c
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.notes import Note
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
 
-DEFAULT_CHECKPOINT = PACKAGE_WEIGHTS / "ar-leadsheet"
 # Folk-tune keys when the checkpoint does not list its training keys.
 _FALLBACK_KEYS = {"G": 30, "D": 25, "A": 10, "C": 10, "F": 5, "Em": 8, "Am": 6, "Dm": 6}
 TOKENS_PER_BAR_BOUND = 60  # upper bound on the tokens of one bar (16 notes and 4 chords)
@@ -64,10 +62,7 @@ def load_model(checkpoint: str | Path | None = None, device: str | torch.device 
     Raises:
         MelodyganError: no checkpoint there.
     """
-    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
-    if not (path / "config.json").is_file():
-        hint = " (the package ships none: run scripts/train_defaults.sh)" if checkpoint is None else ""
-        raise MelodyganError(f"no transformer checkpoint in {path}{hint}")
+    path = checkpoint_folder(checkpoint, "ar-leadsheet", "transformer", "train one with scripts/train_defaults.sh")
     return _load(str(path), str(pick_device(str(device) if device is not None else None)))
 
 
