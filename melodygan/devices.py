@@ -47,3 +47,19 @@ def make_generator(seed: int, device: torch.device | None = None) -> torch.Gener
     g = torch.Generator(device=device or "cpu")
     g.manual_seed(int(seed))
     return g
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int = 1) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads, then restore the previous setting.
+
+    Small models (the harmonizer's LSTM over a few hundred beats) run fastest on one thread: a
+    second one only waits on the first. While other work kept a 2-core machine busy, harmonizing a
+    65-bar POP909 song took 6.7 s with torch's default of 2 threads and 0.03 s with 1.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -37,7 +37,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
-ROWS = ("cli", "sampling", "gan", "preprocess", "render", "cuda")
+ROWS = ("cli", "sampling", "gan", "preprocess", "render", "harmonize", "cuda")
 
 
 class Skip(Exception):
@@ -210,6 +210,55 @@ def row_render(quick: bool) -> dict[str, Any]:
             "better": "higher"}
 
 
+def row_harmonize(quick: bool) -> dict[str, Any]:
+    """Whole-song harmonization (a 64-bar sung-length melody, shipped weights) against the per-bar
+    triad rule; also the same call with torch's default CPU threads, which the engine avoids."""
+    if importlib.util.find_spec("melodygan.engines.harmonize") is None:
+        raise Skip("melodygan.engines.harmonize is not in this build")
+    import torch
+
+    import melodygan
+    from melodygan.engines.rules import harmonize_with_rule
+    from melodygan.notes import Note
+
+    bars = 16 if quick else 64
+    scale = [62, 64, 66, 67, 69, 71, 73, 74]
+    rng = __import__("random").Random(0)
+    notes, t = [], 0
+    while t < 16 * bars:
+        d = rng.choice([2, 4, 4, 6, 8])
+        notes.append(Note(t, min(d, 16 * bars - t), rng.choice(scale)))
+        t += d
+    piece = melodygan.Piece(melody=notes, key=melodygan.Key.parse("D"))
+    melodygan.harmonize(piece)  # load the weights once
+
+    def best_of(fn: Callable[[], Any], n: int = 3) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    ours = best_of(lambda: melodygan.harmonize(piece))
+    peak = _peak_mib()
+    rule = best_of(lambda: harmonize_with_rule(piece, "triad"))
+    from melodygan.engines import harmonize as engine
+
+    model, _ = engine.load_harmonizer()
+    x, _, _ = engine.encode(engine.song_from_piece(piece, "folk"))
+    torch.set_num_threads(max(2, torch.get_num_threads()))
+
+    def default_threads() -> None:
+        with torch.no_grad():
+            model(torch.from_numpy(x)[None], torch.tensor([len(x)]))
+
+    both = best_of(default_threads)
+    return {"measure": f"harmonize a {bars}-bar melody: wall s, vs the per-bar triad rule", "ours": ours,
+            "baseline": rule, "unit": "s", "ratio": ours / rule, "peak_mib": peak, "better": "lower",
+            "note": f"network alone with {torch.get_num_threads()} torch threads: {both:.3f} s"}
+
+
 # Dense bf16 tensor-core peak of the GPUs this is likely to meet, FLOP/s (vendor datasheets).
 PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L4": 121e12}
 
@@ -233,7 +282,7 @@ def row_cuda(quick: bool) -> dict[str, Any]:
 
 ROW_FUNCS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "cli": row_cli, "sampling": row_sampling, "gan": row_gan, "preprocess": row_preprocess,
-    "render": row_render, "cuda": row_cuda,
+    "render": row_render, "harmonize": row_harmonize, "cuda": row_cuda,
 }
 
 

@@ -38,7 +38,7 @@ from melodygan.beats import (
 )
 from melodygan.checkpoints import checkpoint_folder, config_from_dict, load_checkpoint
 from melodygan.chords import Chord, parse_chord_symbol
-from melodygan.devices import make_generator
+from melodygan.devices import cpu_threads, make_generator
 from melodygan.engines.chordpath import PathWeights, best_path, change_mask, path_score, sample_paths
 from melodygan.engines.leadsheet import harmonize_bars, load_model, requantize
 from melodygan.errors import MelodyganError
@@ -79,7 +79,8 @@ def encode(song: BeatSong, key: Key | None = None) -> tuple[np.ndarray, np.ndarr
 def predict(model: ChordHarmonizer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Log posteriors ``(T, 169)`` and change probabilities ``(T,)`` for one encoded song."""
     model.eval()
-    logits, change = model(torch.from_numpy(x)[None], torch.tensor([len(x)]))
+    with cpu_threads(1):
+        logits, change = model(torch.from_numpy(x)[None], torch.tensor([len(x)]))
     return torch.log_softmax(logits[0], -1).numpy(), torch.sigmoid(change[0]).numpy()
 
 
