@@ -35,6 +35,12 @@ def checkpoint_folder(checkpoint: str | Path | None, shipped: str, what: str, hi
     return path
 
 
+def save_resume_state(state: Any, path: str | Path) -> None:
+    """``torch.save`` a training run's resume state atomically (load it with ``weights_only=True``)."""
+    with atomic_output(Path(path), force=True) as tmp:
+        torch.save(state, tmp)
+
+
 def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
     """Build a config dataclass from a dict, rejecting unknown keys (missing keys take defaults).
 

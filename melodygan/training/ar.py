@@ -37,10 +37,9 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from melodygan import tokens as tk
-from melodygan.checkpoints import config_from_dict, load_checkpoint, save_checkpoint
+from melodygan.checkpoints import config_from_dict, load_checkpoint, save_checkpoint, save_resume_state
 from melodygan.devices import autocast, pick_device
 from melodygan.errors import MelodyganError
-from melodygan.files import atomic_output
 from melodygan.keys import semitones_to_c
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.piece import Piece
@@ -178,11 +177,6 @@ def validation_nll(model: LeadSheetTransformer, data: list[dict[tuple[int, str],
     return out
 
 
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    with atomic_output(path, force=True) as tmp:
-        torch.save(obj, tmp)
-
-
 def _plot(metrics_path: Path, png: Path) -> None:
     from melodygan.formats.charts import line_chart
 
@@ -211,7 +205,7 @@ def _evaluate_and_save(model: LeadSheetTransformer, model_config: TransformerCon
         half = LeadSheetTransformer(model_config).half()
         half.load_state_dict(model.state_dict())
         save_checkpoint(out / "best", half, model_config, MODEL_TYPE, info)
-    _atomic_torch_save({"optimizer": optimizer.state_dict(), "step": step, "best": best, "elapsed_s": elapsed_s,
+    save_resume_state({"optimizer": optimizer.state_dict(), "step": step, "best": best, "elapsed_s": elapsed_s,
                         "rng": torch.get_rng_state()}, out / "resume.pt")
     _plot(metrics_path, out / "loss.png")
     return result, best

@@ -45,11 +45,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodygan.checkpoints import config_from_dict, save_checkpoint
+from melodygan.checkpoints import config_from_dict, save_checkpoint, save_resume_state
 from melodygan.devices import make_generator, pick_device
 from melodygan.engines.gan import MODEL_TYPE, decode_roll
 from melodygan.errors import MelodyganError
-from melodygan.files import atomic_output
 from melodygan.keys import Key
 from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector
 from melodygan.notes import Note
@@ -274,11 +273,6 @@ def save_roll_png(frames: np.ndarray, chords: torch.Tensor, meter: np.ndarray, p
 
 
 # --- the loop ---------------------------------------------------------------------------------
-def _atomic_torch_save(obj: dict[str, Any], path: Path) -> None:
-    with atomic_output(path, force=True) as tmp:
-        torch.save(obj, tmp)
-
-
 def _config_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
@@ -368,7 +362,7 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
     def save(step: int, last: dict[str, Any]) -> None:
         save_checkpoint(out, ema, cfg, MODEL_TYPE, extra={"step": step, "seed": tcfg.seed, "data": data_note,
                                                           "monitors": last, "data_stats": data_stats})
-        _atomic_torch_save({"generator": gen.state_dict(), "ema": ema.state_dict(), "discriminator": disc.state_dict(),
+        save_resume_state({"generator": gen.state_dict(), "ema": ema.state_dict(), "discriminator": disc.state_dict(),
                             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "folded": folded,
                             "model_config": _config_dict(cfg), "train_config": _config_dict(tcfg)}, resume_path)
 

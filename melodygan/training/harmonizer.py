@@ -48,11 +48,10 @@ from melodygan.beats import (
     label_root,
     song_from_piece,
 )
-from melodygan.checkpoints import save_checkpoint
+from melodygan.checkpoints import save_checkpoint, save_resume_state
 from melodygan.engines.chordpath import PathWeights, best_path
 from melodygan.engines.harmonize import encode, predict
 from melodygan.errors import MelodyganError
-from melodygan.files import atomic_output
 from melodygan.models.harmonizer import MODEL_TYPE, ChordHarmonizer, HarmonizerConfig
 from melodygan.piece import Piece
 
@@ -265,11 +264,6 @@ def fit_genre_classifier(pieces: dict[str, list[Piece]], steps: int = 500) -> di
             "bias": bias}
 
 
-def _atomic_torch_save(obj: dict[str, Any], path: Path) -> None:
-    with atomic_output(path, force=True) as tmp:
-        torch.save(obj, tmp)
-
-
 def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: dict[str, list[Piece]], *,
                      model_config: HarmonizerConfig | None = None, train_config: HarmonizerTrainConfig | None = None,
                      resume: bool = False, log: Any = print) -> dict[str, Any]:
@@ -354,11 +348,11 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
         log(f"epoch {epoch}: ce {row['ce']:.3f}, valid root " + ", ".join(f"{g} {s:.3f}" for g, s in scores.items()))
         if score > best:
             best = score
-            _atomic_torch_save({"model": model.state_dict()}, out / "best.pt")
+            save_resume_state({"model": model.state_dict()}, out / "best.pt")
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
                  "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
                  "model_config": dataclasses.asdict(mcfg), "train_config": dataclasses.asdict(tcfg)}
-        _atomic_torch_save(state, state_path)
+        save_resume_state(state, state_path)
     if (out / "best.pt").exists():
         model.load_state_dict(torch.load(out / "best.pt", weights_only=True)["model"])
     model.eval()
