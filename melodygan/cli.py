@@ -126,6 +126,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--chords", default=None, help='chord progression, one chord per bar, repeated: "C G Am F" '
                                                    '("C G | Am F" puts two chords in a bar)')
     p.add_argument("--primer", default=None, metavar="FILE", help="a melody (MIDI/MusicXML/ABC) to continue")
+    p.add_argument("--genre", default=None, choices=("folk", "pop"),
+                   help="style of melody, chords and harmonic rhythm (default: guessed from --primer, else folk)")
+    p.add_argument("--candidates", type=int, default=1,
+                   help="transformer: samples per 4-bar segment, the most likely kept (1: plain sampling)")
     p.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens only")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with this probability")
     _add_sampling_flags(p)
@@ -162,7 +166,8 @@ def _run_generate(args: argparse.Namespace) -> int:
     pieces = generate(args.engine, num=args.num, bars=args.bars, key=args.key, time_signature=_parse_meter(args.meter),
                       tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                      checkpoint=args.checkpoint, device=args.device)
+                      checkpoint=args.checkpoint, device=args.device, genre=args.genre,
+                      candidates=args.candidates)
     out.mkdir(parents=True, exist_ok=True)
     for piece, path in zip(pieces, paths):
         for written in _export(piece, path, args):
@@ -262,10 +267,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = models.add_parser("ar", help="train the autoregressive transformer", formatter_class=_FMT)
-    p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="folk corpus: a folder written by `melodygan preprocess` (train/valid splits), e.g. Nottingham")
+    p.add_argument("--pop", default=None, metavar="DIR", help="pop corpus: a preprocessed folder, e.g. of POP909")
+    p.add_argument("--harmonize-fraction", type=float, default=0.25,
+                   help="share of training windows in harmonize order (the rest: lead-sheet order)")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder: checkpoint, best/, resume.pt, "
                                                              "metrics.jsonl, loss.png")
-    p.add_argument("--size", default="small", choices=("tiny", "small", "gpu"), help="model size preset")
+    p.add_argument("--size", default="base", choices=("tiny", "small", "base", "gpu"), help="model size preset")
     p.add_argument("--steps", type=int, default=1100, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=16, help="global batch (split across processes)")
     p.add_argument("--window", type=int, default=256, help="tokens per training window")
@@ -303,10 +312,15 @@ def _run_train_ar(args: argparse.Namespace) -> int:
         config = TrainConfig(steps=args.steps, batch_size=args.batch_size, window_tokens=args.window, lr=args.lr,
                              warmup_steps=args.warmup, normalize_key=not args.no_normalize_key,
                              augment_semitones=args.augment, eval_every=args.eval_every, seed=args.seed,
+                             harmonize_fraction=args.harmonize_fraction,
                              compile=args.compile, bf16={"auto": None, "on": True, "off": False}[args.bf16],
                              max_minutes=args.max_minutes)
         model_config = getattr(TransformerConfig, args.size)()
-    result = train(load_pieces(args.data, "train"), load_pieces(args.data, "valid"), args.out, config, model_config,
+    folders = {g: d for g, d in (("folk", args.data), ("pop", args.pop)) if d}
+    if not folders:
+        raise MelodyganError("give --data DIR (folk) and/or --pop DIR (folders written by `melodygan preprocess`)")
+    result = train({g: load_pieces(d, "train") for g, d in folders.items()},
+                   {g: load_pieces(d, "valid") for g, d in folders.items()}, args.out, config, model_config,
                    resume=args.resume, device=args.device, progress=not args.quiet)
     print(json.dumps(result))
     return 0
@@ -386,6 +400,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--listener", action="store_true",
                    help="add the listener test: a cross-validated classifier on interpretable features telling "
                         "real from model pieces (0.5 = cannot tell)")
+    p.add_argument("--genre", default=None, choices=("folk", "pop"),
+                   help="genre asked of the generators and of harmonize (pop for POP909; default: theirs)")
     p.set_defaults(func=_run_evaluate)
 
 
@@ -393,7 +409,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from melodygan.evaluate import evaluate
 
     result = evaluate(args.engine, args.data, args.num, args.out, checkpoint=args.checkpoint, seed=args.seed,
-                      force=args.force, plots=not args.no_plots, listener_test=args.listener)
+                      force=args.force, plots=not args.no_plots, listener_test=args.listener, genre=args.genre)
     print(f"wrote {args.out}/report.md ({result['num_model']} pieces from {args.engine}, {result['num_real']} real)")
     return 0
 

@@ -44,7 +44,7 @@ from melodygan.engines.rules import harmonize_with_rule
 from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
 
-EngineFn = Callable[[list[Piece], int, "Path | None", int], list[Piece]]
+EngineFn = Callable[..., list[Piece]]  # (real, num, checkpoint, seed, genre=None) -> pieces
 ENGINES: dict[str, EngineFn] = {}
 ENGINE_KINDS: dict[str, str] = {}
 KINDS = ("harmonizer", "generator")
@@ -81,31 +81,36 @@ def strip_chords(piece: Piece) -> Piece:
 
 
 @register_engine("rule-triad", "harmonizer")
-def _rule_triad(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+def _rule_triad(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
+        genre: str | None = None) -> list[Piece]:
     return [harmonize_with_rule(strip_chords(p), "triad") for p in tqdm(real[:num], desc="rule-triad", unit="tune")]
 
 
 @register_engine("rule-tonic", "harmonizer")
-def _rule_tonic(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+def _rule_tonic(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
+        genre: str | None = None) -> list[Piece]:
     return [harmonize_with_rule(strip_chords(p), "tonic") for p in tqdm(real[:num], desc="rule-tonic", unit="tune")]
 
 
 @register_engine("harmonize", "harmonizer")
-def _harmonize(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+def _harmonize(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
+        genre: str | None = None) -> list[Piece]:
     harmonize = _import("melodygan.engines.harmonize", "harmonize").harmonize
-    return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)  # type: ignore[misc]
+    return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint, genre=genre)  # type: ignore[misc]
             for p in tqdm(real[:num], desc="harmonize", unit="tune")]
 
 
 @register_engine("harmonize-transformer", "harmonizer")
-def _harmonize_transformer(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+def _harmonize_transformer(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
+        genre: str | None = None) -> list[Piece]:
     harmonize = _import("melodygan.engines.harmonize", "harmonize-transformer").harmonize_with_transformer
     return [harmonize(strip_chords(p), seed=seed, checkpoint=checkpoint)
             for p in tqdm(real[:num], desc="harmonize-transformer", unit="tune")]
 
 
 def _generator(engine: str) -> EngineFn:
-    def run(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+    def run(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
+        genre: str | None = None) -> list[Piece]:
         """``num`` clips in the real excerpts' meters, in the same proportions (so that the meter
         alone tells nothing), ``_CHUNK`` clips per call."""
         generate = _import("melodygan.engines.generate", engine).generate
@@ -119,7 +124,7 @@ def _generator(engine: str) -> EngineFn:
                     n = min(_CHUNK, want - start)
                     try:  # chunk k uses seed + k: the same (seed, num, data) always gives the same clips
                         out += generate(engine=engine, num=n, bars=EXCERPT_BARS, time_signature=meter, seed=seed + k,
-                                        checkpoint=checkpoint)
+                                        checkpoint=checkpoint, genre=genre)
                     except MelodyganError as e:  # a meter this engine does not cover
                         tqdm.write(f"{engine}: {n} clip(s) in {meter[0]}/{meter[1]} left out ({e})")
                     k += 1
@@ -134,7 +139,8 @@ for _name in ("ar", "gan", "hybrid"):
 
 
 @register_engine("gan-chords", "generator")
-def _gan_over_real_chords(real: list[Piece], num: int, checkpoint: Path | None, seed: int) -> list[Piece]:
+def _gan_over_real_chords(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
+        genre: str | None = None) -> list[Piece]:
     """GAN melodies over the chords of the real excerpts: the melody alone is judged, chords held equal."""
     gan_melodies = _import("melodygan.engines.gan", "gan-chords").gan_melodies
     chosen = real[:num]
@@ -288,7 +294,7 @@ def _clean(x: Any) -> Any:
 
 def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str | Path,
              checkpoint: str | Path | None = None, seed: int = 1, force: bool = False,
-             plots: bool = True, listener_test: bool = False) -> dict[str, Any]:
+             plots: bool = True, listener_test: bool = False, genre: str | None = None) -> dict[str, Any]:
     """Run ``engine`` and write ``report.md``, ``metrics.json`` and plots to ``out_dir``.
 
     Args:
@@ -300,6 +306,8 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
         seed: seed for the draw of real pieces and for sampling.
         force: replace an existing report folder.
         plots: draw the PNG plots (a few seconds of matplotlib).
+        genre: ``folk``/``pop`` asked of the engines that take one (generators, ``harmonize``);
+            None = their default.
         listener_test: add the listener test (:func:`melodygan.listener.classifier_test`): how well
             a cross-validated classifier on interpretable features tells the real pieces from the
             model's (melody features for generators, chord features for harmonizers).
@@ -329,7 +337,7 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
     if len(pieces) < 2:
         raise MelodyganError(f"the data has {len(pieces)} usable pieces; need at least 2")
     real = _pick(pieces, num, seed)
-    model = ENGINES[engine](real, num, ckpt, seed)
+    model = ENGINES[engine](real, num, ckpt, seed, genre=genre)
     if not model:
         raise MelodyganError(f"engine {engine!r} returned no pieces")
 
@@ -339,7 +347,7 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
         "engine": engine, "kind": kind,
         "data": f"{len(data)} pieces" if isinstance(data, list) else str(data),
         "num_real": len(real), "num_model": len(model),
-        "seed": seed, "checkpoint": str(ckpt) if ckpt else None,
+        "seed": seed, "checkpoint": str(ckpt) if ckpt else None, "genre": genre,
         "real": metrics.mean_metrics(real_rows), "model": metrics.mean_metrics(model_rows),
     }
     if kind == "harmonizer":

@@ -16,12 +16,24 @@ The vocabulary is a table of offsets (the one place it is written down; ``descri
     CHORD                   91          169    chord-vocabulary index (:mod:`melodygan.chords`)
     PITCH                   260         128    MIDI pitch of a melody note
     DUR                     388         48     melody note length in steps, 1..48
+    GENRE                   436         2      ``folk``, ``pop``: the style of the corpus
+    PLACE                   438         45     where a bar stands: its place in an 8-bar phrase
+                                               (0..7, or 8 = the pickup) × bars left to the end
+                                               (1, 2, 3, 4, 5 or more): ``438 + 5 * place + left - 1``
+    FORM                    483         9      how the bar's melody relates to an earlier bar:
+                                               ``NEW``, ``REPEAT`` of the bar 1, 2, 4 or 8 bars
+                                               back (same notes), ``RHYTHM`` of that bar (same
+                                               onsets and lengths, other pitches)
     ======================  ==========  =====  ===============================================
 
-    VOCAB_SIZE = 436
+    VOCAB_SIZE = 492
 
-A piece is ``BOS TASK KEY METER`` (the conditioning prefix) followed by one block per bar and
-``EOS``. Tempo is not tokenized: it travels with the Piece as metadata.
+A piece is ``BOS TASK KEY METER GENRE`` (the conditioning prefix) followed by one block per bar
+and ``EOS``. Every bar opens ``BAR PLACE FORM``: the place tells the model where it is in the
+phrase and how far the end is (so it can open on the tonic and cadence at the end), the form is the
+plan of the tune's repetitions, learned from the data (:func:`form_of`). A sampler that meets
+``REPEAT``/``RHYTHM`` copies the earlier bar's notes or rhythm into the bar it writes. Tempo is not
+tokenized: it travels with the Piece as metadata.
 
 * Lead-sheet order (generation): ``BAR`` then events sorted by onset. An onset is one ``POS``
   token followed by an optional ``CHORD`` (a chord starting there) and an optional ``PITCH DUR``
@@ -36,9 +48,10 @@ decoding. Rests are the gaps between notes. Notes longer than 48 steps are cut t
 :class:`EncodeStats`); a pickup is padded to a whole bar of rests in front. Time is the Piece's
 16th grid (``steps_per_quarter == 4``).
 
-Example, 4/4 in C major, bar 1 = C chord with quarter notes E F, bar 2 = G7 at beat 3 over a
-half note D: ``BOS TASK_LEADSHEET KEY(C) METER(4/4) BAR POS0 CHORD(C) PITCH64 DUR4 POS4 PITCH65
-DUR4 BAR POS0 CHORD(C) PITCH62 DUR8 POS8 CHORD(G7) EOS``.
+Example, 4/4 in C major, a folk tune of two bars, bar 1 = C chord with quarter notes E F, bar 2 =
+G7 at beat 3 over a half note D: ``BOS TASK_LEADSHEET KEY(C) METER(4/4) GENRE(folk) BAR
+PLACE(0,2) FORM(NEW) POS0 CHORD(C) PITCH64 DUR4 POS4 PITCH65 DUR4 BAR PLACE(1,1) FORM(NEW) POS0
+CHORD(C) PITCH62 DUR8 POS8 CHORD(G7) EOS``.
 """
 
 from __future__ import annotations
@@ -59,6 +72,14 @@ METERS: tuple[tuple[int, int], ...] = (
 )
 MAX_POSITIONS = 48
 MAX_DURATION = 48
+GENRES = ("folk", "pop")
+PHRASE_BARS = 8  # PLACE counts bars in phrases of 8
+PICKUP_PLACE = PHRASE_BARS  # the place of a pickup bar
+MAX_LEFT = 5  # PLACE's "bars left" saturates at 5 (5 or more)
+FORM_LAGS = (1, 2, 4, 8)  # bars back a FORM may point to
+FORM_NAMES = ("NEW", *(f"REPEAT-{k}" for k in FORM_LAGS), *(f"RHYTHM-{k}" for k in FORM_LAGS))
+PREFIX_LENGTH = 5
+_FORM_PREFERENCE = (4, 8, 2, 1)  # a bar equal to several earlier ones points to the phrase lag first
 
 KEY_OFFSET = 7
 METER_OFFSET = KEY_OFFSET + 24
@@ -66,7 +87,11 @@ POS_OFFSET = METER_OFFSET + len(METERS)
 CHORD_OFFSET = POS_OFFSET + MAX_POSITIONS
 PITCH_OFFSET = CHORD_OFFSET + NUM_CHORD_CLASSES
 DUR_OFFSET = PITCH_OFFSET + 128
-VOCAB_SIZE = DUR_OFFSET + MAX_DURATION
+GENRE_OFFSET = DUR_OFFSET + MAX_DURATION
+PLACE_OFFSET = GENRE_OFFSET + len(GENRES)
+FORM_OFFSET = PLACE_OFFSET + (PHRASE_BARS + 1) * MAX_LEFT
+VOCAB_SIZE = FORM_OFFSET + len(FORM_NAMES)
+FORM_NEW = FORM_OFFSET
 
 BLOCKS: tuple[tuple[str, int, int], ...] = (
     ("special", 0, len(SPECIAL_NAMES)),
@@ -76,6 +101,9 @@ BLOCKS: tuple[tuple[str, int, int], ...] = (
     ("chord", CHORD_OFFSET, NUM_CHORD_CLASSES),
     ("pitch", PITCH_OFFSET, 128),
     ("dur", DUR_OFFSET, MAX_DURATION),
+    ("genre", GENRE_OFFSET, len(GENRES)),
+    ("place", PLACE_OFFSET, (PHRASE_BARS + 1) * MAX_LEFT),
+    ("form", FORM_OFFSET, len(FORM_NAMES)),
 )
 
 
@@ -112,8 +140,63 @@ def dur_token(steps: int) -> int:
     return DUR_OFFSET + min(max(steps, 1), MAX_DURATION) - 1
 
 
+def genre_token(genre: str) -> int:
+    """Token of a genre.
+
+    Raises:
+        MelodyganError: not one of :data:`GENRES`.
+    """
+    if genre not in GENRES:
+        raise MelodyganError(f"unknown genre {genre!r}; allowed: {', '.join(GENRES)}")
+    return GENRE_OFFSET + GENRES.index(genre)
+
+
+def place_token(bar: int, num_bars: int, pickup: bool) -> int:
+    """``PLACE`` of bar ``bar`` (0-based, the pickup bar included) of a piece of ``num_bars`` bars."""
+    place = PICKUP_PLACE if pickup and bar == 0 else (bar - int(pickup)) % PHRASE_BARS
+    left = min(max(num_bars - bar, 1), MAX_LEFT)
+    return PLACE_OFFSET + MAX_LEFT * place + left - 1
+
+
+def form_token(kind_: str, lag: int = 0) -> int:
+    """``FORM`` token: ``form_token("new")``, ``form_token("repeat", 4)``, ``form_token("rhythm", 2)``."""
+    if kind_ == "new":
+        return FORM_NEW
+    base = 1 if kind_ == "repeat" else 1 + len(FORM_LAGS)
+    return FORM_OFFSET + base + FORM_LAGS.index(lag)
+
+
+def form_of(token: int) -> tuple[str, int]:
+    """``("new", 0)``, ``("repeat", lag)`` or ``("rhythm", lag)`` of a ``FORM`` token."""
+    i = token - FORM_OFFSET
+    if i == 0:
+        return "new", 0
+    return ("repeat" if i <= len(FORM_LAGS) else "rhythm"), FORM_LAGS[(i - 1) % len(FORM_LAGS)]
+
+
+def bar_form(events: list[list[tuple[int, int, int]]], bar: int) -> int:
+    """The ``FORM`` token of bar ``bar`` given every bar's melody events ``(pos, pitch, duration)``.
+
+    A bar with notes that equals the bar 4, 8, 2 or 1 bars back (in that order of preference: the
+    phrase lags first) is a ``REPEAT`` of it; one with the same onsets and lengths a ``RHYTHM`` of
+    it; anything else ``NEW``.
+    """
+    mine = events[bar]
+    if not mine:
+        return FORM_NEW
+    for k in _FORM_PREFERENCE:
+        if bar - k >= 0 and events[bar - k] == mine:
+            return form_token("repeat", k)
+    rhythm = [(p, d) for p, _, d in mine]
+    for k in _FORM_PREFERENCE:
+        if bar - k >= 0 and [(p, d) for p, _, d in events[bar - k]] == rhythm:
+            return form_token("rhythm", k)
+    return FORM_NEW
+
+
 def kind(token: int) -> str:
-    """Block name of a token: ``'special'``, ``'key'``, ``'meter'``, ``'pos'``, ``'chord'``, ``'pitch'``, ``'dur'``."""
+    """Block name of a token: ``'special'``, ``'key'``, ``'meter'``, ``'pos'``, ``'chord'``, ``'pitch'``,
+    ``'dur'``, ``'genre'``, ``'place'``, ``'form'``."""
     for name, offset, size in BLOCKS:
         if offset <= token < offset + size:
             return name
@@ -137,6 +220,13 @@ def token_name(token: int) -> str:
         return f"CHORD({chord_from_index(token - CHORD_OFFSET).symbol()})"
     if k == "pitch":
         return f"PITCH{token - PITCH_OFFSET}"
+    if k == "genre":
+        return f"GENRE({GENRES[token - GENRE_OFFSET]})"
+    if k == "place":
+        place, left = divmod(token - PLACE_OFFSET, MAX_LEFT)
+        return f"PLACE({'pickup' if place == PICKUP_PLACE else place},{left + 1})"
+    if k == "form":
+        return f"FORM({FORM_NAMES[token - FORM_OFFSET]})"
     return f"DUR{token - DUR_OFFSET + 1}"
 
 
@@ -203,20 +293,37 @@ def chord_events(chords: list[Chord], bar_start: int, bar_steps: int) -> list[tu
     return out
 
 
-def prefix_tokens(task: str, key: Key, time_signature: tuple[int, int]) -> list[int]:
-    """``BOS TASK KEY METER``.
+def bar_events(tokens: list[int]) -> list[tuple[int, int, int]]:
+    """``(pos, pitch, duration)`` of the melody notes in one bar's tokens (either order)."""
+    out: list[tuple[int, int, int]] = []
+    pos, pitch = 0, None
+    for t in tokens:
+        k = kind(t)
+        if k == "pos":
+            pos, pitch = t - POS_OFFSET, None
+        elif k == "pitch":
+            pitch = t - PITCH_OFFSET
+        elif k == "dur" and pitch is not None:
+            out.append((pos, pitch, t - DUR_OFFSET + 1))
+            pitch = None
+    return out
+
+
+def prefix_tokens(task: str, key: Key, time_signature: tuple[int, int], genre: str = "folk") -> list[int]:
+    """``BOS TASK KEY METER GENRE``.
 
     Raises:
-        MelodyganError: unknown task or meter.
+        MelodyganError: unknown task, meter or genre.
     """
     if task not in TASKS:
         raise MelodyganError(f"unknown task {task!r}; allowed: {', '.join(TASKS)}")
-    return [BOS, TASKS[task], key_token(key), meter_token(time_signature)]
+    return [BOS, TASKS[task], key_token(key), meter_token(time_signature), genre_token(genre)]
 
 
-def bar_tokens(task: str, melody: list[tuple[int, int, int]], chords: list[tuple[int, int]]) -> list[int]:
-    """Tokens of one bar (``BAR`` included) in the task's order."""
-    out = [BAR]
+def bar_tokens(task: str, melody: list[tuple[int, int, int]], chords: list[tuple[int, int]],
+               head: tuple[int, int] | None = None) -> list[int]:
+    """Tokens of one bar (``BAR``, then ``head`` = its ``PLACE FORM`` tokens when given) in the task's order."""
+    out = [BAR, *(head or ())]
     if task == "harmonize":
         for pos, pitch, dur in melody:
             out += [pos_token(pos), pitch_token(pitch), dur_token(dur)]
@@ -236,14 +343,21 @@ def bar_tokens(task: str, melody: list[tuple[int, int, int]], chords: list[tuple
     return out
 
 
-def encode_bars(piece: Piece, task: str = "leadsheet",
-                stats: EncodeStats | None = None) -> tuple[list[int], list[list[int]]]:
-    """A piece as its prefix and a list of per-bar token lists (each starting with ``BAR``).
+def bar_heads(events: list[list[tuple[int, int, int]]], pickup: bool) -> list[tuple[int, int]]:
+    """``(PLACE, FORM)`` tokens of every bar, from the bars' melody events."""
+    n = len(events)
+    return [(place_token(b, n, pickup), bar_form(events, b)) for b in range(n)]
+
+
+def encode_bars(piece: Piece, task: str = "leadsheet", stats: EncodeStats | None = None,
+                genre: str = "folk") -> tuple[list[int], list[list[int]]]:
+    """A piece as its prefix and a list of per-bar token lists (each starting with ``BAR PLACE FORM``).
 
     Args:
         piece: on the 16th grid, in one of :data:`METERS`; the melody is made monophonic.
         task: ``'leadsheet'`` or ``'harmonize'`` (the interleaving order).
         stats: filled with what had to change.
+        genre: one of :data:`GENRES`.
     """
     offset, num_bars = bar_layout(piece)
     stats = stats if stats is not None else EncodeStats()
@@ -251,14 +365,15 @@ def encode_bars(piece: Piece, task: str = "leadsheet",
     stats.durations_cut += sum(n.duration_steps > MAX_DURATION for n in melody)
     chords = [c.with_time(c.start_steps + offset, c.duration_steps) for c in piece.chords if not c.is_no_chord]
     bs = piece.bar_steps
-    bars = [bar_tokens(task, melody_events(melody, b * bs, bs), chord_events(chords, b * bs, bs))
-            for b in range(num_bars)]
-    return prefix_tokens(task, piece.key, piece.time_signature), bars
+    events = [melody_events(melody, b * bs, bs) for b in range(num_bars)]
+    heads = bar_heads(events, offset > 0)
+    bars = [bar_tokens(task, events[b], chord_events(chords, b * bs, bs), heads[b]) for b in range(num_bars)]
+    return prefix_tokens(task, piece.key, piece.time_signature, genre), bars
 
 
-def encode(piece: Piece, task: str = "leadsheet") -> list[int]:
+def encode(piece: Piece, task: str = "leadsheet", genre: str = "folk") -> list[int]:
     """A whole piece as tokens: prefix, bars, ``EOS``."""
-    prefix, bars = encode_bars(piece, task)
+    prefix, bars = encode_bars(piece, task, genre=genre)
     return prefix + [t for bar in bars for t in bar] + [EOS]
 
 
@@ -270,7 +385,7 @@ def decode(tokens: list[int], tempo_bpm: float = 120.0, title: str = "") -> Piec
     (C major, 4/4 when missing).
     """
     key, ts = Key(0, "major"), (4, 4)
-    for t in tokens[:4]:
+    for t in tokens[:PREFIX_LENGTH]:
         if kind(t) == "key":
             tonic, minor = divmod(t - KEY_OFFSET, 2)
             key = Key(tonic, "minor" if minor else "major")

@@ -18,7 +18,10 @@ side, and novelty: the longest run of bars copied from a training tune (real tes
 baseline: Nottingham holds variants of the same tunes).
 
     python scripts/listener_report.py --data DIR [--engines ar,gan-chords] [--num 100] [--seed 1]
-        [--meters matched|default] [--json OUT.json]
+        [--meters matched|default] [--genre folk|pop] [--candidates N] [--checkpoint RUN] [--json OUT.json]
+
+``--genre`` is passed to the generators (``pop`` for a POP909 folder); ``--candidates`` and
+``--checkpoint`` too (the transformer's re-ranking by its own likelihood, another transformer).
 
 ``DIR`` is a folder written by ``melodygan preprocess``; its ``test`` split is judged, its ``train``
 split is the novelty reference.
@@ -82,8 +85,9 @@ def meter_plan(real: list[Piece], num: int) -> list[tuple[tuple[int, int], int]]
 
 
 def make_clips(engine: str, real: list[Piece], num: int, bars: int, seed: int,
-               meters: str) -> tuple[list[Piece], list[Piece]]:
-    """The engine's clips and the real excerpts to compare them with."""
+               meters: str, **options: Any) -> tuple[list[Piece], list[Piece]]:
+    """The engine's clips and the real excerpts to compare them with (``options``: more keywords of
+    :func:`melodygan.generate` for the generators)."""
     import melodygan
 
     if engine == "gan-chords":
@@ -100,11 +104,12 @@ def make_clips(engine: str, real: list[Piece], num: int, bars: int, seed: int,
     if engine not in GENERATORS:
         raise MelodyganError(f"unknown engine {engine!r}; allowed: {', '.join((*GENERATORS, 'gan-chords'))}")
     if meters == "default":
-        return melodygan.generate(engine=engine, num=num, bars=bars, seed=seed), real
+        return melodygan.generate(engine=engine, num=num, bars=bars, seed=seed, **options), real
     made, covered = [], []
     for j, (meter, n) in enumerate(meter_plan(real, num)):
         try:
-            made += melodygan.generate(engine=engine, num=n, bars=bars, time_signature=meter, seed=seed + 1000 * j)
+            made += melodygan.generate(engine=engine, num=n, bars=bars, time_signature=meter, seed=seed + 1000 * j,
+                                       **options)
             covered.append(meter)
         except MelodyganError as e:
             print(f"  {engine}: {n} clip(s) in {meter[0]}/{meter[1]} left out: {e}", file=sys.stderr)
@@ -122,7 +127,8 @@ def giveaway_text(result: dict[str, Any], k: int = SHOW_GIVEAWAYS) -> str:
 
 def render(out: dict[str, Any]) -> str:
     lines = [f"# Listener report: `{out['data']}` (test split)", "",
-             f"{out['num_real']} real excerpts (bars 1–{out['bars']}), seed {out['seed']}, meters {out['meters']}. "
+             f"{out['num_real']} real excerpts (bars 1–{out['bars']}), seed {out['seed']}, meters {out['meters']}, "
+             f"generator options {out.get('options', {})}. "
              f"Accuracy = 5-fold CV × {out['repeats']} repeats, mean ± std over folds; 0.5 = indistinguishable. "
              "Give-aways: real mean → generated mean (standardized difference).", "",
              "## Classifier test, melody features", "",
@@ -165,8 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="repeats of the 5-fold cross-validation")
     ap.add_argument("--floor-splits", type=int, default=5, help="random halvings of the real set for the floor")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--genre", choices=("folk", "pop"), default=None, help="genre asked of the generators")
+    ap.add_argument("--candidates", type=int, default=1, help="transformer: samples per segment, most likely kept")
+    ap.add_argument("--checkpoint", default=None, help="transformer checkpoint folder (default: the shipped one)")
     ap.add_argument("--json", type=Path, help="write everything here")
     args = ap.parse_args(argv)
+    options: dict[str, Any] = {"genre": args.genre, "candidates": args.candidates}
+    if args.checkpoint:
+        options["checkpoint"] = args.checkpoint
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
 
     seconds: dict[str, float] = {}
@@ -208,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     for engine in engines:
         t = time.perf_counter()
-        made, compared = make_clips(engine, real, args.num, args.bars, args.seed, args.meters)
+        made, compared = make_clips(engine, real, args.num, args.bars, args.seed, args.meters,
+                                    **(options if engine in ("ar", "hybrid") else {"genre": args.genre}))
         seconds[f"{engine} generate"] = time.perf_counter() - t
         t = time.perf_counter()
         if len(made) < 2:
@@ -225,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out: dict[str, Any] = {
         "data": str(args.data), "bars": args.bars, "seed": args.seed, "meters": args.meters, "num": args.num,
+        "options": {k: v for k, v in options.items()},
         "repeats": args.repeats,
         "num_real": len(real), "num_later": len(later), "num_train": len(train),
         "real_meters": {f"{m[0]}/{m[1]}": c for m, c in Counter(p.time_signature for p in real).most_common()},

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Train the weights shipped inside the package, from the Nottingham Music Database:
-#   1. melodygan/weights/ar-leadsheet/  the lead-sheet transformer (generate, harmonize)
-#   2. melodygan/weights/gan-melody/    the melody GAN (scripts/train_gan.sh)
+# Train the weights shipped inside the package, from the Nottingham Music Database (folk) and
+# POP909 (pop):
+#   1. melodygan/weights/ar-leadsheet/  the lead-sheet transformer (generate; both genres)
+#   2. melodygan/weights/gan-melody/    the melody GAN (scripts/train_gan.sh; Nottingham)
 # Sized for a 2-core CPU: the two models train side by side, one core each, so the whole script
-# takes under an hour (transformer: at most 50 minutes on one thread — its learning rate decays on
-# the time budget, so a slower machine just sees fewer steps; GAN: 7,000 steps, 20-40 minutes).
-# Resumable: run it again after an interruption and each run continues from its resume.pt.
+# takes about two hours (transformer: 5,000 steps or at most 120 minutes on one thread — its
+# learning rate decays on the time budget, so a slower machine just sees fewer steps; GAN on the
+# other core). Resumable: run it again after an interruption and each run continues from its
+# resume.pt.
 #
-#   NOTTINGHAM=/path/to/nottingham scripts/train_defaults.sh
+#   NOTTINGHAM=/path/to/nottingham POP909=/path/to/POP909 scripts/train_defaults.sh
 #
 # Bigger setting for a GPU (keys kept and augmented instead of moved to C; ~25 M parameters):
 #   melodygan train ar --data runs/data-nottingham --out runs/ar-gpu --size gpu --steps 20000 \
@@ -17,15 +19,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup_env.sh ""
 nottingham=${NOTTINGHAM:-../shared/datasets/nottingham}
+pop909=${POP909:-../shared/datasets/pop909}
 data=${DATA:-runs/data-nottingham}
+pop_data=${POP_DATA:-runs/data-pop909}
 run=${AR_RUN:-runs/ar-leadsheet}
-if [ ! -f "$data/meta.json" ]; then
-    melodygan preprocess "nottingham:$nottingham" --out "$data" --quiet
-fi
 if [ ! -d "$nottingham" ] && [ ! -f "$data/meta.json" ]; then
     echo "train_defaults.sh: no Nottingham Music Database at $nottingham; pass NOTTINGHAM=/path/to/nottingham (the folder of ABC files, see data/nottingham/README.md)" >&2
     exit 2
 fi
+if [ ! -d "$pop909" ] && [ ! -f "$pop_data/meta.json" ]; then
+    echo "train_defaults.sh: no POP909 at $pop909; pass POP909=/path/to/POP909 (the folder of song folders 001/ ... 909/, see data/pop909/README.md)" >&2
+    exit 2
+fi
+[ -f "$data/meta.json" ] || melodygan preprocess "nottingham:$nottingham" --out "$data" --quiet
+[ -f "$pop_data/meta.json" ] || melodygan preprocess "pop909:$pop909" --out "$pop_data" --quiet
 mkdir -p "$(dirname "$run")"
 # The GAN trains on the second core while the transformer uses the first.
 gan_pid=""
@@ -35,8 +42,9 @@ if [ -f scripts/train_gan.sh ]; then
 fi
 resume=()
 [ -f "$run/resume.pt" ] && resume=(--resume)
-nice -n 10 melodygan train ar --data "$data" --out "$run" --threads 1 --size small --steps 3000 \
-    --batch-size 16 --window 256 --lr 3e-3 --eval-every 100 --max-minutes 50 "${resume[@]}"
+nice -n 10 melodygan train ar --data "$data" --pop "$pop_data" --out "$run" --threads 1 --size base \
+    --steps 5000 --batch-size 16 --window 320 --lr 2e-3 --warmup 200 --eval-every 250 --max-minutes 120 \
+    "${resume[@]}"
 mkdir -p melodygan/weights/ar-leadsheet
 cp "$run/best/config.json" "$run/best/model.safetensors" melodygan/weights/ar-leadsheet/
 echo "transformer weights: melodygan/weights/ar-leadsheet ($(du -sh melodygan/weights/ar-leadsheet | cut -f1))"

@@ -23,24 +23,28 @@ def test_offsets_are_contiguous_and_cover_the_vocabulary() -> None:
     for _, offset, size in tk.BLOCKS:
         assert offset == end
         end += size
-    assert end == tk.VOCAB_SIZE == 436
-    assert [tk.kind(t) for t in (0, 7, 31, 43, 91, 260, 387, 388, 435)] == [
-        "special", "key", "meter", "pos", "chord", "pitch", "pitch", "dur", "dur"]
-    assert "VOCAB_SIZE = 436" in tk.describe()
+    assert end == tk.VOCAB_SIZE == 492
+    assert [tk.kind(t) for t in (0, 7, 31, 43, 91, 260, 387, 388, 435, 436, 438, 482, 483, 491)] == [
+        "special", "key", "meter", "pos", "chord", "pitch", "pitch", "dur", "dur", "genre", "place", "place",
+        "form", "form"]
+    assert "VOCAB_SIZE = 492" in tk.describe()
 
 
 def test_leadsheet_order_exact_tokens() -> None:
     names = [tk.token_name(t) for t in tk.encode(_piece())]
-    assert names == ["BOS", "TASK_LEADSHEET", "KEY(C)", "METER(4/4)",
-                     "BAR", "POS0", "CHORD(C)", "PITCH64", "DUR4", "POS4", "PITCH65", "DUR4",
-                     "BAR", "POS0", "CHORD(C)", "PITCH62", "DUR8", "POS8", "CHORD(G7)", "EOS"]
+    assert names == ["BOS", "TASK_LEADSHEET", "KEY(C)", "METER(4/4)", "GENRE(folk)",
+                     "BAR", "PLACE(0,2)", "FORM(NEW)", "POS0", "CHORD(C)", "PITCH64", "DUR4", "POS4", "PITCH65", "DUR4",
+                     "BAR", "PLACE(1,1)", "FORM(NEW)", "POS0", "CHORD(C)", "PITCH62", "DUR8", "POS8", "CHORD(G7)",
+                     "EOS"]
 
 
 def test_harmonize_order_puts_each_bar_melody_before_its_chords() -> None:
-    names = [tk.token_name(t) for t in tk.encode(_piece(), "harmonize")]
-    assert names == ["BOS", "TASK_HARMONIZE", "KEY(C)", "METER(4/4)",
-                     "BAR", "POS0", "PITCH64", "DUR4", "POS4", "PITCH65", "DUR4", "HARM", "POS0", "CHORD(C)",
-                     "BAR", "POS0", "PITCH62", "DUR8", "HARM", "POS0", "CHORD(C)", "POS8", "CHORD(G7)", "EOS"]
+    names = [tk.token_name(t) for t in tk.encode(_piece(), "harmonize", genre="pop")]
+    assert names == ["BOS", "TASK_HARMONIZE", "KEY(C)", "METER(4/4)", "GENRE(pop)",
+                     "BAR", "PLACE(0,2)", "FORM(NEW)", "POS0", "PITCH64", "DUR4", "POS4", "PITCH65", "DUR4", "HARM",
+                     "POS0", "CHORD(C)",
+                     "BAR", "PLACE(1,1)", "FORM(NEW)", "POS0", "PITCH62", "DUR8", "HARM", "POS0", "CHORD(C)", "POS8",
+                     "CHORD(G7)", "EOS"]
 
 
 @pytest.mark.parametrize("task", ["leadsheet", "harmonize"])
@@ -56,7 +60,8 @@ def test_pickup_is_padded_to_a_whole_bar() -> None:
     p = Piece(melody=[Note(0, 4, 67), Note(4, 12, 72)], chords=[parse_chord_symbol("C", 4, 12)],
               time_signature=(4, 4), pickup_steps=4)
     names = [tk.token_name(t) for t in tk.encode(p)]
-    assert names[4:12] == ["BAR", "POS12", "PITCH67", "DUR4", "BAR", "POS0", "CHORD(C)", "PITCH72"]
+    assert names[5:17] == ["BAR", "PLACE(pickup,2)", "FORM(NEW)", "POS12", "PITCH67", "DUR4",
+                           "BAR", "PLACE(0,1)", "FORM(NEW)", "POS0", "CHORD(C)", "PITCH72"]
     q = tk.decode(tk.encode(p))
     assert [n.start_steps for n in q.melody] == [12, 16]
 
@@ -65,7 +70,7 @@ def test_compound_meter_and_long_notes_are_cut() -> None:
     p = Piece(melody=[Note(0, 60, 60)], chords=[parse_chord_symbol("Am", 0, 60)], time_signature=(6, 8))
     toks = tk.encode(p)
     assert tk.token_name(toks[3]) == "METER(6/8)"
-    assert tk.token_name(toks[8]) == f"DUR{tk.MAX_DURATION}"
+    assert tk.token_name(toks[11]) == f"DUR{tk.MAX_DURATION}"
 
 
 def test_unsupported_meter_is_a_user_error() -> None:
@@ -78,3 +83,27 @@ def test_decode_is_tolerant_of_a_cut_sequence() -> None:
     q = tk.decode(toks)
     assert q.melody == [Note(0, 4, 64), Note(4, 4, 65)]
     assert q.end_steps == 32
+
+
+def test_form_tokens_point_to_the_bar_repeated_or_whose_rhythm_returns() -> None:
+    a = [(0, 60, 4), (4, 62, 4), (8, 64, 8)]
+    b = [(0, 67, 16)]
+    a_new_pitches = [(0, 65, 4), (4, 64, 4), (8, 62, 8)]
+    events = [a, b, a, b, a, [(0, 72, 16)], a_new_pitches, []]
+    forms = [tk.token_name(tk.bar_form(events, i)) for i in range(len(events))]
+    # bar 4 equals bars 0 and 2: the phrase lag (4) wins; bar 5 has b's rhythm 4 bars back; an empty bar is new
+    assert forms == ["FORM(NEW)", "FORM(NEW)", "FORM(REPEAT-2)", "FORM(REPEAT-2)", "FORM(REPEAT-4)",
+                     "FORM(RHYTHM-4)", "FORM(RHYTHM-4)", "FORM(NEW)"]
+    assert tk.form_of(tk.form_token("rhythm", 8)) == ("rhythm", 8)
+    assert tk.form_of(tk.FORM_NEW) == ("new", 0)
+
+
+def test_place_counts_phrase_bars_and_bars_left() -> None:
+    names = [tk.token_name(tk.place_token(b, 11, pickup=True)) for b in range(11)]
+    assert names == ["PLACE(pickup,5)", "PLACE(0,5)", "PLACE(1,5)", "PLACE(2,5)", "PLACE(3,5)", "PLACE(4,5)",
+                     "PLACE(5,5)", "PLACE(6,4)", "PLACE(7,3)", "PLACE(0,2)", "PLACE(1,1)"]
+
+
+def test_unknown_genre_is_a_user_error() -> None:
+    with pytest.raises(MelodyganError, match="genre"):
+        tk.prefix_tokens("leadsheet", Key(0, "major"), (4, 4), "jazz")

@@ -56,7 +56,8 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
              time_signature: tuple[int, int] = (4, 4), tempo_bpm: float = 110.0, seed: int = 1,
              chords: str | list[Chord] | None = None, primer: str | Path | Piece | None = None,
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-             checkpoint: str | Path | None = None, device: str | None = None) -> list[Piece]:
+             checkpoint: str | Path | None = None, device: str | None = None, genre: str | None = None,
+             candidates: int = 1) -> list[Piece]:
     """Generate ``num`` lead-sheet clips of ``bars`` bars.
 
     Args:
@@ -75,6 +76,10 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         checkpoint: a transformer checkpoint folder (``"ar"``/``"hybrid"``) or GAN checkpoint
             (``"gan"``); None = the shipped weights.
         device: ``"cpu"``, ``"cuda"``; None = CUDA when available.
+        genre: ``"folk"`` or ``"pop"``: the style the transformer writes in (melodies, harmonic
+            rhythm, keys); None = guessed from the primer when there is one, else folk.
+        candidates: samples of each 4-bar segment of the transformer; more than 1 keeps the most
+            likely by the model's own log-probability per token.
 
     Returns:
         Pieces with melody and chords (no accompaniment: see :func:`melodygan.engines.arrange.arrange`).
@@ -94,6 +99,10 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         raise MelodyganError(f"top_p {top_p} must be in (0, 1]")
     if top_k is not None and top_k < 1:
         raise MelodyganError(f"top_k {top_k} must be >= 1")
+    if genre is not None and genre not in tk.GENRES:
+        raise MelodyganError(f"unknown genre {genre!r}; allowed: {', '.join(tk.GENRES)}")
+    if not 1 <= candidates <= 64:
+        raise MelodyganError(f"candidates {candidates} must be 1..64")
     time_signature = (int(time_signature[0]), int(time_signature[1]))
     tk.meter_token(time_signature)
     the_key = to_key(key)
@@ -109,11 +118,17 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
     primer_piece: Piece | None = None
     if primer is not None:
         primer_piece = primer if isinstance(primer, Piece) else _read_primer(primer)
+    if genre is None and primer_piece is not None:
+        from melodygan.engines.harmonize import guess_genre, load_harmonizer
+
+        genre = guess_genre(primer_piece, load_harmonizer()[1])
+    genre = genre or "folk"
     ar_checkpoint = checkpoint if engine == "ar" else None
     if engine == "ar":
         pieces = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
                                    primer=primer_piece, temperature=temperature, top_k=top_k, top_p=top_p,
-                                   checkpoint=ar_checkpoint, device=device, tempo_bpm=tempo_bpm)
+                                   checkpoint=ar_checkpoint, device=device, tempo_bpm=tempo_bpm, genre=genre,
+                                   candidates=candidates)
         return pieces
     from melodygan.engines import gan as gan_engine  # the GAN engine is only imported when asked for
 
@@ -125,7 +140,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         sheets = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
                                    temperature=temperature, top_k=top_k, top_p=top_p,
                                    checkpoint=checkpoint if engine == "hybrid" else None, device=device,
-                                   tempo_bpm=tempo_bpm)
+                                   tempo_bpm=tempo_bpm, genre=genre, candidates=candidates)
         chord_lists = [s.chords for s in sheets]
         key_for_gan = [s.key for s in sheets]  # each clip's melody in the key of its own chords
     gan_checkpoint = checkpoint if engine == "gan" else None

@@ -5,8 +5,10 @@ written a few bars at a time; for each segment ``candidates`` continuations are 
 (the tokens of the chosen earlier bars as context, the grammar of :mod:`melodygan.engines.sampling`
 as a logit mask) and the best by a caller's score is kept, then the next segment continues from it.
 
-* :func:`sample_leadsheets` (``generate``): two-bar segments, melody and chords together; score =
-  likelihood per token + the consonance critic + a chord-variety bonus.
+* :func:`sample_leadsheets` (``generate``): four-bar segments, melody and chords together, each bar
+  opening with its place and its form (new, or a repeat / the rhythm of an earlier bar); one sample
+  per segment, or the most likely of ``candidates`` (the model's own mean log-probability per
+  token: no hand-written score).
 * :func:`harmonize_bars` (``harmonize``): one-bar segments in harmonize order (each bar's melody,
   then ``HARM``, then its chords), the melody forced; score = the chords' log-probability per bar
   + the consonance critic.
@@ -18,7 +20,6 @@ The transformer was trained with every tune moved to the tonic C, so callers mov
 from __future__ import annotations
 
 import functools
-import math
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from melodygan import tokens as tk
 from melodygan.checkpoints import checkpoint_folder, load_checkpoint
 from melodygan.chords import Chord, ChordTimeline, chord_from_index, key_of_chords
 from melodygan.devices import make_generator, pick_device
-from melodygan.engines.sampling import BarSpec, Constraints, Grammar, sample_tokens
+from melodygan.engines.sampling import BarSpec, Constraints, Events, Grammar, sample_tokens
 from melodygan.keys import Key, semitones_to_c
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.notes import Note
@@ -38,11 +39,10 @@ from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_change
 # Folk-tune keys when the checkpoint does not list its training keys.
 _FALLBACK_KEYS = {"G": 30, "D": 25, "A": 10, "C": 10, "F": 5, "Em": 8, "Am": 6, "Dm": 6}
 TOKENS_PER_BAR_BOUND = 60  # upper bound on the tokens of one bar (16 notes and 4 chords)
-GENERATE_CANDIDATES = 16  # samples per 2-bar segment; the best by likelihood + consonance + variety is kept
-CONSONANCE_WEIGHT = 16.0  # weight of the critic (0..2) in both searches' scores
-LIKELIHOOD_WEIGHT = 4.0  # generate: weight of the mean log-probability per sampled token
-VARIETY_WEIGHT = 6.0  # generate: weight of the chord-variety bonus (entropy of the chord changes so far, capped)
-VARIETY_CAP_NATS = 1.5  # about the variety of the tunes' own chords; more is not rewarded
+GENERATE_CANDIDATES = 1  # samples per segment of generate (more: the most likely is kept)
+GENERATE_SEGMENT_BARS = 4
+GENERATE_CONTEXT_BARS = 12
+CONSONANCE_WEIGHT = 16.0  # the transformer harmonizer: weight of the critic (0..2) in its score
 _INTERVAL_SCORE = (1, -1, -1, 1, 1, 0, -1, 1, 1, 1, -1, -1)  # by (melody - chord tone) mod 12
 
 # score(new_tokens, logprob_sum, first_bar, bars, chosen_bars) of one candidate segment
@@ -115,7 +115,8 @@ def critic(notes: list[Note], chords: list[Chord]) -> float:
 
 
 def search_segments(model: LeadSheetTransformer, prefix: list[int], specs: list[BarSpec],
-                    constraints: Callable[[tuple[BarSpec, ...]], Constraints], generator: torch.Generator, *,
+                    constraints: Callable[[tuple[BarSpec, ...], int, tuple[Events, ...]], Constraints],
+                    generator: torch.Generator, *,
                     candidates: int, score: SegmentScore, need: Callable[[list[BarSpec]], int],
                     segment_bars: int, context_bars: int, filters: dict) -> list[list[int]]:
     """The tokens of each bar, chosen ``segment_bars`` at a time (see the module docstring).
@@ -124,7 +125,8 @@ def search_segments(model: LeadSheetTransformer, prefix: list[int], specs: list[
         model: the transformer, in eval mode.
         prefix: the conditioning tokens (task, key, meter).
         specs: one per bar: what is fixed in it (melody and/or chords) or free.
-        constraints: the grammar's constraints for the bars of one segment.
+        constraints: the grammar's constraints for the bars of one segment, given the index of its
+            first bar and the melody events of the bars chosen before it.
         generator: every draw comes from it.
         candidates: samples per segment.
         score: higher is better; the first best candidate wins.
@@ -148,7 +150,8 @@ def search_segments(model: LeadSheetTransformer, prefix: list[int], specs: list[
             else:
                 seg -= 1
         budget = min(budget, block - len(context))
-        grammars = [Grammar(constraints(tuple(specs[b0:b0 + seg]))) for _ in range(candidates)]
+        history = tuple(tuple(tk.bar_events(bar)) for bar in chosen)
+        grammars = [Grammar(constraints(tuple(specs[b0:b0 + seg]), b0, history)) for _ in range(candidates)]
         logprobs = torch.zeros(candidates)
         out = sample_tokens(model, torch.tensor([context] * candidates, dtype=torch.long), budget, generator,
                             grammars=grammars, prompt_in_grammar=False, logprobs=logprobs, **filters)
@@ -177,15 +180,15 @@ def split_bars(tokens: list[int]) -> list[list[int]]:
 def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tuple[int, int], *, seed: int = 1,
                       chords: list[Chord] | None = None, primer: Piece | None = None, temperature: float = 1.0,
                       top_k: int | None = None, top_p: float | None = None, checkpoint: str | Path | None = None,
-                      device: str | None = None, tempo_bpm: float = 110.0,
+                      device: str | None = None, tempo_bpm: float = 110.0, genre: str = "folk",
                       candidates: int = GENERATE_CANDIDATES) -> list[Piece]:
     """The transformer's lead sheets (melody + chords).
 
-    Each clip is written two bars at a time; of ``candidates`` samples of a segment the best is kept,
-    by the model's log-probability per token, the consonance :func:`critic`
-    and a bonus for chord variety (:func:`chord_entropy` of the clip so far, capped near the variety
-    of real tunes). Without ``key``, each clip's key is
-    drawn from the training keys (from the chords when given, from the primer when given).
+    Each clip is written :data:`GENERATE_SEGMENT_BARS` bars at a time, seeing up to
+    :data:`GENERATE_CONTEXT_BARS` bars before; with ``candidates`` > 1 the most likely of that many
+    samples of a segment is kept (mean log-probability per sampled token). Without ``key``, each
+    clip's key is drawn from the training keys of the genre (from the chords when given, from the
+    primer when given).
     """
 
     model, extra = load_model(checkpoint, device)
@@ -196,14 +199,16 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
     bar_steps = Piece(time_signature=time_signature).bar_steps
     if key is None and chords:
         key = key_of_chords(chords)
-    keys = [key or _draw_key(extra, rng) for _ in range(num)]
+    keys = [key or _draw_key(extra, rng, genre) for _ in range(num)]
     generator = make_generator(seed)
     pieces = []
     for i, k in enumerate(keys):
         up = -semitones_to_c(k.tonic)
         specs: list[BarSpec] = []
+        pickup = False
         if primer is not None:
-            _, specs = bar_specs(primer.transposed(-up), melody=True, chords=bool(primer.chords))
+            offset, specs = bar_specs(primer.transposed(-up), melody=True, chords=bool(primer.chords))
+            pickup = offset > 0
         if chords is not None:
             fixed = Piece(chords=[c.transposed(-up) for c in chords], time_signature=time_signature,
                           length_steps=bars * bar_steps)
@@ -211,8 +216,8 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
         total_bars = len(specs) + bars if chords is None else len(specs)
         constraints = Constraints(task="leadsheet", num_bars=total_bars, bar_steps=bar_steps,
                                   scale=Key(0, k.mode).scale_extended, pitch_range=(50, 93), bars=tuple(specs),
-                                  max_chords_per_bar=2)
-        prefix = tk.prefix_tokens("leadsheet", Key(0, k.mode), time_signature)
+                                  max_chords_per_bar=2, pickup=pickup)
+        prefix = tk.prefix_tokens("leadsheet", Key(0, k.mode), time_signature, genre)
         row = _leadsheet_tokens(model, prefix, constraints, generator, candidates,
                                 dict(temperature=temperature, top_k=top_k, top_p=top_p))
         p = tk.decode(row, tempo_bpm=tempo_bpm)
@@ -222,35 +227,33 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
 
 def _leadsheet_tokens(model: LeadSheetTransformer, prefix: list[int], constraints: Constraints,
                       generator: torch.Generator, candidates: int, filters: dict) -> list[int]:
-    """One lead sheet, two bars at a time; score = likelihood per token + critic + chord variety so far."""
+    """One lead sheet, a segment at a time; of several candidates the most likely per token is kept."""
     specs = list(constraints.bars) + [BarSpec()] * max(0, constraints.num_bars - len(constraints.bars))
-    so_far: dict[int, list[Chord]] = {}  # chords of the bars chosen before a segment, by its first bar
 
-    def score(new: list[int], logprob: float, b0: int, _bars: int, chosen: list[list[int]]) -> float:
-        if b0 not in so_far:
-            so_far[b0] = tk.decode(prefix + [t for bar in chosen for t in bar]).chords
-        piece = tk.decode(prefix + new)
+    def score(new: list[int], logprob: float, _b0: int, _bars: int, _chosen: list[list[int]]) -> float:
         # Likelihood per token (per bar would favour sparse melodies: fewer tokens, fewer losses).
-        return (LIKELIHOOD_WEIGHT * logprob / max(len(new), 1) + CONSONANCE_WEIGHT * critic(piece.melody, piece.chords)
-                + VARIETY_WEIGHT * min(chord_entropy(so_far[b0] + piece.chords), VARIETY_CAP_NATS))
+        return logprob / max(len(new), 1)
 
-    def segment(bars: tuple[BarSpec, ...]) -> Constraints:
+    def segment(bars: tuple[BarSpec, ...], first_bar: int, history: tuple[Events, ...]) -> Constraints:
         return Constraints(task="leadsheet", num_bars=len(bars), bar_steps=constraints.bar_steps,
                            scale=constraints.scale, pitch_range=constraints.pitch_range, bars=bars,
                            chord_every_bar=constraints.chord_every_bar,
-                           max_chords_per_bar=constraints.max_chords_per_bar)
+                           max_chords_per_bar=constraints.max_chords_per_bar, first_bar=first_bar,
+                           total_bars=constraints.num_bars, pickup=constraints.pickup, history=history)
 
     chosen = search_segments(model, prefix, specs, segment, generator, candidates=candidates, score=score,
-                             need=lambda bars: len(bars) * TOKENS_PER_BAR_BOUND, segment_bars=2, context_bars=4,
+                             need=lambda bars: len(bars) * TOKENS_PER_BAR_BOUND,
+                             segment_bars=GENERATE_SEGMENT_BARS, context_bars=GENERATE_CONTEXT_BARS,
                              filters=filters)
     return prefix + [t for bar in chosen for t in bar] + [tk.EOS]
 
 
 def harmonize_bars(model: LeadSheetTransformer, norm: Piece, generator: torch.Generator, *, temperature: float,
-                   candidates: int, segment_bars: int, context_bars: int, max_chords_per_bar: int) -> list[Chord]:
+                   candidates: int, segment_bars: int, context_bars: int, max_chords_per_bar: int,
+                   genre: str = "folk") -> list[Chord]:
     """Chords for the melody of ``norm`` (already in C), on its grid; see the module docstring."""
     offset, specs = bar_specs(norm, melody=True, chords=False)
-    prefix = tk.prefix_tokens("harmonize", norm.key, norm.time_signature)
+    prefix = tk.prefix_tokens("harmonize", norm.key, norm.time_signature, genre)
     bar_steps = norm.bar_steps
     notes = [n.shifted(offset) for n in tk.monophonic_melody(norm.melody)]
 
@@ -261,9 +264,10 @@ def harmonize_bars(model: LeadSheetTransformer, norm: Piece, generator: torch.Ge
     def need(bars: list[BarSpec]) -> int:
         return sum(2 + 3 * len(s.melody or ()) + 2 * max_chords_per_bar for s in bars) + 1
 
-    def segment(bars: tuple[BarSpec, ...]) -> Constraints:
+    def segment(bars: tuple[BarSpec, ...], first_bar: int, history: tuple[Events, ...]) -> Constraints:
         return Constraints(task="harmonize", num_bars=len(bars), bar_steps=bar_steps, bars=bars,
-                           max_chords_per_bar=max_chords_per_bar)
+                           max_chords_per_bar=max_chords_per_bar, first_bar=first_bar, total_bars=len(specs),
+                           pickup=offset > 0, history=history)
 
     chosen = search_segments(model, prefix, specs, segment, generator, candidates=candidates, score=score,
                              need=need, segment_bars=segment_bars, context_bars=context_bars,
@@ -288,17 +292,9 @@ def bar_specs(piece: Piece, melody: bool, chords: bool) -> tuple[int, list[BarSp
     return offset, specs
 
 
-def chord_entropy(chords: list[Chord]) -> float:
-    """Entropy (nats) of the chord symbols' histogram, one count per chord change; 0 for one chord."""
-    counts: dict[tuple[int | None, str], int] = {}
-    for c in chords:
-        counts[(c.root, c.quality)] = counts.get((c.root, c.quality), 0) + 1
-    total = sum(counts.values())
-    return -sum(n / total * math.log(n / total) for n in counts.values()) if total else 0.0
-
-
-def _draw_key(extra: dict, rng: random.Random) -> Key:
-    counts = extra.get("key_counts") or _FALLBACK_KEYS
+def _draw_key(extra: dict, rng: random.Random, genre: str = "folk") -> Key:
+    by_genre = extra.get("key_counts_by_genre") or {}
+    counts = by_genre.get(genre) or extra.get("key_counts") or _FALLBACK_KEYS
     names = sorted(counts)
     return Key.parse(rng.choices(names, weights=[counts[n] for n in names])[0])
 

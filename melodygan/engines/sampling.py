@@ -9,7 +9,11 @@ number of bars, and it carries the user's constraints:
 * fixed chords: a bar's chords given as ``(pos, chord index)`` → only those, at those onsets;
 * fixed melody: a bar's notes given as ``(pos, pitch, duration)`` → forced note for note (the
   harmonize task; a primer forces both);
-* a chord at the start of every bar (no chordless bars).
+* a chord at the start of every bar (no chordless bars);
+* each bar's head: its ``PLACE`` is forced (from its index and the piece's length), its ``FORM``
+  is sampled among the lags that exist (forced from the notes when the bar's melody is given);
+  after a ``REPEAT`` the earlier bar's notes are forced, after a ``RHYTHM`` its onsets and lengths
+  (the pitches are sampled).
 
 Masks never touch the model: :func:`sample` applies them to the logits of a plain forward pass
 with a :class:`~melodygan.models.transformer.KVCache`. Every random draw uses the caller's
@@ -29,13 +33,14 @@ from melodygan.models.transformer import KVCache, LeadSheetTransformer
 
 Melody = list[tuple[int, int, int]]
 Chords = list[tuple[int, int]]
+Events = tuple[tuple[int, int, int], ...]
 
 
 @dataclass(frozen=True)
 class BarSpec:
     """What is fixed in one bar; ``None`` = free. Positions are steps from the bar line."""
 
-    melody: tuple[tuple[int, int, int], ...] | None = None
+    melody: tuple[tuple[int, int | None, int], ...] | None = None  # pitch None: only the rhythm is fixed
     chords: tuple[tuple[int, int], ...] | None = None
 
 
@@ -52,6 +57,12 @@ class Constraints:
         bars: per-bar fixed content; bars past the end of this tuple are free.
         chord_every_bar: a bar's chords must start at position 0.
         max_chords_per_bar: free chords per bar at most (bounds the length of a sample).
+        first_bar: index of this sequence's first bar in the whole piece (segments of a long piece).
+        total_bars: bars of the whole piece (``PLACE`` counts the bars left to its end);
+            None = ``first_bar + num_bars``.
+        pickup: the piece's bar 0 is a pickup.
+        history: melody events ``(pos, pitch, duration)`` of each bar before ``first_bar``
+            (what ``FORM`` may point back to).
     """
 
     task: str = "leadsheet"
@@ -62,6 +73,10 @@ class Constraints:
     bars: tuple[BarSpec, ...] = ()
     chord_every_bar: bool = True
     max_chords_per_bar: int = 4
+    first_bar: int = 0
+    total_bars: int | None = None
+    pickup: bool = False
+    history: tuple[Events, ...] = ()
 
 
 def _block(name: str) -> tuple[int, int]:
@@ -73,6 +88,7 @@ def _block(name: str) -> tuple[int, int]:
 
 _POS = _block("pos")
 _CHORD = _block("chord")
+_FORM_LAG_TOKENS = tuple((k, tk.form_token("repeat", k), tk.form_token("rhythm", k)) for k in tk.FORM_LAGS)
 
 
 @dataclass
@@ -89,6 +105,9 @@ class Grammar:
     chord_i: int = 0
     bar_chords: int = 0
     _pitch_ok: np.ndarray = field(init=False, repr=False)
+    _events: list[list[tuple[int, int, int]]] = field(init=False, repr=False)  # every bar's notes so far
+    _copy: tuple[tuple[int, int | None, int], ...] | None = field(init=False, repr=False, default=None)
+    _pitch: int = field(init=False, repr=False, default=0)
 
     def __post_init__(self) -> None:
         ok = np.zeros(128, dtype=bool)
@@ -99,12 +118,41 @@ class Grammar:
         if not ok.any():
             raise ValueError(f"no pitch in range {self.c.pitch_range} is in the scale {self.c.scale}")
         self._pitch_ok = ok
+        self._events = [list(e) for e in self.c.history]
 
     # --- the bar's fixed content -----------------------------------------------------------------
-    def _spec(self) -> BarSpec:
+    def _given(self) -> BarSpec:
         return self.c.bars[self.bar] if 0 <= self.bar < len(self.c.bars) else BarSpec()
 
-    def _next_note(self) -> tuple[int, int, int] | None:
+    def _spec(self) -> BarSpec:
+        given = self._given()
+        if self._copy is not None and given.melody is None:
+            return BarSpec(melody=self._copy, chords=given.chords)
+        return given
+
+    def _index(self) -> int:
+        """The bar's index in the whole piece."""
+        return self.c.first_bar + self.bar
+
+    def _allow_forms(self, m: np.ndarray) -> None:
+        given = self._given()
+        i = self._index()
+        if given.melody is not None:  # the bar's notes are known: so is its form
+            notes = [(p, q, d) for p, q, d in given.melody if q is not None]
+            m[tk.bar_form([*self._events[:i], notes], i)] = True
+            return
+        m[tk.FORM_NEW] = True
+        for k, repeat, rhythm in _FORM_LAG_TOKENS:
+            if i - k >= 0 and self._events[i - k]:
+                m[repeat] = m[rhythm] = True
+
+    def _allow_pitch(self, m: np.ndarray, note: tuple[int, int | None, int]) -> None:
+        if note[1] is None:
+            m[tk.PITCH_OFFSET:tk.PITCH_OFFSET + 128] = self._pitch_ok
+        else:
+            m[tk.pitch_token(note[1])] = True
+
+    def _next_note(self) -> tuple[int, int | None, int] | None:
         m = self._spec().melody
         return m[self.note_i] if m is not None and self.note_i < len(m) else None
 
@@ -125,6 +173,11 @@ class Grammar:
             m[tk.PAD] = True
         elif self.bar < 0:
             m[tk.BAR] = True
+        elif self.state == "place":
+            total = self.c.total_bars if self.c.total_bars is not None else self.c.first_bar + self.c.num_bars
+            m[tk.place_token(self._index(), total, self.c.pickup)] = True
+        elif self.state == "form":
+            self._allow_forms(m)
         elif self.state == "after_pitch":
             note = self._next_note() if spec.melody is not None else None
             if note is not None:
@@ -145,7 +198,7 @@ class Grammar:
             if spec.melody is None:
                 m[tk.PITCH_OFFSET:tk.PITCH_OFFSET + 128] = self._pitch_ok
             elif note is not None and note[0] == self.pos:
-                m[tk.pitch_token(note[1])] = True
+                self._allow_pitch(m, note)
         elif self.state == "after_pos":  # harmonize order, chord section
             chord = self._next_chord()
             if chord is not None:
@@ -158,7 +211,7 @@ class Grammar:
                 if spec.melody is None:
                     m[tk.PITCH_OFFSET:tk.PITCH_OFFSET + 128] = self._pitch_ok
                 elif note is not None and note[0] == self.pos:
-                    m[tk.pitch_token(note[1])] = True
+                    self._allow_pitch(m, note)
                     return m
             self._allow_onsets(m, spec, harm)
         return m
@@ -214,8 +267,21 @@ class Grammar:
             if self.bar >= self.c.num_bars:
                 self.state = "done"
                 return
-            self.section, self.state, self.last_pos, self.note_i, self.chord_i = "melody", "event", -1, 0, 0
+            self.section, self.state, self.last_pos, self.note_i, self.chord_i = "melody", "place", -1, 0, 0
             self.bar_chords = 0
+            self._copy = None
+            while len(self._events) <= self._index():
+                self._events.append([])
+        elif k == "place":
+            self.state = "form"
+        elif k == "form":
+            kind_, lag = tk.form_of(token)
+            source = self._events[self._index() - lag] if lag else []
+            if kind_ == "repeat":
+                self._copy = tuple(source)
+            elif kind_ == "rhythm":
+                self._copy = tuple((p, None, d) for p, _, d in source)
+            self.state = "event"
         elif token == tk.HARM:
             self.section, self.state, self.last_pos = "chords", "event", -1
         elif k == "pos":
@@ -228,8 +294,10 @@ class Grammar:
             self.bar_chords += 1
             self.state = "after_chord" if self.c.task == "leadsheet" else "event"
         elif k == "pitch":
+            self._pitch = token - tk.PITCH_OFFSET
             self.state = "after_pitch"
         elif k == "dur":
+            self._events[self._index()].append((self.pos, self._pitch, token - tk.DUR_OFFSET + 1))
             note = self._next_note()
             if note is not None and note[0] == self.pos:
                 self.note_i += 1

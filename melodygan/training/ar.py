@@ -59,9 +59,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     normalize_key: bool = True
     augment_semitones: int = 0
-    harmonize_fraction: float = 0.5
+    harmonize_fraction: float = 0.25
     eval_every: int = 100
-    eval_pieces: int = 60
+    eval_pieces: int = 30
     log_every: int = 10
     seed: int = 1
     compile: bool = False
@@ -73,10 +73,20 @@ class TrainConfig:
         return cls(steps=20, batch_size=4, window_tokens=96, warmup_steps=2, eval_every=10, log_every=5)
 
 
-def _tokenize(pieces: list[Piece], shift_range: int, normalize: bool) -> list[dict[tuple[int, str], list[list[int]]]]:
+Corpus = list[Piece] | dict[str, list[Piece]]  # pieces of one genre (folk), or pieces by genre
+
+
+def by_genre(pieces: Corpus) -> list[tuple[Piece, str]]:
+    """``(piece, genre)`` pairs; a plain list is folk."""
+    if isinstance(pieces, dict):
+        return [(p, g) for g, ps in pieces.items() for p in ps]
+    return [(p, "folk") for p in pieces]
+
+
+def _tokenize(pieces: Corpus, shift_range: int, normalize: bool) -> list[dict[tuple[int, str], list[list[int]]]]:
     """Per piece: ``{(shift, task): [prefix, bar, bar, ...]}`` for every shift in range that fits MIDI."""
     out = []
-    for p in pieces:
+    for p, genre in by_genre(pieces):
         base = p.transposed(semitones_to_c(p.key.tonic)) if normalize else p
         entry: dict[tuple[int, str], list[list[int]]] = {}
         for s in range(-shift_range, shift_range + 1):
@@ -86,7 +96,7 @@ def _tokenize(pieces: list[Piece], shift_range: int, normalize: bool) -> list[di
                 continue
             for task in tk.TASKS:
                 try:
-                    prefix, bars = tk.encode_bars(q, task)
+                    prefix, bars = tk.encode_bars(q, task, genre=genre)
                 except MelodyganError:  # a meter without a token: the tune is left out
                     break
                 entry[(s, task)] = [prefix, *bars]
@@ -221,7 +231,7 @@ def _init_distributed() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
-def train(train_pieces: list[Piece], valid_pieces: list[Piece], out_dir: str | Path,
+def train(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
           config: TrainConfig | None = None, model_config: TransformerConfig | None = None,
           resume: bool = False, device: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Train (or resume) a lead-sheet transformer; returns the last validation metrics.
@@ -231,11 +241,15 @@ def train(train_pieces: list[Piece], valid_pieces: list[Piece], out_dir: str | P
     return fit(train_pieces, valid_pieces, out_dir, config, model_config, resume, device, progress)[1]
 
 
-def fit(train_pieces: list[Piece], valid_pieces: list[Piece], out_dir: str | Path,
+def fit(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
         config: TrainConfig | None = None, model_config: TransformerConfig | None = None,
         resume: bool = False, device: str | None = None,
         progress: bool = True) -> tuple[LeadSheetTransformer, dict[str, Any]]:
     """Train (or resume) a lead-sheet transformer; returns ``(model, last validation metrics)``.
+
+    ``train_pieces`` and ``valid_pieces`` are lists (folk) or ``{genre: pieces}``; every window is
+    drawn from a piece chosen uniformly, so genres weigh by their number of pieces. Validation uses
+    up to ``eval_pieces`` pieces of each genre.
 
     Raises:
         MelodyganError: no training pieces, a batch size not divisible by the number of processes,
@@ -255,8 +269,11 @@ def fit(train_pieces: list[Piece], valid_pieces: list[Piece], out_dir: str | Pat
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed + rank)
+    train_pairs = by_genre(train_pieces)
+    valid_pairs = by_genre(valid_pieces)
+    valid_some = {g: [p for p, pg in valid_pairs if pg == g][:config.eval_pieces] for g in tk.GENRES}
     data = _tokenize(train_pieces, config.augment_semitones, config.normalize_key)
-    valid = _tokenize(valid_pieces[:config.eval_pieces], 0, config.normalize_key)
+    valid = _tokenize(valid_some, 0, config.normalize_key)
     model = LeadSheetTransformer(model_config).to(dev)
     optim_groups = [
         {"params": [p for p in model.parameters() if p.dim() >= 2], "weight_decay": config.weight_decay},
@@ -283,11 +300,13 @@ def fit(train_pieces: list[Piece], valid_pieces: list[Piece], out_dir: str | Pat
         net = torch.compile(net)  # type: ignore[assignment]
     use_bf16 = config.bf16 if config.bf16 is not None else dev.type == "cuda"
     metrics_path = out / "metrics.jsonl"
-    key_counts: dict[str, int] = {}
-    for p in train_pieces:  # generation draws its default key from these
-        key_counts[p.key.name] = key_counts.get(p.key.name, 0) + 1
-    extra = {"train": asdict(config), "train_pieces": len(train_pieces), "valid_pieces": len(valid_pieces),
-             "key_counts": key_counts}
+    key_counts: dict[str, dict[str, int]] = {}
+    for p, g in train_pairs:  # generation draws its default key from these
+        counts = key_counts.setdefault(g, {})
+        counts[p.key.name] = counts.get(p.key.name, 0) + 1
+    extra = {"train": asdict(config), "train_pieces": len(train_pairs), "valid_pieces": len(valid_pairs),
+             "key_counts": key_counts.get("folk") or next(iter(key_counts.values()), {}),
+             "key_counts_by_genre": key_counts, "genres": sorted(key_counts)}
     from tqdm import tqdm
 
     bar = tqdm(total=config.steps, initial=step, disable=not progress or rank != 0, desc="train ar")

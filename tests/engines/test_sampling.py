@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import torch
 
 from melodygan import tokens as tk
@@ -79,6 +81,10 @@ def test_masks_follow_the_grammar() -> None:
     allowed = g.allowed()
     assert allowed.nonzero()[0].tolist() == [tk.BAR]
     g.advance(tk.BAR)
+    assert g.allowed().nonzero()[0].tolist() == [tk.place_token(0, 1, pickup=False)]  # the bar's place is forced
+    g.advance(tk.place_token(0, 1, pickup=False))
+    assert g.allowed().nonzero()[0].tolist() == [tk.FORM_NEW]  # nothing earlier to repeat
+    g.advance(tk.FORM_NEW)
     assert g.allowed().nonzero()[0].tolist() == [tk.pos_token(0)]  # a bar opens with its chord
     g.advance(tk.pos_token(0))
     assert set(tk.kind(int(t)) for t in g.allowed().nonzero()[0]) == {"chord"}
@@ -86,8 +92,6 @@ def test_masks_follow_the_grammar() -> None:
 
 def test_random_walks_never_reach_a_dead_end() -> None:
     """Any allowed token keeps the grammar alive, whatever is fixed (a fuzz over constraint mixes)."""
-    import random
-
     rng = random.Random(0)
     for trial in range(60):
         task = "harmonize" if trial % 2 else "leadsheet"
@@ -118,3 +122,48 @@ def test_random_walks_never_reach_a_dead_end() -> None:
             if spec.melody is not None:
                 got = [(n.start_steps - 16 * b, n.pitch) for n in piece.melody if 16 * b <= n.start_steps < 16 * b + 16]
                 assert got == [(p, pitch) for p, pitch, _ in spec.melody]
+
+
+def _walk(g: Grammar, rng: random.Random, choose: dict[int, int] | None = None) -> list[int]:
+    """Tokens of a random walk through the grammar; at the i-th FORM choice take ``choose[i]`` if given."""
+    seq: list[int] = []
+    forms = 0
+    while g.state != "done":
+        allowed = [int(t) for t in g.allowed().nonzero()[0]]
+        if tk.kind(allowed[0]) == "form" and choose and forms in choose:
+            assert choose[forms] in allowed
+            t = choose[forms]
+        else:
+            t = rng.choice(allowed)
+        forms += tk.kind(allowed[0]) == "form"
+        seq.append(t)
+        g.advance(t)
+    return seq
+
+
+def test_a_repeat_form_copies_the_earlier_bar_and_a_rhythm_form_its_rhythm() -> None:
+    rng = random.Random(3)
+    history = (((0, 60, 4), (4, 64, 4), (8, 67, 8)), ((0, 72, 16),))
+    g = Grammar(Constraints(num_bars=2, first_bar=2, total_bars=4, history=history))
+    prefix = tk.prefix_tokens("leadsheet", Key(0, "major"), (4, 4))
+    seq = _walk(g, rng, {0: tk.form_token("repeat", 2), 1: tk.form_token("rhythm", 2)})
+    bars = tk.decode([*prefix, tk.BAR, tk.BAR, *seq]).melody
+    assert [(n.start_steps - 32, n.pitch, n.duration_steps) for n in bars if n.start_steps < 48] == list(history[0])
+    assert [(n.start_steps - 48, n.duration_steps) for n in bars if n.start_steps >= 48] == [(0, 16)]
+    assert tk.token_name(seq[1]) == "PLACE(2,2)" and tk.token_name(seq[-1]) == "EOS"
+
+
+def test_forms_point_only_to_bars_with_notes_and_fixed_bars_get_their_own_form() -> None:
+    history = (((0, 60, 16),), ())
+    g = Grammar(Constraints(num_bars=2, first_bar=2, total_bars=4, history=history,
+                            bars=(BarSpec(melody=((0, 60, 16),)), BarSpec())))
+    g.advance(tk.BAR)
+    g.advance(int(g.allowed().nonzero()[0][0]))
+    forced = [tk.token_name(int(t)) for t in g.allowed().nonzero()[0]]
+    assert forced == ["FORM(REPEAT-2)"]  # its given notes equal bar 0's
+    g.advance(tk.form_token("repeat", 2))
+    while g.state != "place":
+        g.advance(int(g.allowed().nonzero()[0][0]))
+    g.advance(int(g.allowed().nonzero()[0][0]))
+    names = sorted(tk.token_name(int(t)) for t in g.allowed().nonzero()[0])
+    assert names == ["FORM(NEW)", "FORM(REPEAT-1)", "FORM(RHYTHM-1)"]  # bar 1 is empty: nothing 2 bars back
