@@ -10,8 +10,11 @@ Per song folder ``NNN/`` (see ``data/pop909/README.md``):
   than 90% of its bars have that length is skipped with the reason. **Tempo** = 60 / the median
   beat length. Bars before the first downbeat that holds melody are cut; a melody note before it
   makes a pickup.
-* **Melody** = the ``MELODY`` track (skyline where notes overlap). The ``BRIDGE`` and ``PIANO``
-  tracks are not read: the corpus is for lead sheets.
+* **Melody** = the ``MELODY`` track (skyline where notes overlap). The track is the sung line
+  played on a piano, mostly detached (40% of its notes last a 16th); a singer holds a note to the
+  next one, so a note is held to the next onset when the silence after it is shorter than a beat
+  (:data:`LEGATO_GAP_STEPS`). The ``BRIDGE`` and ``PIANO`` tracks are not read: the corpus is for
+  lead sheets.
 * **Chords** from ``chord_midi.txt`` (Harte labels with times) through
   :func:`melodygan.chords.parse_harte`; labels the vocabulary holds only approximately (9ths,
   7sus4, …) are counted in :class:`Pop909Stats`. A chord starts at its beat-rounded onset.
@@ -37,6 +40,17 @@ from melodygan.piece import Piece, chords_from_changes
 
 STEPS_PER_BEAT = 4
 MIN_REGULAR_BARS = 0.9  # share of bars that must have the song's meter
+LEGATO_GAP_STEPS = 4  # a silence shorter than this (a beat) between two melody notes is filled
+
+
+def legato(notes: list[Note], gap_steps: int = LEGATO_GAP_STEPS) -> list[Note]:
+    """Monophonic notes, each held to the next onset when the silence after it is shorter than ``gap_steps``."""
+    out = []
+    for n, nxt in zip(notes, [*notes[1:], None]):
+        if nxt is not None and 0 < nxt.start_steps - n.end_steps < gap_steps:
+            n = Note(n.start_steps, nxt.start_steps - n.start_steps, n.pitch, n.velocity)
+        out.append(n)
+    return out
 
 
 @dataclass
@@ -133,6 +147,7 @@ def read_song(folder: str | Path, stats: Pop909Stats | None = None) -> Piece:
         raise MelodyganError(f"{song}: no melody notes after the first annotated beat")
     if not is_monophonic(notes):
         notes = skyline(notes)
+    notes = legato(notes)
     # Start at the last downbeat at or before the first note; a note before every downbeat is a pickup.
     first_beat = notes[0].start_steps / STEPS_PER_BEAT
     before = downbeats[downbeats <= first_beat]

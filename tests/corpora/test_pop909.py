@@ -8,10 +8,11 @@ import pretty_midi
 import pytest
 
 from melodygan.chords import parse_harte
-from melodygan.corpora.pop909 import Pop909Stats, read_song, split_of
+from melodygan.corpora.pop909 import Pop909Stats, legato, read_song, split_of
 from melodygan.corpora.sources import list_jobs, run_job
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
+from melodygan.notes import Note
 
 BEAT_S = 0.5  # 120 bpm
 
@@ -93,3 +94,9 @@ def test_preprocess_reads_song_folders(tmp_path: Path) -> None:
     preprocess([f"pop909:{tmp_path / 'songs'}"], tmp_path / "out", workers=1, progress=False)
     assert [p.title for p in load_pieces(tmp_path / "out", "test")] == ["POP909 010"]
     assert [p.title for p in load_pieces(tmp_path / "out", "train")] == ["POP909 022"]
+
+
+def test_detached_notes_are_held_to_the_next_onset_across_short_silences() -> None:
+    notes = [Note(0, 1, 60), Note(4, 1, 62), Note(6, 2, 64), Note(16, 2, 65), Note(18, 1, 67)]
+    assert [(n.start_steps, n.duration_steps) for n in legato(notes)] == [
+        (0, 4), (4, 2), (6, 2), (16, 2), (18, 1)]  # a silence of a beat or more (8 → 16) stays
