@@ -44,7 +44,7 @@ from melodygan.engines.rules import harmonize_with_rule
 from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
 
-EngineFn = Callable[..., list[Piece]]  # (real, num, checkpoint, seed, genre=None) -> pieces
+EngineFn = Callable[..., list[Piece]]  # (real, num, checkpoint, seed[, genre=...]) -> pieces
 ENGINES: dict[str, EngineFn] = {}
 ENGINE_KINDS: dict[str, str] = {}
 KINDS = ("harmonizer", "generator")
@@ -337,7 +337,8 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
     if len(pieces) < 2:
         raise MelodyganError(f"the data has {len(pieces)} usable pieces; need at least 2")
     real = _pick(pieces, num, seed)
-    model = ENGINES[engine](real, num, ckpt, seed, genre=genre)
+    # (engines registered from outside may take the four plain arguments only)
+    model = ENGINES[engine](real, num, ckpt, seed, **({"genre": genre} if genre else {}))
     if not model:
         raise MelodyganError(f"engine {engine!r} returned no pieces")
 
@@ -360,6 +361,13 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
 
         features = listener.melody_features if kind == "generator" else listener.chord_features
         result["listener"] = listener.classifier_test(real, model, features=features, seed=seed)
+        if kind == "generator":
+            result["profile"] = {"real": listener.profile(real, EXCERPT_BARS),
+                                 "model": listener.profile(model, EXCERPT_BARS)}
+            train = _training_split(data)
+            if train:
+                result["novelty"] = {k: listener.novelty(ps, train, EXCERPT_BARS)["mean"]
+                                     for k, ps in (("real", real), ("model", model))}
     result["per_piece"] = [{"title": p.title, **r} for p, r in zip(model, model_rows)]
     result = _clean(result)
 
@@ -437,9 +445,30 @@ def render_report(result: dict[str, Any], plots: list[str]) -> str:
                       f"gradient boosting {_fmt(lv['gb']['mean'])}; what gives it away (real → model): "
                       + "; ".join(f"{g['feature']} {_fmt(g['real'])} → {_fmt(g['generated'])}"
                                   for g in lv["giveaways"][:4])]
+    if "profile" in result:
+        pr = result["profile"]
+        lines += ["", "Profile (means over pieces; sim_lagK = similarity of bar i and bar i+K; echo4 = bars 5–8 "
+                      "restate bars 1–4):", "", "| | real | model |", "|---|---|---|"]
+        lines += [f"| {k} | {_fmt(pr['real'].get(k))} | {_fmt(pr['model'].get(k))} |" for k in pr["real"] if k != "n"]
+    if "novelty" in result:
+        nv = result["novelty"]
+        lines += ["", f"Novelty, longest run of bars copied from a training piece (mean): real {_fmt(nv['real'])}, "
+                      f"model {_fmt(nv['model'])}."]
     if plots:
         lines += ["", *[f"![{p}]({p})" for p in plots]]
     return "\n".join(lines) + "\n"
+
+
+def _training_split(data: str | Path | list[Piece]) -> list[Piece]:
+    """The ``train`` split of a preprocessed folder (the novelty reference); [] for other data."""
+    if isinstance(data, list) or not (Path(data) / "meta.json").is_file():
+        return []
+    from melodygan.corpora.preprocess import load_pieces
+
+    try:
+        return load_pieces(data, "train")
+    except MelodyganError:
+        return []
 
 
 def _pc_hist(pieces: list[Piece], chord_tones: bool) -> np.ndarray:
@@ -487,6 +516,16 @@ def _plots(real: list[Piece], model: list[Piece], result: dict[str, Any], folder
         histogram_grid({name: {"real": [f[name][0] for f in feats_r], "model": [f[name][0] for f in feats_m]}
                         for name in metrics.SCALAR_FEATURES}, folder / "features.png")
         names.append("features.png")
+    if "profile" in result:
+        from melodygan.formats.charts import line_chart
+        from melodygan.listener import PROFILE_LAGS
+
+        line_chart({name: [(lag, result["profile"][side][f"sim_lag{lag}"]) for lag in PROFILE_LAGS
+                           if result["profile"][side].get(f"sim_lag{lag}") is not None]
+                    for name, side in (("real", "real"), (result["engine"], "model"))},
+                   folder / "bar_lag_similarity.png", xlabel="lag (bars)", ylabel="similarity of bar i and bar i+lag",
+                   markers={"real": "o-", result["engine"]: "s-"})
+        names.append("bar_lag_similarity.png")
     example = model[0]
     if example.all_notes():
         plot_piano_roll(example, folder / "example_roll.png", title=f"Example: {example.title or result['engine']}",

@@ -92,6 +92,22 @@ def test_plug_in_generator_engine(tmp_path, pieces):
     assert "Distribution match" in (tmp_path / "gen" / "report.md").read_text()
 
 
+def test_generator_listener_report_has_the_profile_and_the_lag_plot(tmp_path, pieces):
+    @register_engine("real-again", "generator")
+    def again(real, num, checkpoint, seed):
+        return [p.transposed(1) for p in real[:num]]
+
+    try:
+        result = evaluate("real-again", pieces, 12, tmp_path / "gen", listener_test=True)
+    finally:
+        del ENGINES["real-again"], ENGINE_KINDS["real-again"]
+    real, model = result["profile"]["real"], result["profile"]["model"]
+    assert model["int_step"] == pytest.approx(real["int_step"])  # a transposition keeps every interval
+    assert model["sim_lag4"] == pytest.approx(real["sim_lag4"])
+    assert (tmp_path / "gen" / "bar_lag_similarity.png").stat().st_size > 1000
+    assert "echo4" in (tmp_path / "gen" / "report.md").read_text()
+
+
 def test_excerpt_drops_pickup_and_clips():
     piece = Piece(melody=[Note(0, 4, 67)] + [Note(4 + 16 * b, 16, 60) for b in range(10)],
                   chords=chords_from_changes([(0, parse_chord_symbol("G")), (4, parse_chord_symbol("C"))], 164),
