@@ -110,7 +110,14 @@ def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) ->
     p.add_argument("--checkpoint", default=None, metavar="DIR",
                    help="model checkpoint folder (default: %(default)s, the shipped weights)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
+    _add_threads_flag(p)
     _add_output_flags(p)
+
+
+def _add_threads_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads for the model (default: $MELODYGAN_THREADS, else 1: faster for these small "
+                        "models, above all on a busy machine)")
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -167,7 +174,7 @@ def _run_generate(args: argparse.Namespace) -> int:
                       tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                       checkpoint=args.checkpoint, device=args.device, genre=args.genre,
-                      candidates=args.candidates)
+                      candidates=args.candidates, threads=args.threads)
     out.mkdir(parents=True, exist_ok=True)
     for piece, path in zip(pieces, paths):
         for written in _export(piece, path, args):
@@ -197,6 +204,7 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--temperature", type=float, default=1.0, help="spread of the alternatives")
     p.add_argument("--checkpoint", default=None, metavar="DIR",
                    help="harmonizer checkpoint folder (default: %(default)s, the shipped weights)")
+    _add_threads_flag(p)
     _add_output_flags(p)
     p.add_argument("--out", default=None, metavar="PATH",
                    help="output .mid, or a folder (default: FILE's stem + -harmonized.mid beside it)")
@@ -204,6 +212,7 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 
 
 def _run_harmonize(args: argparse.Namespace) -> int:
+    from melodygan.devices import sampling_threads
     from melodygan.engines.harmonize import harmonize, parse_fix
     from melodygan.formats.readers import read_score
 
@@ -218,7 +227,8 @@ def _run_harmonize(args: argparse.Namespace) -> int:
     taken = [p for p in paths if p.exists()]
     if taken and not args.force:
         raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
-    parse_fix(args.fix)  # a bad --fix is refused before any reading or writing
+    parse_fix(args.fix)  # a bad --fix or --threads is refused before any reading or writing
+    sampling_threads(args.threads)
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
@@ -230,7 +240,7 @@ def _run_harmonize(args: argparse.Namespace) -> int:
         write_midi(melody, transcription, force=args.force)
         print(transcription)
     result = harmonize(melody, key=args.key, genre=args.genre, chord_rate=args.chord_rate, fix=args.fix,
-                       num=args.num, seed=args.seed, style=args.style, checkpoint=args.checkpoint,
+                       num=args.num, seed=args.seed, style=args.style, checkpoint=args.checkpoint, threads=args.threads,
                        temperature=args.temperature)
     pieces = result if isinstance(result, list) else [result]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from melodygan import tokens as tk
 from melodygan.chords import Chord, key_of_chords, parse_chord_symbol
+from melodygan.devices import cpu_threads, sampling_threads
 from melodygan.engines.leadsheet import requantize, sample_leadsheets
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key, to_key
@@ -57,7 +58,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
              chords: str | list[Chord] | None = None, primer: str | Path | Piece | None = None,
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              checkpoint: str | Path | None = None, device: str | None = None, genre: str | None = None,
-             candidates: int = 1) -> list[Piece]:
+             candidates: int = 1, threads: int | None = None) -> list[Piece]:
     """Generate ``num`` lead-sheet clips of ``bars`` bars.
 
     Args:
@@ -80,6 +81,9 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
             rhythm, keys); None = guessed from the primer when there is one, else folk.
         candidates: samples of each 4-bar segment of the transformer; more than 1 keeps the most
             likely by the model's own log-probability per token.
+        threads: torch CPU threads for the transformer (None: ``$MELODYGAN_THREADS``, else 1 —
+            sampling a small model one token at a time gains nothing from a second thread, and
+            loses a lot when another process is busy).
 
     Returns:
         Pieces with melody and chords (no accompaniment: see :func:`melodygan.engines.arrange.arrange`).
@@ -103,6 +107,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         raise MelodyganError(f"unknown genre {genre!r}; allowed: {', '.join(tk.GENRES)}")
     if not 1 <= candidates <= 64:
         raise MelodyganError(f"candidates {candidates} must be 1..64")
+    sampling_threads(threads)
     time_signature = (int(time_signature[0]), int(time_signature[1]))
     tk.meter_token(time_signature)
     the_key = to_key(key)
@@ -125,10 +130,11 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
     genre = genre or "folk"
     ar_checkpoint = checkpoint if engine == "ar" else None
     if engine == "ar":
-        pieces = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
-                                   primer=primer_piece, temperature=temperature, top_k=top_k, top_p=top_p,
-                                   checkpoint=ar_checkpoint, device=device, tempo_bpm=tempo_bpm, genre=genre,
-                                   candidates=candidates)
+        with cpu_threads(threads):
+            pieces = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
+                                       primer=primer_piece, temperature=temperature, top_k=top_k, top_p=top_p,
+                                       checkpoint=ar_checkpoint, device=device, tempo_bpm=tempo_bpm, genre=genre,
+                                       candidates=candidates)
         return pieces
     from melodygan.engines import gan as gan_engine  # the GAN engine is only imported when asked for
 
@@ -137,10 +143,11 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         chord_lists = [chord_list] * num
         key_for_gan = the_key or key_of_chords(chord_list)
     else:
-        sheets = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
-                                   temperature=temperature, top_k=top_k, top_p=top_p,
-                                   checkpoint=checkpoint if engine == "hybrid" else None, device=device,
-                                   tempo_bpm=tempo_bpm, genre=genre, candidates=candidates)
+        with cpu_threads(threads):
+            sheets = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
+                                       temperature=temperature, top_k=top_k, top_p=top_p,
+                                       checkpoint=checkpoint if engine == "hybrid" else None, device=device,
+                                       tempo_bpm=tempo_bpm, genre=genre, candidates=candidates)
         chord_lists = [s.chords for s in sheets]
         key_for_gan = [s.key for s in sheets]  # each clip's melody in the key of its own chords
     gan_checkpoint = checkpoint if engine == "gan" else None

@@ -76,10 +76,11 @@ def encode(song: BeatSong, key: Key | None = None) -> tuple[np.ndarray, np.ndarr
 
 
 @torch.no_grad()
-def predict(model: ChordHarmonizer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log posteriors ``(T, 169)`` and change probabilities ``(T,)`` for one encoded song."""
+def predict(model: ChordHarmonizer, x: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Log posteriors ``(T, 169)`` and change probabilities ``(T,)`` for one encoded song
+    (on ``threads`` CPU threads; None: :func:`melodygan.devices.sampling_threads`)."""
     model.eval()
-    with cpu_threads(1):
+    with cpu_threads(threads):
         logits, change = model(torch.from_numpy(x)[None], torch.tensor([len(x)]))
     return torch.log_softmax(logits[0], -1).numpy(), torch.sigmoid(change[0]).numpy()
 
@@ -144,7 +145,7 @@ def _fixed_beats(song: BeatSong, fix: dict[int, Chord], key: Key, bars: int) -> 
 def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre: str | None = None,
               chord_rate: str = "auto", fix: str | dict[int, str] | None = None, num: int = 1, seed: int = 1,
               style: str = "leadsheet", checkpoint: str | Path | None = None,
-              temperature: float = 1.0) -> Piece | list[Piece]:
+              temperature: float = 1.0, threads: int | None = None) -> Piece | list[Piece]:
     """Chord symbols for a whole melody.
 
     Args:
@@ -162,6 +163,7 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
         style: ``"leadsheet"`` (chord symbols).
         checkpoint: a harmonizer checkpoint folder; None = the shipped weights.
         temperature: spread of the alternatives (higher = more adventurous).
+        threads: torch CPU threads (None: ``$MELODYGAN_THREADS``, else 1).
 
     Returns:
         The piece with the same melody notes and new chords (key as used) when ``num`` is 1, else
@@ -192,7 +194,7 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
     song = song_from_piece(work, genre)
     chosen_key = the_key or choose_key(song.notes, work.key)
     x, _, _ = encode(song, chosen_key)
-    log_p, change_p = predict(model, x)
+    log_p, change_p = predict(model, x, threads)
     g = GENRES.index(genre)
     log_t, log_prior = model.log_transitions[g].numpy(), model.log_prior[g].numpy()
     weights = path_weights(extra, genre)

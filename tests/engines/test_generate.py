@@ -58,7 +58,8 @@ def test_primer_is_continued(ar_checkpoint: Path) -> None:
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"engine": "diffusion"}, "engine"), ({"bars": 0}, "bars"), ({"key": "H"}, "key"),
-    ({"time_signature": (5, 8)}, "5/8"), ({"top_p": 1.5}, "top_p"),
+    ({"time_signature": (5, 8)}, "5/8"), ({"top_p": 1.5}, "top_p"), ({"genre": "jazz"}, "genre"),
+    ({"candidates": 0}, "candidates"), ({"threads": 0}, "threads"),
 ])
 def test_bad_arguments_are_user_errors(ar_checkpoint: Path, kwargs: dict, match: str) -> None:
     with pytest.raises(MelodyganError, match=match):
@@ -86,6 +87,24 @@ def test_cli_bad_meter_exits_2(ar_checkpoint: Path, tmp_path: Path, capsys: pyte
     assert main(["generate", "--meter", "four", "--checkpoint", str(ar_checkpoint), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "four" in err[0]
+
+
+def test_threads_come_from_the_flag_or_the_environment_and_are_restored(ar_checkpoint: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from melodygan.devices import sampling_threads
+
+    monkeypatch.setenv("MELODYGAN_THREADS", "3")
+    assert sampling_threads() == 3 and sampling_threads(2) == 2
+    monkeypatch.setenv("MELODYGAN_THREADS", "many")
+    with pytest.raises(MelodyganError, match="MELODYGAN_THREADS"):
+        generate(bars=1, checkpoint=ar_checkpoint)
+    monkeypatch.delenv("MELODYGAN_THREADS")
+    before = torch.get_num_threads()
+    a = generate(bars=2, seed=4, checkpoint=ar_checkpoint, threads=1)
+    assert torch.get_num_threads() == before
+    assert a[0].melody == generate(bars=2, seed=4, checkpoint=ar_checkpoint, threads=2)[0].melody
 
 
 def test_hybrid_clips_keep_each_clips_own_key(ar_checkpoint: Path) -> None:
