@@ -11,9 +11,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from melodygan import __version__
 from melodygan.errors import MelodyganError
+
+if TYPE_CHECKING:
+    from melodygan.piece import Piece
 
 
 class _Parser(argparse.ArgumentParser):
@@ -179,6 +183,135 @@ def _run_generate(args: argparse.Namespace) -> int:
     for piece, path in zip(pieces, paths):
         for written in _export(piece, path, args):
             print(written)
+    return 0
+
+
+# --- infill / vary ----------------------------------------------------------------------------
+def _add_edit_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--genre", default=None, choices=("folk", "pop"), help="style (default: guessed from the clip)")
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same files")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--checkpoint", default=None, metavar="DIR",
+                   help="transformer checkpoint folder (default: %(default)s, the shipped weights)")
+    _add_threads_flag(p)
+    p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
+    p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
+    p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--out", default=None, metavar="PATH",
+                   help="output .mid, or a folder (default: beside FILE, named after it)")
+
+
+def _add_infill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("infill", help="regenerate some bars of a clip, keeping everything else", formatter_class=_FMT,
+                       epilog="examples:\n  melodygan infill clip-001.mid --bars 5-6\n"
+                              "  melodygan infill song.mid --bars 3-4 --part chords --accompaniment block --num 3")
+    p.add_argument("file", metavar="FILE", help="a lead sheet: MIDI, MusicXML or ABC with melody and chords")
+    p.add_argument("--bars", required=True, help="bars to regenerate: 5-6, or 3 (1 = the first full bar, 0 = pickup)")
+    p.add_argument("--part", default="melody", choices=("melody", "chords", "both"),
+                   help="what is new in those bars: the melody (over the kept chords), the chords, or both")
+    p.add_argument("--num", type=int, default=1, help="versions, most fitting first (-1.mid, -2.mid, ...)")
+    p.add_argument("--accompaniment", default="keep", metavar="STYLE",
+                   help="keep: the file's other tracks as they are (silent in the bars when their chords change); "
+                        "or a style (block, arpeggio, ...) to re-arrange the new bars")
+    _add_edit_flags(p)
+    p.set_defaults(func=_run_infill)
+
+
+def _add_vary(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("vary", help="variations of a clip: same chords, new melody (or same melody, new chords)",
+                       formatter_class=_FMT,
+                       epilog="examples:\n  melodygan vary clip-001.mid --num 4\n"
+                              "  melodygan vary clip-001.mid --amount 0.5          # new answering bars only\n"
+                              "  melodygan vary my_tune.mid --keep melody --num 3  # re-harmonized")
+    p.add_argument("file", metavar="FILE", help="a lead sheet: MIDI, MusicXML or ABC")
+    p.add_argument("--num", type=int, default=1, help="variations (-var-1.mid, -var-2.mid, ...)")
+    p.add_argument("--keep", default="chords", choices=("chords", "melody"),
+                   help="chords: a new melody over them; melody: new chords under it (the harmonizer)")
+    p.add_argument("--amount", type=float, default=1.0,
+                   help="--keep chords: share of bars with a new melody (answering bars first), 0..1")
+    p.add_argument("--accompaniment", default="keep", metavar="STYLE",
+                   help="keep: the file's other tracks (with --keep melody: block); or a style to re-arrange")
+    _add_edit_flags(p)
+    p.set_defaults(func=_run_vary)
+
+
+def _edit_paths(args: argparse.Namespace, suffix: str, num: int) -> list[Path]:
+    src = Path(args.file)
+    if args.out is not None and args.out.lower().endswith((".mid", ".midi")):
+        path = Path(args.out)
+    else:
+        path = (Path(args.out) if args.out else src.parent) / f"{src.stem}-{suffix}.mid"
+    paths = [path] if num == 1 else [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(num)]
+    taken = [p for p in paths if p.exists()]
+    if taken and not args.force:
+        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    return paths
+
+
+def _read_clip(args: argparse.Namespace) -> tuple[Piece, str]:
+    from melodygan.devices import sampling_threads
+    from melodygan.engines.harmonize import guess_genre, load_harmonizer
+    from melodygan.formats.readers import read_score
+
+    sampling_threads(args.threads)
+    piece = read_score(args.file)
+    if not piece.melody and not piece.chords:
+        raise MelodyganError(f"{args.file} has neither melody notes nor chord symbols")
+    genre = args.genre or guess_genre(piece, load_harmonizer()[1])
+    return piece, genre
+
+
+def _write_edits(pieces: list[Piece], paths: list[Path], original: Piece, args: argparse.Namespace,
+                 gaps: list[tuple[int, int]] | None) -> None:
+    from melodygan.engines.arrange import arrange
+    from melodygan.engines.infill import keep_voices_outside
+    from melodygan.formats.export import export_piece
+
+    for piece, path in zip(pieces, paths):
+        if args.accompaniment != "keep":
+            arranged = arrange(piece.replace(voices={}), style=args.accompaniment)
+            piece = arranged if gaps is None else keep_voices_outside(original, arranged, gaps)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for written in export_piece(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml,
+                                    force=args.force):
+            print(written)
+
+
+def _run_infill(args: argparse.Namespace) -> int:
+    from melodygan.engines.infill import infill, parse_bars
+
+    bars = parse_bars(args.bars)
+    if not 1 <= args.num <= 16:
+        raise MelodyganError(f"--num {args.num} must be 1..16")
+    paths = _edit_paths(args, "infill", args.num)
+    piece, genre = _read_clip(args)
+    pieces = infill(piece, bars, args.part, num=args.num, seed=args.seed, checkpoint=args.checkpoint,
+                    genre=genre, temperature=args.temperature, threads=args.threads)
+    _write_edits(pieces, paths, piece, args, [bars])
+    return 0
+
+
+def _run_vary(args: argparse.Namespace) -> int:
+    from melodygan.engines.infill import vary, vary_gaps
+
+    if not 1 <= args.num <= 16:
+        raise MelodyganError(f"--num {args.num} must be 1..16")
+    paths = _edit_paths(args, "var", args.num)
+    piece, genre = _read_clip(args)
+    if args.keep == "melody":
+        from melodygan.engines.harmonize import harmonize
+
+        result = harmonize(piece, genre=genre, num=args.num, seed=args.seed, threads=args.threads)
+        pieces = result if isinstance(result, list) else [result]
+        if args.accompaniment == "keep":
+            args.accompaniment = "block"  # the old accompaniment belongs to the old chords
+        _write_edits(pieces, paths, piece, args, None)
+        return 0
+    gaps = vary_gaps(piece.num_bars, args.amount)
+    pieces = vary(piece, num=args.num, seed=args.seed, amount=args.amount, checkpoint=args.checkpoint,
+                  genre=genre, temperature=args.temperature, threads=args.threads)
+    _write_edits(pieces, paths, piece, args, gaps)
     return 0
 
 
@@ -427,6 +560,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     _add_generate,
     _add_harmonize,
+    _add_infill,
+    _add_vary,
     _add_render,
     _add_preprocess,
     _add_train,
