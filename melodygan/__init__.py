@@ -1,6 +1,6 @@
 """melodygan: generate music and harmonize melodies, on PyTorch, offline, with weights in the box.
 
-The jobs — ``generate``, ``harmonize``, ``arrange`` — and the readers and writers
+The jobs — ``generate``, ``harmonize``, ``arrange``, ``infill``, ``vary`` — and the readers and writers
 (``read_score``, ``export_piece``, ``midi_to_piece``, ``write_midi``, ``load_pieces``) are functions
 here, loaded on first use so that ``import melodygan`` stays cheap (no torch, no format libraries);
 the core types (``Note``, ``Chord``, ``Key``, ``Piece``) import at once::
@@ -28,6 +28,8 @@ _LAZY = {
     "generate": "melodygan.engines.generate",
     "harmonize": "melodygan.engines.harmonize",
     "arrange": "melodygan.engines.arrange",
+    "infill": "melodygan.engines.infill",
+    "vary": "melodygan.engines.infill",
     "read_score": "melodygan.formats.readers",
     "midi_to_piece": "melodygan.formats.midi",
     "write_midi": "melodygan.formats.midi",
@@ -47,10 +49,12 @@ __all__ = [
     "export_piece",
     "generate",
     "harmonize",
+    "infill",
     "load_pieces",
     "midi_to_piece",
     "parse_chord_symbol",
     "read_score",
+    "vary",
     "write_midi",
 ]
 
@@ -60,6 +64,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from melodygan.engines.arrange import arrange
     from melodygan.engines.generate import generate
     from melodygan.engines.harmonize import harmonize
+    from melodygan.engines.infill import infill, vary
     from melodygan.formats.export import export_piece
     from melodygan.formats.midi import midi_to_piece, write_midi
     from melodygan.formats.readers import read_score
