@@ -24,12 +24,14 @@ The vocabulary is a table of offsets (the one place it is written down; ``descri
                                                ``NEW``, ``REPEAT`` of the bar 1, 2, 4 or 8 bars
                                                back (same notes), ``RHYTHM`` of that bar (same
                                                onsets and lengths, other pitches)
+    START                   492         1      the sequence begins at the piece's first bar
     ======================  ==========  =====  ===============================================
 
-    VOCAB_SIZE = 492
+    VOCAB_SIZE = 493
 
-A piece is ``BOS TASK KEY METER GENRE`` (the conditioning prefix) followed by one block per bar
-and ``EOS``. Every bar opens ``BAR PLACE FORM``: the place tells the model where it is in the
+A piece is ``BOS TASK KEY METER GENRE`` (the conditioning prefix), ``START``, one block per bar
+and ``EOS``; a window that begins later in the piece has no ``START`` (:func:`join`), so the model
+knows an opening from a continuation (tunes open on the tonic, middles need not). Every bar opens ``BAR PLACE FORM``: the place tells the model where it is in the
 phrase and how far the end is (so it can open on the tonic and cadence at the end), the form is the
 plan of the tune's repetitions, learned from the data (:func:`form_of`). A sampler that meets
 ``REPEAT``/``RHYTHM`` copies the earlier bar's notes or rhythm into the bar it writes. Tempo is not
@@ -49,7 +51,7 @@ decoding. Rests are the gaps between notes. Notes longer than 48 steps are cut t
 16th grid (``steps_per_quarter == 4``).
 
 Example, 4/4 in C major, a folk tune of two bars, bar 1 = C chord with quarter notes E F, bar 2 =
-G7 at beat 3 over a half note D: ``BOS TASK_LEADSHEET KEY(C) METER(4/4) GENRE(folk) BAR
+G7 at beat 3 over a half note D: ``BOS TASK_LEADSHEET KEY(C) METER(4/4) GENRE(folk) START BAR
 PLACE(0,2) FORM(NEW) POS0 CHORD(C) PITCH64 DUR4 POS4 PITCH65 DUR4 BAR PLACE(1,1) FORM(NEW) POS0
 CHORD(C) PITCH62 DUR8 POS8 CHORD(G7) EOS``.
 """
@@ -90,7 +92,8 @@ DUR_OFFSET = PITCH_OFFSET + 128
 GENRE_OFFSET = DUR_OFFSET + MAX_DURATION
 PLACE_OFFSET = GENRE_OFFSET + len(GENRES)
 FORM_OFFSET = PLACE_OFFSET + (PHRASE_BARS + 1) * MAX_LEFT
-VOCAB_SIZE = FORM_OFFSET + len(FORM_NAMES)
+START = FORM_OFFSET + len(FORM_NAMES)
+VOCAB_SIZE = START + 1
 FORM_NEW = FORM_OFFSET
 
 BLOCKS: tuple[tuple[str, int, int], ...] = (
@@ -104,6 +107,7 @@ BLOCKS: tuple[tuple[str, int, int], ...] = (
     ("genre", GENRE_OFFSET, len(GENRES)),
     ("place", PLACE_OFFSET, (PHRASE_BARS + 1) * MAX_LEFT),
     ("form", FORM_OFFSET, len(FORM_NAMES)),
+    ("start", START, 1),
 )
 
 
@@ -196,7 +200,7 @@ def bar_form(events: list[list[tuple[int, int, int]]], bar: int) -> int:
 
 def kind(token: int) -> str:
     """Block name of a token: ``'special'``, ``'key'``, ``'meter'``, ``'pos'``, ``'chord'``, ``'pitch'``,
-    ``'dur'``, ``'genre'``, ``'place'``, ``'form'``."""
+    ``'dur'``, ``'genre'``, ``'place'``, ``'form'``, ``'start'``."""
     for name, offset, size in BLOCKS:
         if offset <= token < offset + size:
             return name
@@ -227,6 +231,8 @@ def token_name(token: int) -> str:
         return f"PLACE({'pickup' if place == PICKUP_PLACE else place},{left + 1})"
     if k == "form":
         return f"FORM({FORM_NAMES[token - FORM_OFFSET]})"
+    if k == "start":
+        return "START"
     return f"DUR{token - DUR_OFFSET + 1}"
 
 
@@ -371,10 +377,15 @@ def encode_bars(piece: Piece, task: str = "leadsheet", stats: EncodeStats | None
     return prefix_tokens(task, piece.key, piece.time_signature, genre), bars
 
 
+def join(prefix: list[int], bars: list[list[int]], first_bar: int) -> list[int]:
+    """The prefix, ``START`` when the bars begin at the piece's bar 0, and the bars' tokens."""
+    return prefix + ([START] if first_bar == 0 else []) + [t for bar in bars for t in bar]
+
+
 def encode(piece: Piece, task: str = "leadsheet", genre: str = "folk") -> list[int]:
-    """A whole piece as tokens: prefix, bars, ``EOS``."""
+    """A whole piece as tokens: prefix, ``START``, bars, ``EOS``."""
     prefix, bars = encode_bars(piece, task, genre=genre)
-    return prefix + [t for bar in bars for t in bar] + [EOS]
+    return join(prefix, bars, 0) + [EOS]
 
 
 def decode(tokens: list[int], tempo_bpm: float = 120.0, title: str = "") -> Piece:

@@ -23,16 +23,16 @@ def test_offsets_are_contiguous_and_cover_the_vocabulary() -> None:
     for _, offset, size in tk.BLOCKS:
         assert offset == end
         end += size
-    assert end == tk.VOCAB_SIZE == 492
-    assert [tk.kind(t) for t in (0, 7, 31, 43, 91, 260, 387, 388, 435, 436, 438, 482, 483, 491)] == [
+    assert end == tk.VOCAB_SIZE == 493
+    assert [tk.kind(t) for t in (0, 7, 31, 43, 91, 260, 387, 388, 435, 436, 438, 482, 483, 491, 492)] == [
         "special", "key", "meter", "pos", "chord", "pitch", "pitch", "dur", "dur", "genre", "place", "place",
-        "form", "form"]
-    assert "VOCAB_SIZE = 492" in tk.describe()
+        "form", "form", "start"]
+    assert "VOCAB_SIZE = 493" in tk.describe()
 
 
 def test_leadsheet_order_exact_tokens() -> None:
     names = [tk.token_name(t) for t in tk.encode(_piece())]
-    assert names == ["BOS", "TASK_LEADSHEET", "KEY(C)", "METER(4/4)", "GENRE(folk)",
+    assert names == ["BOS", "TASK_LEADSHEET", "KEY(C)", "METER(4/4)", "GENRE(folk)", "START",
                      "BAR", "PLACE(0,2)", "FORM(NEW)", "POS0", "CHORD(C)", "PITCH64", "DUR4", "POS4", "PITCH65", "DUR4",
                      "BAR", "PLACE(1,1)", "FORM(NEW)", "POS0", "CHORD(C)", "PITCH62", "DUR8", "POS8", "CHORD(G7)",
                      "EOS"]
@@ -40,7 +40,7 @@ def test_leadsheet_order_exact_tokens() -> None:
 
 def test_harmonize_order_puts_each_bar_melody_before_its_chords() -> None:
     names = [tk.token_name(t) for t in tk.encode(_piece(), "harmonize", genre="pop")]
-    assert names == ["BOS", "TASK_HARMONIZE", "KEY(C)", "METER(4/4)", "GENRE(pop)",
+    assert names == ["BOS", "TASK_HARMONIZE", "KEY(C)", "METER(4/4)", "GENRE(pop)", "START",
                      "BAR", "PLACE(0,2)", "FORM(NEW)", "POS0", "PITCH64", "DUR4", "POS4", "PITCH65", "DUR4", "HARM",
                      "POS0", "CHORD(C)",
                      "BAR", "PLACE(1,1)", "FORM(NEW)", "POS0", "PITCH62", "DUR8", "HARM", "POS0", "CHORD(C)", "POS8",
@@ -60,7 +60,7 @@ def test_pickup_is_padded_to_a_whole_bar() -> None:
     p = Piece(melody=[Note(0, 4, 67), Note(4, 12, 72)], chords=[parse_chord_symbol("C", 4, 12)],
               time_signature=(4, 4), pickup_steps=4)
     names = [tk.token_name(t) for t in tk.encode(p)]
-    assert names[5:17] == ["BAR", "PLACE(pickup,2)", "FORM(NEW)", "POS12", "PITCH67", "DUR4",
+    assert names[6:18] == ["BAR", "PLACE(pickup,2)", "FORM(NEW)", "POS12", "PITCH67", "DUR4",
                            "BAR", "PLACE(0,1)", "FORM(NEW)", "POS0", "CHORD(C)", "PITCH72"]
     q = tk.decode(tk.encode(p))
     assert [n.start_steps for n in q.melody] == [12, 16]
@@ -70,7 +70,7 @@ def test_compound_meter_and_long_notes_are_cut() -> None:
     p = Piece(melody=[Note(0, 60, 60)], chords=[parse_chord_symbol("Am", 0, 60)], time_signature=(6, 8))
     toks = tk.encode(p)
     assert tk.token_name(toks[3]) == "METER(6/8)"
-    assert tk.token_name(toks[11]) == f"DUR{tk.MAX_DURATION}"
+    assert tk.token_name(toks[12]) == f"DUR{tk.MAX_DURATION}"
 
 
 def test_unsupported_meter_is_a_user_error() -> None:
@@ -107,3 +107,10 @@ def test_place_counts_phrase_bars_and_bars_left() -> None:
 def test_unknown_genre_is_a_user_error() -> None:
     with pytest.raises(MelodyganError, match="genre"):
         tk.prefix_tokens("leadsheet", Key(0, "major"), (4, 4), "jazz")
+
+
+def test_only_a_window_from_the_first_bar_starts_with_start() -> None:
+    prefix, bars = tk.encode_bars(_piece())
+    assert tk.join(prefix, bars, 0)[len(prefix)] == tk.START
+    assert tk.join(prefix, bars[1:], 1)[len(prefix)] == tk.BAR
+    assert tk.decode(tk.join(prefix, bars, 0)).melody == tk.decode(prefix + [t for b in bars for t in b]).melody

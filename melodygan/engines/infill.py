@@ -163,9 +163,9 @@ def _sample_gap(model: LeadSheetTransformer, prefix: list[int], bar_tokens: list
         raise MelodyganError(f"a gap of {len(gap)} bars is too long for the model; regenerate at most "
                              f"{(block - len(prefix)) // 60} bars at a time")
     start = b0
-    while start > 0 and len(prefix) + sum(len(b) for b in bar_tokens[start - 1:b0]) + budget <= block:
+    while start > 0 and len(prefix) + 1 + sum(len(b) for b in bar_tokens[start - 1:b0]) + budget <= block:
         start -= 1
-    context = prefix + [t for bar in bar_tokens[start:b0] for t in bar]
+    context = tk.join(prefix, bar_tokens[start:b0], start)
     history = tuple(tuple(tk.bar_events(bar)) for bar in bar_tokens[:b0])
     constraints = Constraints(task="leadsheet", num_bars=len(gap), bar_steps=norm.bar_steps,
                               scale=norm.key.scale_extended, pitch_range=(48, 96), bars=tuple(gap),
@@ -230,12 +230,12 @@ def _right_context_logprob(model: LeadSheetTransformer, pieces: list[Piece], b0:
         start = b0
         body = [t for bar in bars[b0:b1 + 1] for t in bar]
         tail = [t for bar in right for t in bar]
-        while start > 0 and len(prefix) + len(bars[start - 1]) + len(body) + len(tail) <= block:
+        while start > 0 and len(prefix) + 1 + len(bars[start - 1]) + len(body) + len(tail) <= block:
             start -= 1
-        left = [t for bar in bars[start:b0] for t in bar]
-        seq = (prefix + left + body + tail)[:block]
+        head = tk.join(prefix, bars[start:b0], start)
+        seq = (head + body + tail)[:block]
         seqs.append(seq)
-        spans.append((len(prefix) + len(left) + len(body), len(seq)))
+        spans.append((len(head) + len(body), len(seq)))
     T = max(len(s) for s in seqs)
     x = torch.full((len(seqs), T), tk.PAD, dtype=torch.long)
     for i, s in enumerate(seqs):

@@ -141,7 +141,7 @@ def search_segments(model: LeadSheetTransformer, prefix: list[int], specs: list[
     while b0 < len(specs):
         seg, ctx = min(segment_bars, len(specs) - b0), context_bars
         while True:  # shrink context, then segment, until the sample surely fits the block
-            context = prefix + [t for bar in chosen[max(0, b0 - ctx):b0] for t in bar]
+            context = tk.join(prefix, chosen[max(0, b0 - ctx):b0], max(0, b0 - ctx))
             budget = need(specs[b0:b0 + seg])
             if len(context) + budget <= block or (ctx == 0 and seg == 1):
                 break
@@ -245,7 +245,7 @@ def _leadsheet_tokens(model: LeadSheetTransformer, prefix: list[int], constraint
                              need=lambda bars: len(bars) * TOKENS_PER_BAR_BOUND,
                              segment_bars=GENERATE_SEGMENT_BARS, context_bars=GENERATE_CONTEXT_BARS,
                              filters=filters)
-    return prefix + [t for bar in chosen for t in bar] + [tk.EOS]
+    return tk.join(prefix, chosen, 0) + [tk.EOS]
 
 
 def harmonize_bars(model: LeadSheetTransformer, norm: Piece, generator: torch.Generator, *, temperature: float,

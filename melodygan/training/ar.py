@@ -60,6 +60,7 @@ class TrainConfig:
     normalize_key: bool = True
     augment_semitones: int = 0
     harmonize_fraction: float = 0.25
+    opening_fraction: float = 0.2  # windows that start at a piece's first bar (openings are learned from these)
     eval_every: int = 100
     eval_pieces: int = 30
     log_every: int = 10
@@ -106,9 +107,10 @@ def _tokenize(pieces: Corpus, shift_range: int, normalize: bool) -> list[dict[tu
 
 
 def _window(parts: list[list[int]], start_bar: int, max_tokens: int) -> list[int]:
-    """Prefix + whole bars from ``start_bar`` within ``max_tokens`` (+ EOS when the piece ends)."""
+    """Prefix (+ ``START`` at bar 0) + whole bars from ``start_bar`` within ``max_tokens`` (+ EOS when the piece ends)."""
     prefix, bars = parts[0], parts[1:]
-    seq = list(prefix)
+    seq = tk.join(prefix, [], start_bar)
+    head = len(seq)
     for i in range(start_bar, len(bars)):
         if len(seq) + len(bars[i]) > max_tokens:
             break
@@ -116,8 +118,8 @@ def _window(parts: list[list[int]], start_bar: int, max_tokens: int) -> list[int
     else:
         if len(seq) < max_tokens:
             seq.append(tk.EOS)
-    if len(seq) == len(prefix):  # one bar longer than the window: cut it
-        seq = (prefix + bars[start_bar])[:max_tokens]
+    if len(seq) == head:  # one bar longer than the window: cut it
+        seq = (seq + bars[start_bar])[:max_tokens]
     return seq
 
 
@@ -136,7 +138,8 @@ def make_batch(data: list[dict[tuple[int, str], list[list[int]]]], config: Train
         shifts = sorted({s for s, _ in entry})
         shift = shifts[rng.randrange(len(shifts))]
         parts = entry[(shift, task)]
-        seqs.append(_window(parts, rng.randrange(len(parts) - 1), config.window_tokens + 1))
+        opening = rng.random() < config.opening_fraction
+        seqs.append(_window(parts, 0 if opening else rng.randrange(len(parts) - 1), config.window_tokens + 1))
     count = sum(len(s) - 1 for s in seqs)
     per = config.batch_size // world
     mine = seqs[rank * per:(rank + 1) * per]
