@@ -4,7 +4,7 @@
 #   1. melodygan/weights/ar-leadsheet/  the lead-sheet transformer (generate; both genres)
 #   2. melodygan/weights/gan-melody/    the melody GAN (scripts/train_gan.sh; Nottingham)
 # Sized for a 2-core CPU: the two models train side by side, one core each, so the whole script
-# takes about two hours (transformer: 5,000 steps or at most 120 minutes on one thread — its
+# takes about 90 minutes (transformer: 5,000 steps or at most 85 minutes on one thread — its
 # learning rate decays on the time budget, so a slower machine just sees fewer steps; GAN on the
 # other core). Resumable: run it again after an interruption and each run continues from its
 # resume.pt.
@@ -43,7 +43,7 @@ fi
 resume=()
 [ -f "$run/resume.pt" ] && resume=(--resume)
 nice -n 10 melodygan train ar --data "$data" --pop "$pop_data" --out "$run" --threads 1 --size base \
-    --steps 5000 --batch-size 16 --window 320 --lr 2e-3 --warmup 200 --eval-every 250 --max-minutes 120 \
+    --steps 5000 --batch-size 16 --window 320 --lr 2e-3 --warmup 200 --eval-every 250 --max-minutes 85 \
     "${resume[@]}"
 mkdir -p melodygan/weights/ar-leadsheet
 cp "$run/best/config.json" "$run/best/model.safetensors" melodygan/weights/ar-leadsheet/
