@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from melodygan.keys import Key, estimate_key
+from melodygan.keys import Key, estimate_key, spell_flats
 from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP, Note
 
 QUALITIES: dict[str, tuple[int, ...]] = {
@@ -129,18 +129,24 @@ class Chord:
         """Vocabulary index (0 = no chord); the slash bass is not part of it."""
         return chord_index(self.root, self.quality)
 
-    def symbol(self, flats: bool | None = None) -> str:
+    def symbol(self, flats: bool | None = None, key: Key | None = None) -> str:
         """Chord-symbol spelling, e.g. ``'F#m7'``, ``'Bb/D'``, ``'N.C.'``.
 
         Args:
             flats: spell black-key roots with flats (True) or sharps (False); None picks the
                 common name (Db, Eb, F#, Ab, Bb).
+            key: spell root and bass as the key does (:func:`melodygan.keys.spell_flats`:
+                ``C#m`` in A major, ``Db`` in Ab major); overrides ``flats``.
         """
         if self.root is None:
             return "N.C."
-        text = _root_name(self.root, flats) + _SUFFIX[self.quality]
+
+        def name(pc: int) -> str:
+            return _root_name(pc, spell_flats(pc, key) if key is not None else flats)
+
+        text = name(self.root) + _SUFFIX[self.quality]
         if self.bass is not None and self.bass != self.root:
-            text += "/" + _root_name(self.bass, flats)
+            text += "/" + name(self.bass)
         return text
 
     def transposed(self, semitones: int) -> Chord:

@@ -381,7 +381,7 @@ def _run_harmonize(args: argparse.Namespace) -> int:
     for piece, out in zip(pieces, paths):
         for written in _export(piece, out, args):
             print(written)
-        print("chords: " + " ".join(c.symbol() for c in piece.chords))
+        print("chords: " + " ".join(c.symbol(key=piece.key) for c in piece.chords))
     return 0
 
 

@@ -157,3 +157,15 @@ def estimate_key_aarden_essen(notes: list[Note]) -> Key:
             r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1])
             best = max(best, (r, tonic, mode))
     return Key(best[1], best[2])
+
+
+def spell_flats(pitch_class: int, key: Key) -> bool | None:
+    """How to spell a black-key pitch class in ``key``: with the key's own accidentals for its
+    scale notes and with flats in flat keys (True = flats, False = sharps), else None for the
+    common name (Bb, Eb, Ab with flats; F#, C# with sharps). In A major C# and G# are sharps, so
+    its chords read ``C#m`` and ``G#dim``, not ``Dbm`` and ``Abdim``."""
+    if key.sharps < 0:
+        return True
+    if key.sharps > 0 and pitch_class in key.scale:
+        return False
+    return None

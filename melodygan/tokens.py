@@ -31,9 +31,10 @@ The vocabulary is a table of offsets (the one place it is written down; ``descri
 
 A piece is ``BOS TASK KEY METER GENRE`` (the conditioning prefix), ``START``, one block per bar
 and ``EOS``; a window that begins later in the piece has no ``START`` (:func:`join`), so the model
-knows an opening from a continuation (tunes open on the tonic, middles need not). Every bar opens ``BAR PLACE FORM``: the place tells the model where it is in the
-phrase and how far the end is (so it can open on the tonic and cadence at the end), the form is the
-plan of the tune's repetitions, learned from the data (:func:`form_of`). A sampler that meets
+knows an opening from a continuation (tunes open on the tonic, middles need not). Every bar opens
+``BAR PLACE FORM``: the place tells the model where it is in the phrase and how far the end is (so
+it can cadence at the end), the form is the plan of the tune's repetitions, learned from the data
+(:func:`bar_form`). A sampler that meets
 ``REPEAT``/``RHYTHM`` copies the earlier bar's notes or rhythm into the bar it writes. Tempo is not
 tokenized: it travels with the Piece as metadata.
 
@@ -385,7 +386,7 @@ def join(prefix: list[int], bars: list[list[int]], first_bar: int) -> list[int]:
 def encode(piece: Piece, task: str = "leadsheet", genre: str = "folk") -> list[int]:
     """A whole piece as tokens: prefix, ``START``, bars, ``EOS``."""
     prefix, bars = encode_bars(piece, task, genre=genre)
-    return join(prefix, bars, 0) + [EOS]
+    return [*join(prefix, bars, 0), EOS]
 
 
 def decode(tokens: list[int], tempo_bpm: float = 120.0, title: str = "") -> Piece:

@@ -67,6 +67,16 @@ def test_symbol_spelling():
     assert Chord(11, "hdim7").symbol() == "Bm7b5"
 
 
+def test_chords_are_spelled_as_their_key_spells_them():
+    a_major, c_sharp_minor, a_flat = Key.parse("A"), Key.parse("C#m"), Key.parse("Ab")
+    assert [Chord(r, q).symbol(key=a_major) for r, q in [(9, "maj"), (1, "min"), (6, "min"), (4, "dom7"),
+                                                          (8, "dim")]] == ["A", "C#m", "F#m", "E7", "G#dim"]
+    assert [Chord(r, q).symbol(key=c_sharp_minor) for r, q in [(1, "min"), (8, "min"), (1, "dom7")]] == [
+        "C#m", "G#m", "C#7"]
+    assert Chord(1, "maj", bass=8).symbol(key=a_flat) == "Db/Ab"
+    assert Chord(10, "maj").symbol(key=a_major) == "Bb"  # outside the scale: the common name
+
+
 @pytest.mark.parametrize(
     ("weights", "expected"),
     [

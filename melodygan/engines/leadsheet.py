@@ -245,7 +245,7 @@ def _leadsheet_tokens(model: LeadSheetTransformer, prefix: list[int], constraint
                              need=lambda bars: len(bars) * TOKENS_PER_BAR_BOUND,
                              segment_bars=GENERATE_SEGMENT_BARS, context_bars=GENERATE_CONTEXT_BARS,
                              filters=filters)
-    return tk.join(prefix, chosen, 0) + [tk.EOS]
+    return [*tk.join(prefix, chosen, 0), tk.EOS]
 
 
 def harmonize_bars(model: LeadSheetTransformer, norm: Piece, generator: torch.Generator, *, temperature: float,

@@ -461,7 +461,7 @@ def piece_to_midifile(piece: Piece) -> mido.MidiFile:
         conductor.append((0, 2, mido.MetaMessage("time_signature", numerator=num, denominator=den)))
     for c in piece.chords:
         if c.start_steps < end_steps:
-            conductor.append((c.start_steps * tps, 4, mido.MetaMessage("marker", text=c.symbol())))
+            conductor.append((c.start_steps * tps, 4, mido.MetaMessage("marker", text=c.symbol(key=piece.key))))
     mid.tracks.append(_to_track(conductor, end_tick))
 
     cut = 0

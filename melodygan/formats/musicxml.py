@@ -34,7 +34,7 @@ from typing import Any
 from melodygan.chords import Chord
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output, check_writable
-from melodygan.keys import Key
+from melodygan.keys import Key, spell_flats
 from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP, Note
 from melodygan.piece import Piece
 
@@ -45,20 +45,10 @@ MUSESCORE_HINT = ("MuseScore 3 is needed for the sheet PNG and was not found on 
                   "apt install musescore3; or https://musescore.org); the MusicXML file opens in any notation program")
 
 
-def use_flats(pitch_class: int, key: Key) -> bool | None:
-    """How to spell a black-key pitch class in ``key``: the key's own accidentals for its scale
-    notes and in flat keys, else the common name (Bb, Eb, Ab with flats; F#, C# with sharps)."""
-    if key.sharps < 0:
-        return True
-    if key.sharps > 0 and pitch_class in key.scale:
-        return False
-    return None
-
-
 def m21_figure(chord: Chord, key: Key) -> str:
     """The chord symbol spelled for ``key`` and for music21 (``-`` for flat: ``'Bb/D'`` -> ``'B-/D'``)."""
     assert chord.root is not None
-    text = chord.symbol(flats=use_flats(chord.root, key))
+    text = chord.symbol(key=key)
     text = re.sub(r"^([A-G])b", r"\1-", text)
     return re.sub(r"/([A-G])b", r"/\1-", text)
 
@@ -68,7 +58,7 @@ def m21_pitch(midi: int, key: Key) -> Any:
     print a natural sign on every such note)."""
     from music21 import pitch
 
-    flats = use_flats(midi % 12, key)
+    flats = spell_flats(midi % 12, key)
     name = (PITCH_NAMES_FLAT if flats or (flats is None and midi % 12 in (3, 8, 10)) else PITCH_NAMES_SHARP)[midi % 12]
     p = pitch.Pitch(name.replace("b", "-") + str(midi // 12 - 1))
     if p.accidental is not None and p.accidental.name == "natural":

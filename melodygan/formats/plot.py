@@ -74,7 +74,7 @@ def plot_piano_roll(piece: Piece, path: str | Path, *, title: str | None = None,
             ax.text(beats(s) + 0.05, lo - 0.5, str(number), fontsize=7, color="#555555", va="top")
     for c in piece.chords:
         if c.start_steps < end:
-            ax.text(beats(c.start_steps) + 0.05, hi + 0.6, c.symbol(flats=piece.key.sharps < 0 or None),
+            ax.text(beats(c.start_steps) + 0.05, hi + 0.6, c.symbol(key=piece.key),
                     fontsize=9, fontweight="bold", va="bottom")
     cs = [p for p in range(lo, hi + 1) if p % 12 == 0]
     ax.set_yticks(cs, [pitch_name(p) for p in cs])

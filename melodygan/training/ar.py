@@ -107,7 +107,7 @@ def _tokenize(pieces: Corpus, shift_range: int, normalize: bool) -> list[dict[tu
 
 
 def _window(parts: list[list[int]], start_bar: int, max_tokens: int) -> list[int]:
-    """Prefix (+ ``START`` at bar 0) + whole bars from ``start_bar`` within ``max_tokens`` (+ EOS when the piece ends)."""
+    """Prefix (+ ``START`` at bar 0) + whole bars from ``start_bar`` within ``max_tokens`` (+ EOS at the end)."""
     prefix, bars = parts[0], parts[1:]
     seq = tk.join(prefix, [], start_bar)
     head = len(seq)

@@ -103,6 +103,16 @@ def test_mido_sees_a_daw_ready_file(tmp_path: Path) -> None:
     assert [m.key for m in meta if m.type == "key_signature"] == ["G"]
 
 
+def test_chord_markers_are_spelled_in_the_key(tmp_path: Path) -> None:
+    symbols = ["A", "C#m", "F#m", "E7", "G#dim"]
+    chords = chords_from_changes([(16 * i, parse_chord_symbol(s)) for i, s in enumerate(symbols)], 80)
+    piece = Piece(melody=[Note(16 * i, 16, 69) for i in range(5)], chords=chords, key=Key.parse("A"))
+    write_midi(piece, tmp_path / "a.mid")
+    mid = mido.MidiFile(str(tmp_path / "a.mid"))  # read by mido, not by melodygan
+    assert [m.text for m in mid.tracks[0] if m.type == "marker"] == symbols
+    assert [c.symbol() for c in midi_to_piece(tmp_path / "a.mid").chords] == ["A", "Dbm", "F#m", "E7", "Abdim"]
+
+
 def test_music21_reads_parts_notes_key_meter_tempo(tmp_path: Path) -> None:
     music21 = pytest.importorskip("music21")
     piece = lead_sheet(pickup=0)
