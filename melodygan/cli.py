@@ -99,9 +99,11 @@ def _run_render(args: argparse.Namespace) -> int:
 
 # --- generate ---------------------------------------------------------------------------------
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--accompaniment", default="block", metavar="STYLE",
-                   help="chord-track pattern: block, sustained, waltz, arpeggio, alberti, broken, or none")
-    p.add_argument("--bass", default="root", help="bass pattern: root, root-fifth, walking, none")
+    from melodygan.engines.arrange import BASS_STYLES, STYLES
+
+    p.add_argument("--accompaniment", default="block", choices=(*STYLES, "none"), metavar="STYLE",
+                   help=f"chord-track pattern: {', '.join(STYLES)}, or none")
+    p.add_argument("--bass", default="root", choices=BASS_STYLES, help="bass pattern")
     p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
     p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
     p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
@@ -211,7 +213,7 @@ def _add_infill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--part", default="melody", choices=("melody", "chords", "both"),
                    help="what is new in those bars: the melody (over the kept chords), the chords, or both")
     p.add_argument("--num", type=int, default=1, help="versions, most fitting first (-1.mid, -2.mid, ...)")
-    p.add_argument("--accompaniment", default="keep", metavar="STYLE",
+    p.add_argument("--accompaniment", default="keep", choices=("keep", *_arrangement_styles()), metavar="STYLE",
                    help="keep: the file's other tracks as they are (silent in the bars when their chords change); "
                         "or a style (block, arpeggio, ...) to re-arrange the new bars")
     _add_edit_flags(p)
@@ -230,10 +232,16 @@ def _add_vary(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
                    help="chords: a new melody over them; melody: new chords under it (the harmonizer)")
     p.add_argument("--amount", type=float, default=1.0,
                    help="--keep chords: share of bars with a new melody (answering bars first), 0..1")
-    p.add_argument("--accompaniment", default="keep", metavar="STYLE",
+    p.add_argument("--accompaniment", default="keep", choices=("keep", *_arrangement_styles()), metavar="STYLE",
                    help="keep: the file's other tracks (with --keep melody: block); or a style to re-arrange")
     _add_edit_flags(p)
     p.set_defaults(func=_run_vary)
+
+
+def _arrangement_styles() -> tuple[str, ...]:
+    from melodygan.engines.arrange import STYLES
+
+    return STYLES
 
 
 def _edit_paths(args: argparse.Namespace, suffix: str, num: int) -> list[Path]:
