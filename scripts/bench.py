@@ -11,6 +11,9 @@ Rows (each measured in a fresh child process so its peak RSS is its own):
   preprocess  MIDI files/s of the project's reader vs pretty_midi and symusic
               (from scripts/bench_preprocess.py)
   render      WAV rendering real-time factor (audio seconds per wall second)
+  harmonize   whole-song harmonization vs the per-bar triad rule
+  write       8-bar clips (melody, chords, bass) written as MIDI bytes per CPU second vs
+              pretty_midi's writer of the same notes
   cuda        the CUDA path (bf16 autocast, torch.compile, model FLOP utilisation) when a GPU exists
 
 A row whose part is missing from this build is skipped with the reason printed. Comparison
@@ -37,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
-ROWS = ("cli", "sampling", "gan", "preprocess", "render", "harmonize", "cuda")
+ROWS = ("cli", "sampling", "gan", "preprocess", "render", "harmonize", "write", "cuda")
 
 
 class Skip(Exception):
@@ -259,6 +262,41 @@ def row_harmonize(quick: bool) -> dict[str, Any]:
             "note": f"network alone with {torch.get_num_threads()} torch threads: {both:.3f} s"}
 
 
+def row_write(quick: bool) -> dict[str, Any]:
+    """Clips written as MIDI (melody + chords + bass, 8 bars of eighth notes) per CPU second: the
+    project's writer vs pretty_midi writing the same notes (the library a user would reach for)."""
+    import io
+    import random
+
+    import pretty_midi
+
+    import melodygan
+    from melodygan.formats.midi import piece_to_midi, piece_to_midi_bytes
+    from melodygan.piece import chords_from_changes
+
+    rng = random.Random(0)
+    n = 100 if quick else 400
+    pieces = []
+    for _ in range(n):
+        melody = [melodygan.Note(2 * i, 2, 60 + rng.randint(0, 12)) for i in range(64)]
+        chords = chords_from_changes([(16 * b, melodygan.parse_chord_symbol(rng.choice(["C", "G7", "Am", "F"])))
+                                      for b in range(8)], 128)
+        pieces.append(melodygan.arrange(melodygan.Piece(melody=melody, chords=chords), style="block"))
+    pms: list[pretty_midi.PrettyMIDI] = [piece_to_midi(p) for p in pieces]
+    t0 = time.process_time()
+    for p in pieces:
+        piece_to_midi_bytes(p)
+    ours = n / (time.process_time() - t0)
+    peak = _peak_mib()
+    t0 = time.process_time()
+    for pm in pms:
+        pm.write(io.BytesIO())
+    base = n / (time.process_time() - t0)
+    return {"measure": "8-bar clips (melody, chords, bass) written as MIDI per CPU s, vs pretty_midi.write",
+            "ours": ours, "baseline": base, "unit": "clips/s", "ratio": ours / base, "peak_mib": peak,
+            "better": "higher"}
+
+
 # Dense bf16 tensor-core peak of the GPUs this is likely to meet, FLOP/s (vendor datasheets).
 PEAK_BF16_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L4": 121e12}
 
@@ -282,7 +320,7 @@ def row_cuda(quick: bool) -> dict[str, Any]:
 
 ROW_FUNCS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "cli": row_cli, "sampling": row_sampling, "gan": row_gan, "preprocess": row_preprocess,
-    "render": row_render, "harmonize": row_harmonize, "cuda": row_cuda,
+    "render": row_render, "harmonize": row_harmonize, "write": row_write, "cuda": row_cuda,
 }
 
 

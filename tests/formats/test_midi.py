@@ -103,6 +103,26 @@ def test_mido_sees_a_daw_ready_file(tmp_path: Path) -> None:
     assert [m.key for m in meta if m.type == "key_signature"] == ["G"]
 
 
+def test_the_direct_encoder_writes_what_mido_writes(tmp_path: Path) -> None:
+    """The writer encodes note events itself; mido, reading the file and saving it again, gives the
+    same bytes (running status, delta times, end of track), for pickups, keys and velocities alike."""
+    import io
+
+    from melodygan.engines.arrange import arrange
+    from melodygan.formats.midi import piece_to_midi_bytes
+
+    for pickup, key, tempo in [(0, "Bb", 120.0), (4, "F#m", 93.5), (8, "A", 60.0)]:
+        melody = [Note(pickup + 2 * i, 2 + i % 3, 60 + (i * 5) % 14, 40 + (i * 13) % 80) for i in range(40)]
+        chords = chords_from_changes([(pickup + 16 * b, parse_chord_symbol(s))
+                                      for b, s in enumerate(["C", "G7/B", "Am", "F#m7b5", "Bb"])], pickup + 80)
+        piece = arrange(Piece(melody=melody, chords=chords, key=Key.parse(key), tempo_bpm=tempo,
+                              pickup_steps=pickup), style="arpeggio", bass="walking")
+        data = piece_to_midi_bytes(piece)
+        again = io.BytesIO()
+        mido.MidiFile(file=io.BytesIO(data)).save(file=again)
+        assert again.getvalue() == data
+
+
 def test_chord_markers_are_spelled_in_the_key(tmp_path: Path) -> None:
     symbols = ["A", "C#m", "F#m", "E7", "G#dim"]
     chords = chords_from_changes([(16 * i, parse_chord_symbol(s)) for i, s in enumerate(symbols)], 80)
