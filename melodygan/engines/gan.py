@@ -129,7 +129,8 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
         batch_size: phrases per forward call.
 
     Returns:
-        ``(B, N, 2, S, P)`` float32 probabilities (sustain, onset).
+        ``(B, N, 2, S, P)`` float32 binary rolls (sustain, onset): the generator's own choices, the
+        rolls its discriminator was trained on.
     """
     cfg = model.config
     device = next(model.parameters()).device
@@ -145,9 +146,9 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
     for i in range(0, b, batch_size):
         sl = slice(i, i + batch_size)
         m = meter_t[None].expand(len(range(b)[sl]), -1, -1)
-        _, probs = model(z_phrase[sl].to(device), z_bars[sl].to(device),
-                         torch.from_numpy(chord_frames[sl]).to(device), key[sl].to(device), m)
-        out.append(probs.float().cpu().numpy())
+        hard, _ = model(z_phrase[sl].to(device), z_bars[sl].to(device),
+                        torch.from_numpy(chord_frames[sl]).to(device), key[sl].to(device), m)
+        out.append(hard.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, n, 2, cfg.steps_per_bar, cfg.num_pitches), np.float32)
 
 
