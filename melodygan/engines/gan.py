@@ -34,7 +34,7 @@ from melodygan.chords import Chord, key_of_chords
 from melodygan.devices import make_generator, pick_device
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector
+from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector, slot_noise
 from melodygan.notes import Note
 from melodygan.pianoroll import bar_steps_of, chords_to_bar_frames, frames_to_roll, meter_rows
 from melodygan.piece import Piece
@@ -138,6 +138,7 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
     gen = make_generator(seed)
     z_phrase = torch.randn(b, cfg.z_phrase, generator=gen)
     z_bars = torch.randn(b, n, cfg.z_bar, generator=gen)
+    noise = slot_noise(b, n, cfg, gen)
     tonic = torch.tensor([k.tonic for k in keys])
     minor = torch.tensor([k.mode == "minor" for k in keys])
     key = key_vector(tonic, minor)
@@ -147,7 +148,8 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
         sl = slice(i, i + batch_size)
         m = meter_t[None].expand(len(range(b)[sl]), -1, -1)
         hard, _ = model(z_phrase[sl].to(device), z_bars[sl].to(device),
-                        torch.from_numpy(chord_frames[sl]).to(device), key[sl].to(device), m)
+                        torch.from_numpy(chord_frames[sl]).to(device), key[sl].to(device), m,
+                        noise=noise[sl].to(device))
         out.append(hard.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, n, 2, cfg.steps_per_bar, cfg.num_pitches), np.float32)
 

@@ -67,6 +67,9 @@ class GanConfig:
             (2 = on every 8th) and lasts whole slots.
         max_interval: largest melodic interval (semitones) the generator can take between two notes,
             and the interval rows the discriminator sees.
+        interval_memory: the interval logits also get a learned term indexed by the previous
+            interval (a ``(2 * max_interval + 2, 2 * max_interval + 1)`` table), so a line can keep
+            its direction (scale runs) or turn after a leap.
     """
 
     steps_per_bar: int = 16
@@ -80,6 +83,7 @@ class GanConfig:
     d_channels: int = 64
     slot_steps: int = 2
     max_interval: int = 12
+    interval_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.steps_per_bar % 4:
@@ -135,6 +139,12 @@ def condition_maps(chords: torch.Tensor, key: torch.Tensor, pitch_low: int, num_
     return torch.stack([chord_map, scale_map], dim=2)  # (B, N, 2, S, P)
 
 
+def slot_noise(batch: int, bars: int, config: GanConfig, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Gumbel noise for the generator's choices, ``(B, N, K, P + 3)`` (pitch, then rhythm), K slots a bar."""
+    u = torch.rand(batch, bars, config.slots_per_bar, config.num_pitches + 3, generator=generator)
+    return -torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-9)))
+
+
 def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     """Forward value ``hard``, gradient of ``soft``."""
     return hard + (soft - soft.detach())  # exactly hard in value
@@ -163,11 +173,12 @@ class MelodyGenerator(nn.Module):
     The convolution stack runs at the resolution of the note grid (``slot_steps``, 8ths by default)
     and gives, per slot, three sets of logits: rhythm (start a note / continue / silence),
     absolute pitch (``P``, plus a learned pull towards scale tones) and interval from the previous
-    note (``-max_interval .. +max_interval``). A new note's pitch is the argmax of the sum of its
+    note (``-max_interval .. +max_interval``). A new note's pitch is drawn from the softmax of the sum of its
     absolute-pitch logits and the interval logits read at ``pitch - previous pitch``: a product of
     a "where on the keyboard / against the chord" expert and a "how far from the last note" expert,
     so stepwise motion is one learned number away instead of something the network must discover
-    per pitch. The interval read-out is a scan over the slots (32 per 4-bar phrase) of a gather on
+    per pitch. With ``interval_memory`` the interval logits also depend on the previous interval
+    (a learned table), so runs can keep their direction. The interval read-out is a scan over the slots (32 per 4-bar phrase) of a gather on
     ``(B, P)`` tensors; everything else is convolutions over the whole bar.
     """
 
@@ -195,6 +206,8 @@ class MelodyGenerator(nn.Module):
         # pull starts at 0 (an earlier +2 made every note a chord tone: arpeggios, not lines); the
         # scale pull starts at +1 so the first steps stay in the key.
         self.map_bias = nn.Parameter(torch.tensor([0.0, 1.0]))
+        # Row = previous interval (last row: none yet), column = next interval; starts at zero.
+        self.interval_table = nn.Parameter(torch.zeros(ni + 1, ni)) if cfg.interval_memory else None
 
     def bar_logits(self, z_phrase: torch.Tensor, z_bar: torch.Tensor, chords: torch.Tensor, key: torch.Tensor,
                    meter: torch.Tensor, maps: torch.Tensor, prev: torch.Tensor
@@ -242,8 +255,14 @@ class MelodyGenerator(nn.Module):
         return held, last, t_last >= 0
 
     def forward(self, z_phrase: torch.Tensor, z_bars: torch.Tensor, chords: torch.Tensor, key: torch.Tensor,
-                meter: torch.Tensor, prev_bar: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                meter: torch.Tensor, prev_bar: torch.Tensor | None = None,
+                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate a phrase of ``N`` bars.
+
+        Each slot's rhythm and pitch are *drawn* from the softmax of their logits (Gumbel-max with
+        ``noise``; the straight-through gradient is that of the Gumbel-softmax), not taken as its
+        argmax: an argmax picks every slot's most likely pitch, which over chords is a chord tone, so
+        a deterministic generator drifts into arpeggios (more so under weight averaging).
 
         Args:
             z_phrase: ``(B, z_phrase)`` latent shared by the phrase.
@@ -253,6 +272,7 @@ class MelodyGenerator(nn.Module):
             meter: ``(B, 2, S)``.
             prev_bar: ``(B, 2, S, P)`` roll of the bar before the phrase (zeros when None); its last
                 note is the first interval's reference and a note sounding at its end may continue.
+            noise: ``(B, N, K, P + 3)`` Gumbel noise (:func:`slot_noise`); None = no noise (argmax).
 
         Returns:
             ``(hard, probs)``, both ``(B, N, 2, S, P)``. ``hard`` is the binary roll, notes on the slot
@@ -269,31 +289,40 @@ class MelodyGenerator(nn.Module):
         slot_inside = meter[:, 0, ::q]  # (B, K)
         prev = prev_bar if prev_bar is not None else z_phrase.new_zeros(b, 2, s, p)
         held, last, has_last = self._start_state(prev, meter)
+        last_iv = torch.full_like(last, 2 * m + 1)  # previous interval's index; 2m + 1 = none yet
         cols = torch.arange(p, device=meter.device)[None]  # (1, P)
         hards, probs = [], []
         for i in range(n):
             pitch_logits, interval_logits, rhythm_logits = self.bar_logits(
                 z_phrase, z_bars[:, i], chords[:, i], key, meter, maps[:, i], prev)
+            g = noise[:, i] if noise is not None else pitch_logits.new_zeros(b, cfg.slots_per_bar, p + 3)
             sus, ons, p_sus, p_ons = [], [], [], []
             for k in range(cfg.slots_per_bar):
                 live = slot_inside[:, k:k + 1]  # (B, 1) 1 inside the bar, 0 on padding
                 r_soft = rhythm_logits[:, k].softmax(-1)  # (B, 3)
-                r = straight_through(F.one_hot(r_soft.argmax(-1), 3).to(r_soft.dtype), r_soft)
+                r_noisy = (rhythm_logits[:, k] + g[:, k, p:]).softmax(-1)
+                r = straight_through(F.one_hot(r_noisy.argmax(-1), 3).to(r_soft.dtype), r_noisy)
                 start, cont = r[:, 0:1], r[:, 1:2]  # (B, 1) each, exactly 0 or 1
                 # The new note's pitch: absolute logits + interval logits at (pitch - last pitch).
                 idx = cols - last[:, None] + m  # (B, P)
                 reach = (idx >= 0) & (idx <= 2 * m)
-                iv = interval_logits[:, k].gather(1, idx.clamp(0, 2 * m))  # (B, P)
+                iv_logits = interval_logits[:, k]  # (B, I)
+                if self.interval_table is not None:
+                    iv_logits = iv_logits + self.interval_table[last_iv]
+                iv = iv_logits.gather(1, idx.clamp(0, 2 * m))  # (B, P)
                 iv = torch.where(reach, iv, torch.full_like(iv, -1e4))
                 iv = torch.where(has_last[:, None], iv, torch.zeros_like(iv))  # no previous note: absolute only
-                soft = (pitch_logits[:, k] + iv).softmax(-1)  # (B, P)
-                choice = soft.argmax(-1)  # (B,)
-                new = straight_through(F.one_hot(choice, p).to(soft.dtype), soft)
+                logits = pitch_logits[:, k] + iv  # (B, P)
+                soft = logits.softmax(-1)
+                noisy = (logits + g[:, k, :p]).softmax(-1)
+                choice = noisy.argmax(-1)  # (B,)
+                new = straight_through(F.one_hot(choice, p).to(soft.dtype), noisy)
                 struck = start * new * live  # (B, P)
                 now = struck + cont * held * live  # continue = hold the sounding note (or the silence)
                 p_sus.append((r_soft[:, 0:1] * soft + r_soft[:, 1:2] * held.detach()) * live)
                 p_ons.append(r_soft[:, 0:1] * soft * live)
                 started = (start[:, 0] * live[:, 0]) > 0.5  # (B,)
+                last_iv = torch.where(started & has_last, choice - last + m, last_iv)
                 last = torch.where(started, choice, last)
                 has_last = has_last | started
                 held = now + (1 - live) * held  # padding slots keep the state for the next bar

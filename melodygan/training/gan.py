@@ -50,7 +50,7 @@ from melodygan.devices import make_generator, pick_device
 from melodygan.engines.gan import MODEL_TYPE, decode_roll
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector
+from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector, slot_noise
 from melodygan.notes import Note
 from melodygan.pianoroll import frames_to_roll, meter_rows
 from melodygan.piece import Piece
@@ -370,6 +370,7 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
     gen_mon = make_generator(tcfg.seed + 12345)
     mon_zp = torch.randn(len(mon_idx), cfg.z_phrase, generator=gen_mon)
     mon_zb = torch.randn(len(mon_idx), cfg.phrase_bars, cfg.z_bar, generator=gen_mon)
+    mon_noise = slot_noise(len(mon_idx), cfg.phrase_bars, cfg, gen_mon)
     real_melodies, real_bs = _frames_to_melodies(mon_roll.numpy(), mon_meter_np, cfg.pitch_low)
     data_stats = melody_stats(real_melodies, mon_pcs, mon_keys, real_bs, cfg.phrase_bars)
 
@@ -423,12 +424,13 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         real, chords, key, meter = real.to(dev), chords.to(dev), key.to(dev), meter.to(dev)
         z_phrase = torch.randn(b, cfg.z_phrase, generator=noise).to(dev)
         z_bars = torch.randn(b, cfg.phrase_bars, cfg.z_bar, generator=noise).to(dev)
+        choice_noise = slot_noise(b, cfg.phrase_bars, cfg, noise).to(dev)
         gen.train()
         disc.train()
 
         # Discriminator: real vs generated, plus real melodies under another window's chords and key.
         # One discriminator call on the three groups (one spectral-norm power iteration per step).
-        fake, _ = gen(z_phrase, z_bars, chords, key, meter)
+        fake, _ = gen(z_phrase, z_bars, chords, key, meter, noise=choice_noise)
         scores, feats = disc(torch.cat([real, fake.detach(), real]), torch.cat([chords, chords, chords.roll(1, 0)]),
                              torch.cat([key, key, key.roll(1, 0)]), torch.cat([meter, meter, meter]))
         d_real, d_fake, d_mis = scores.split(b)
@@ -461,7 +463,8 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         if step % tcfg.log_every == 0 or step == tcfg.steps:
             n_acc = tcfg.log_every if step % tcfg.log_every == 0 else step % tcfg.log_every
             with torch.no_grad():
-                hard, _ = ema(mon_zp.to(dev), mon_zb.to(dev), mon_chords.to(dev), mon_key.to(dev), mon_meter.to(dev))
+                hard, _ = ema(mon_zp.to(dev), mon_zb.to(dev), mon_chords.to(dev), mon_key.to(dev), mon_meter.to(dev),
+                              noise=mon_noise.to(dev))
             frames = hard.cpu().numpy()
             melodies, bs = _frames_to_melodies(frames, mon_meter_np, cfg.pitch_low)
             stats = melody_stats(melodies, mon_pcs, mon_keys, bs, cfg.phrase_bars)
@@ -476,7 +479,7 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         if step % tcfg.sample_every == 0 or step == tcfg.steps:
             with torch.no_grad():
                 hard, _ = ema(mon_zp[:4].to(dev), mon_zb[:4].to(dev), mon_chords[:4].to(dev), mon_key[:4].to(dev),
-                              mon_meter[:4].to(dev))
+                              mon_meter[:4].to(dev), noise=mon_noise[:4].to(dev))
             save_roll_png(hard.cpu().numpy(), mon_chords[:4], mon_meter_np[:4], cfg.pitch_low,
                           out / "samples" / f"step_{step:06d}.png", f"step {step}")
         if step % tcfg.checkpoint_every == 0 or step == tcfg.steps:

@@ -145,5 +145,10 @@ def test_shipped_weights_follow_key_and_chords():
     notes = [n for p in pieces for n in p.melody]
     assert len(notes) >= 40 * 8  # at least a note per bar on average
     assert sum(n.pitch % 12 in Key(2, "major").scale for n in notes) / len(notes) >= 0.9
-    assert np.mean([ctnctr(p.melody, p.chords) for p in pieces]) >= 0.85
+    assert np.mean([ctnctr(p.melody, p.chords) for p in pieces]) >= 0.6
     assert len({tuple(p.melody) for p in pieces}) >= 20  # different noise, mostly different melodies
+    # A line, not an arpeggio: mostly steps and small intervals, few big leaps, notes on the 8th grid.
+    jumps = np.array([abs(b.pitch - a.pitch) for p in pieces for a, b in zip(p.melody, p.melody[1:])])
+    assert ((jumps >= 1) & (jumps <= 2)).mean() >= 0.3
+    assert (jumps >= 8).mean() <= 0.1
+    assert all(n.start_steps % 2 == 0 and n.duration_steps % 2 == 0 for n in notes)
