@@ -70,6 +70,9 @@ class GanConfig:
         interval_memory: the interval logits also get a learned term indexed by the previous
             interval (a ``(2 * max_interval + 2, 2 * max_interval + 1)`` table), so a line can keep
             its direction (scale runs) or turn after a leap.
+        rhythm_memory: the rhythm logits also get a learned term indexed by the length (in slots,
+            capped at 4) of the previous note and of the note sounding now (a ``(5, 5, 3)`` table), so
+            a tune can keep its running 8ths or its quarter-eighth lilt.
     """
 
     steps_per_bar: int = 16
@@ -84,6 +87,7 @@ class GanConfig:
     slot_steps: int = 2
     max_interval: int = 12
     interval_memory: bool = True
+    rhythm_memory: bool = True
 
     def __post_init__(self) -> None:
         if self.steps_per_bar % 4:
@@ -178,8 +182,10 @@ class MelodyGenerator(nn.Module):
     a "where on the keyboard / against the chord" expert and a "how far from the last note" expert,
     so stepwise motion is one learned number away instead of something the network must discover
     per pitch. With ``interval_memory`` the interval logits also depend on the previous interval
-    (a learned table), so runs can keep their direction. The interval read-out is a scan over the slots (32 per 4-bar phrase) of a gather on
-    ``(B, P)`` tensors; everything else is convolutions over the whole bar.
+    (a learned table), so runs can keep their direction; with ``rhythm_memory`` the rhythm logits
+    depend on the previous note's length and the current note's length so far. These choices are
+    a scan over the slots (32 per 4-bar phrase) of gathers on ``(B, P)`` tensors; everything else
+    is convolutions over the whole bar.
     """
 
     def __init__(self, config: GanConfig) -> None:
@@ -208,6 +214,8 @@ class MelodyGenerator(nn.Module):
         self.map_bias = nn.Parameter(torch.tensor([0.0, 1.0]))
         # Row = previous interval (last row: none yet), column = next interval; starts at zero.
         self.interval_table = nn.Parameter(torch.zeros(ni + 1, ni)) if cfg.interval_memory else None
+        # [previous note's length, current note's length so far] (slots, 0 = none / silence, 4 = 4+).
+        self.rhythm_table = nn.Parameter(torch.zeros(5, 5, 3)) if cfg.rhythm_memory else None
 
     def bar_logits(self, z_phrase: torch.Tensor, z_bar: torch.Tensor, chords: torch.Tensor, key: torch.Tensor,
                    meter: torch.Tensor, maps: torch.Tensor, prev: torch.Tensor
@@ -290,6 +298,8 @@ class MelodyGenerator(nn.Module):
         prev = prev_bar if prev_bar is not None else z_phrase.new_zeros(b, 2, s, p)
         held, last, has_last = self._start_state(prev, meter)
         last_iv = torch.full_like(last, 2 * m + 1)  # previous interval's index; 2m + 1 = none yet
+        dur_now = torch.zeros_like(last)  # slots the sounding note has lasted (0 = silence), capped at 4
+        dur_prev = torch.zeros_like(last)  # length of the note before it (0 = none yet)
         cols = torch.arange(p, device=meter.device)[None]  # (1, P)
         hards, probs = [], []
         for i in range(n):
@@ -299,8 +309,11 @@ class MelodyGenerator(nn.Module):
             sus, ons, p_sus, p_ons = [], [], [], []
             for k in range(cfg.slots_per_bar):
                 live = slot_inside[:, k:k + 1]  # (B, 1) 1 inside the bar, 0 on padding
-                r_soft = rhythm_logits[:, k].softmax(-1)  # (B, 3)
-                r_noisy = (rhythm_logits[:, k] + g[:, k, p:]).softmax(-1)
+                r_logits = rhythm_logits[:, k]  # (B, 3)
+                if self.rhythm_table is not None:
+                    r_logits = r_logits + self.rhythm_table[dur_prev, dur_now]
+                r_soft = r_logits.softmax(-1)
+                r_noisy = (r_logits + g[:, k, p:]).softmax(-1)
                 r = straight_through(F.one_hot(r_noisy.argmax(-1), 3).to(r_soft.dtype), r_noisy)
                 start, cont = r[:, 0:1], r[:, 1:2]  # (B, 1) each, exactly 0 or 1
                 # The new note's pitch: absolute logits + interval logits at (pitch - last pitch).
@@ -322,6 +335,13 @@ class MelodyGenerator(nn.Module):
                 p_sus.append((r_soft[:, 0:1] * soft + r_soft[:, 1:2] * held.detach()) * live)
                 p_ons.append(r_soft[:, 0:1] * soft * live)
                 started = (start[:, 0] * live[:, 0]) > 0.5  # (B,)
+                is_live = live[:, 0] > 0.5
+                goes_on = (cont[:, 0] > 0.5) & (dur_now > 0)
+                ended = is_live & (dur_now > 0) & ~goes_on
+                dur_prev = torch.where(ended, dur_now, dur_prev)
+                dur_now = torch.where(is_live, torch.where(started, torch.ones_like(dur_now),
+                                                           torch.where(goes_on, (dur_now + 1).clamp(max=4),
+                                                                       torch.zeros_like(dur_now))), dur_now)
                 last_iv = torch.where(started & has_last, choice - last + m, last_iv)
                 last = torch.where(started, choice, last)
                 has_last = has_last | started
@@ -352,7 +372,7 @@ def interval_rows(roll: torch.Tensor, meter: torch.Tensor, max_interval: int) ->
     note starts ``d`` semitones from the note sounding just before it (0 = a repeated note), with
     bar lines crossed at each bar's last real step. Bilinear in the roll, so gradients pass.
     """
-    b, n, _, s, p = roll.shape
+    b, n, _, _, p = roll.shape
     sustain, onset = roll[:, :, 0], roll[:, :, 1]  # (B, N, S, P)
     last_step = (meter[:, 0].sum(1).long() - 1).clamp(min=0)  # (B,)
     rows = torch.arange(b, device=roll.device)[:, None]

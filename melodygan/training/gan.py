@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
 import math
 import time
@@ -247,7 +248,7 @@ def melody_stats(melodies: list[list[Note]], chords_pcs: list[np.ndarray], keys:
         steps (share of intervals between consecutive notes of 1-2 semitones), leaps8 (of >= 8).
     """
     keys_seen = {tuple((n.start_steps, n.duration_steps, n.pitch) for n in m) for m in melodies}
-    jumps = np.array([abs(b.pitch - a.pitch) for m in melodies for a, b in zip(m, m[1:])])
+    jumps = np.array([abs(b.pitch - a.pitch) for m in melodies for a, b in itertools.pairwise(m)])
     hist = np.zeros(12)
     empty = bars = notes = long_notes = in_scale = chord_tone = 0
     upc: list[int] = []

@@ -1,6 +1,7 @@
 """The melody GAN's networks: shapes, monophony, the note grid, intervals, meter masks, save -> load, seeds."""
 
 import dataclasses
+import itertools
 
 import torch
 
@@ -142,7 +143,7 @@ def test_notes_start_on_the_slot_grid_within_the_interval_limit():
         notes = _notes(hard[b])
         assert len(notes) >= 4
         assert all(t % cfg.slot_steps == 0 for t, _ in notes)
-        assert all(abs(c2 - c1) <= cfg.max_interval for (_, c1), (_, c2) in zip(notes, notes[1:]))
+        assert all(abs(c2 - c1) <= cfg.max_interval for (_, c1), (_, c2) in itertools.pairwise(notes))
     # sustain is constant within each slot
     sustain = hard[:, :, 0]
     assert torch.equal(sustain[:, :, 0::2], sustain[:, :, 1::2])
@@ -206,3 +207,48 @@ def test_interval_table_makes_the_next_interval_depend_on_the_last():
     assert [c for _, c in _notes(hard[0])][:6] == [4, 7, 6, 9, 8, 11]
     off = MelodyGenerator(dataclasses.replace(cfg, interval_memory=False))
     assert off.interval_table is None
+
+
+def test_choices_are_drawn_with_the_noise_given():
+    from melodygan.models.gan import slot_noise
+
+    cfg = GanConfig.tiny()
+    torch.manual_seed(4)
+    gen = MelodyGenerator(cfg).eval()
+    with torch.no_grad():
+        gen.out.weight.zero_()  # every slot: the same logits, so only the noise can vary the choices
+        gen.out.bias.zero_()
+        gen.map_bias.zero_()
+        assert gen.interval_table is not None
+        gen.interval_table.zero_()
+    inputs = _inputs(cfg, b=2, n=2)
+    argmax, _ = gen(*inputs)
+    assert len({c for _, c in _notes(argmax[0])}) <= 1  # no noise: one pitch, or silence
+    noise = slot_noise(2, 2, cfg, make_generator(9))
+    assert noise.shape == (2, 2, cfg.slots_per_bar, cfg.num_pitches + 3)
+    a, _ = gen(*inputs, noise=noise)
+    b, _ = gen(*inputs, noise=noise.clone())
+    c, _ = gen(*inputs, noise=slot_noise(2, 2, cfg, make_generator(10)))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert len({col for _, col in _notes(a[0])}) >= 3  # uniform logits: the draws spread over pitches
+    onset_steps = a[:, :, 1].sum(-1).flatten()
+    assert set(onset_steps.tolist()) <= {0.0, 1.0}
+
+
+def test_rhythm_table_sees_the_previous_note_length():
+    cfg = GanConfig.tiny()
+    torch.manual_seed(0)
+    gen = MelodyGenerator(cfg).eval()
+    p, ni = cfg.num_pitches, 2 * cfg.max_interval + 1
+    with torch.no_grad():
+        gen.out.weight.zero_()
+        bias = torch.zeros(p + ni + 3)
+        bias[p + ni] = 1.0  # start a note, unless the table says otherwise
+        gen.out.bias.copy_(bias)
+        assert gen.rhythm_table is not None
+        gen.rhythm_table[0, 1, 1] = 5.0  # first note: hold it for a second slot
+        gen.rhythm_table[2, 1, 1] = 5.0  # after a 2-slot note, the new one is held too
+        gen.rhythm_table[2, 2, 0] = 5.0  # a note 2 slots long ends with a new start
+    hard, _ = gen(*_inputs(cfg, b=1, n=2))
+    onsets = [t for t, _ in _notes(hard[0])]
+    assert onsets == list(range(0, 32, 4))  # quarter notes all the way: the table repeats the length
