@@ -383,6 +383,37 @@ def interval_rows(roll: torch.Tensor, meter: torch.Tensor, max_interval: int) ->
     return torch.einsum("bnsp,bnspi->bnsi", before, windows)
 
 
+MAX_LENGTH = 8  # note-length rows of the discriminator: 1 .. 7 sixteenths, then 8 or more
+
+
+def length_rows(roll: torch.Tensor, meter: torch.Tensor, max_length: int = MAX_LENGTH) -> torch.Tensor:
+    """Note lengths on the step grid: ``(B, N, S, max_length)``.
+
+    Row ``d - 1`` is 1 at the onset of a note that lasts exactly ``d`` sixteenths (the last row: at
+    least ``max_length``), counted over bar lines (the padding steps of short bars skipped). Built
+    from products of the roll's values (onset, then sustain without a new onset on the same
+    pitch), so gradients pass.
+    """
+    b, n, _, s, p = roll.shape
+    inside = meter[:, 0] > 0.5  # (B, S)
+    flat_inside = inside[:, None].expand(b, n, s).reshape(b, n * s)
+    order = torch.sort((~flat_inside).to(torch.int8), dim=1, stable=True).indices  # real steps first, in order
+    sustain = roll[:, :, 0].reshape(b, n * s, p).gather(1, order[..., None].expand(-1, -1, p))
+    onset = roll[:, :, 1].reshape(b, n * s, p).gather(1, order[..., None].expand(-1, -1, p))
+    cont = sustain - onset  # (B, T, P) the same note goes on
+    running = onset
+    at_least = []
+    for d in range(1, max_length + 1):  # at_least[d - 1]: a note starts here and lasts >= d steps
+        at_least.append(running.sum(-1))
+        if d < max_length:
+            nxt = torch.cat([cont[:, d:], cont.new_zeros(b, d, p)], 1)  # cont[t + d]
+            running = running * nxt
+    ge = torch.stack(at_least, -1)  # (B, T, L)
+    exact = torch.cat([ge[..., :-1] - ge[..., 1:], ge[..., -1:]], -1)  # (B, T, L)
+    out = torch.zeros_like(exact).scatter(1, order[..., None].expand(-1, -1, max_length), exact)
+    return out.view(b, n, s, max_length) * inside[:, None, :, None]
+
+
 class ChordDiscriminator(nn.Module):
     """Scores a phrase (roll + chords + key + meter); returns ``(score, features)``."""
 
@@ -391,7 +422,7 @@ class ChordDiscriminator(nn.Module):
         self.config = cfg = config
         d, p = cfg.d_channels, cfg.num_pitches
         sn = spectral_norm
-        cin = 2 * p + 12 + 12 + 2 + 2 + 2 * cfg.max_interval + 1
+        cin = 2 * p + 12 + 12 + 2 + 2 + 2 * cfg.max_interval + 1 + MAX_LENGTH
         self.c1 = sn(nn.Conv1d(cin, d, 4, stride=2, padding=1))  # 16th steps -> 8ths
         self.c2 = sn(nn.Conv1d(d, d, 4, stride=2, padding=1))  # -> quarters
         self.c3 = sn(nn.Conv1d(d, 2 * d, cfg.steps_per_bar // 4, stride=cfg.steps_per_bar // 4))  # one per bar
@@ -404,8 +435,9 @@ class ChordDiscriminator(nn.Module):
         """Score phrases.
 
         Per step it sees the roll, the chord's pitch classes, the melody folded to pitch classes,
-        whether the melody note is a chord / scale tone, the meter rows and the interval rows
-        (:func:`interval_rows`), so leaps and repeated jumps are one convolution away.
+        whether the melody note is a chord / scale tone, the meter rows, the interval rows
+        (:func:`interval_rows`) and the note-length rows (:func:`length_rows`), so leaps, zigzags and
+        a rhythm that keeps changing its note values are one convolution away.
 
         Args:
             roll: ``(B, N, 2, S, P)`` melody rolls; chords: ``(B, N, S, 12)``; key: ``(B, 13)``;
@@ -423,7 +455,8 @@ class ChordDiscriminator(nn.Module):
         fit = (sustain[:, :, None] * maps).sum(-1).transpose(2, 3)  # (B, N, S, 2) chord tone, scale tone
         rows = meter.transpose(1, 2)[:, None].expand(b, n, s, 2)  # (B, N, S, 2)
         intervals = interval_rows(roll, meter, cfg.max_interval)  # (B, N, S, I)
-        x = torch.cat([roll.transpose(2, 3).flatten(3), chords, chroma, fit, rows, intervals], -1)  # (B, N, S, C)
+        lengths = length_rows(roll, meter)  # (B, N, S, MAX_LENGTH)
+        x = torch.cat([roll.transpose(2, 3).flatten(3), chords, chroma, fit, rows, intervals, lengths], -1)
         x = x.flatten(1, 2).transpose(1, 2)  # (B, C, N*S)
         x = F.leaky_relu(self.c1(x), 0.2)
         x = F.leaky_relu(self.c2(x), 0.2)

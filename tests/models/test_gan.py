@@ -252,3 +252,24 @@ def test_rhythm_table_sees_the_previous_note_length():
     hard, _ = gen(*_inputs(cfg, b=1, n=2))
     onsets = [t for t, _ in _notes(hard[0])]
     assert onsets == list(range(0, 32, 4))  # quarter notes all the way: the table repeats the length
+
+
+def test_length_rows_exact_across_bar_lines_in_3_4():
+    from melodygan.models.gan import length_rows
+
+    roll = torch.zeros(1, 2, 2, 16, 12)
+    meter = torch.zeros(1, 2, 16)
+    meter[0, 0, :12] = 1.0
+    roll[0, 0, 0, 0:2, 5] = 1.0  # an 8th
+    roll[0, 0, 1, 0, 5] = 1.0
+    roll[0, 0, 0, 2:6, 5] = 1.0  # a quarter on the same pitch (struck again)
+    roll[0, 0, 1, 2, 5] = 1.0
+    roll[0, 0, 0, 8:12, 7] = 1.0  # a dotted half tied over the bar line: 4 + 8 = 12 steps
+    roll[0, 0, 1, 8, 7] = 1.0
+    roll[0, 1, 0, 0:8, 7] = 1.0
+    roll[0, 1, 0, 8:11, 2] = 1.0  # a dotted 8th
+    roll[0, 1, 1, 8, 2] = 1.0
+    rows = length_rows(roll, meter, max_length=8)  # (1, 2, 16, 8)
+    hits = [(bar, t, d + 1) for bar, t, d in rows[0].nonzero().tolist()]
+    assert hits == [(0, 0, 2), (0, 2, 4), (0, 8, 8), (1, 8, 3)]  # 12 steps counts as "8 or more"
+    assert rows.sum() == 4
