@@ -4,7 +4,12 @@ Meters. The model works in a bar frame of 16 sixteenths (see :mod:`melodygan.mod
 meter whose bar fits (2/4, 3/4, 4/4, 2/2, 6/8, 3/8, 12/16 …) is a mask over that frame plus a
 row of beat starts, so the one network serves them all. Longer bars (9/8, 5/4, 12/8) are refused.
 
-Decoding a roll ``(2, T, P)`` (sustain probabilities, onset probabilities) to notes, step by step:
+Sampling. The generator draws its own notes on an 8th-note grid (see :mod:`melodygan.models.gan`);
+:func:`gan_melodies` decodes that binary roll, so on the generator's output the thresholds below
+change nothing and ``min_duration_steps`` (in 16ths) merges or drops short notes. Melodies of 8
+bars and more are in period form by default (``answer_bars``, :func:`sample_frames`).
+
+Decoding a roll ``(2, T, P)`` (sustain and onset values, binary or probabilities) to notes, step by step:
 
 1. **Sounding or rest.** Step ``t`` sounds when the pitches' total sustain probability is at least
    ``sustain_threshold`` (the model's softmax puts the rest of the mass on "rest"; a binary roll

@@ -19,17 +19,22 @@ second on a CPU. Harmony enters on the note grid too: *condition maps* ``(B, N, 
 whether pitch ``p`` is a chord tone, or a scale tone of the key, at step ``t``.
 
 Generator: a phrase latent ``z_phrase`` shared by all bars plus one latent per bar (MuseGAN) and the
-conditions go through a linear layer and two transposed convolutions to per-step pitch logits,
-onset logits and a rest logit; the condition maps add learned biases to the pitch logits. A
+conditions go through a linear layer and a transposed convolution to the resolution of the *note
+grid* (``slot_steps``: one slot per 8th), where per slot it gives rhythm logits (start a note /
+continue / silence), absolute-pitch logits and interval logits (from the previous note). A
 conditioner network (MidiNet) encodes the previous bar at three time resolutions and is
 concatenated at each stage, so bars follow one another; the whole phrase comes out of one
-``forward`` call, bar after bar. The melody is monophonic by construction: at each step one softmax
-over ``P`` pitches plus rest. The discriminator sees hard (binary) rolls, as real data are binary;
-gradients pass through the hard choice with the straight-through estimator (the deterministic
-binary neurons of Dong & Yang 2018).
+``forward`` call, bar after bar. Each slot's rhythm and pitch are drawn from their softmax
+(Gumbel-max, with noise the caller supplies), the pitch from absolute + interval logits (plus a
+learned table indexed by the previous interval), the rhythm with a learned table indexed by note
+lengths: so lines move by step where the network wants them to, rather than hopping between
+chord tones one 16th at a time. The melody is monophonic by construction. The discriminator sees
+hard (binary) rolls, as real data are binary; gradients pass through the hard choices with the
+straight-through Gumbel-softmax estimator.
 
 Discriminator: per step it sees the roll, the chord's pitch classes, the melody folded to pitch
-classes, whether the melody note is a chord tone / a scale tone, and the meter rows; strided
+classes, whether the melody note is a chord tone / a scale tone, the meter rows, the interval into
+each note (:func:`interval_rows`) and each note's length (:func:`length_rows`); strided
 convolutions over the whole phrase follow, with spectral normalisation on every layer and a
 projection term for the key. It returns a score and the pooled features that the generator
 matches (feature matching).
