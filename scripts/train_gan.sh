@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce the shipped GAN weights (melodygan/weights/gan-melody/) on a 2-core CPU in 20-40
-# minutes (7,000 steps of batch 32; TRAIN_MIN min measured on a 2-core machine shared with another
+# minutes (7,000 steps of batch 32; 29 min measured on a 2-core machine shared with another
 # training): preprocess the Nottingham Music Database, train the melody GAN with seed 1, then copy
 # the checkpoint into the package.
 #
