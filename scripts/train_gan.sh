@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Reproduce the shipped GAN weights (melodygan/weights/gan-melody/) on a 2-core CPU in 20-40
-# minutes (7,000 steps of batch 32; 22 min measured on a shared 2-core machine): preprocess the
-# Nottingham Music Database, train the melody GAN with seed 1, then copy the checkpoint into the
-# package.
+# minutes (7,000 steps of batch 32; 29 min measured on a 2-core machine shared with another
+# training): preprocess the Nottingham Music Database, train the melody GAN with seed 1, then copy
+# the checkpoint into the package.
 #
 #   scripts/train_gan.sh                          # uses ../shared/datasets/nottingham
 #   NOTTINGHAM=/path/to/nottingham scripts/train_gan.sh
+#   DATA=data/nott scripts/train_gan.sh           # an already preprocessed Nottingham folder
 #   STEPS=500 RUN=runs/gan-short scripts/train_gan.sh   # a shorter run; does not touch the package
 #
 # Interrupted? Run it again: training continues from RUN/resume.pt exactly where it stopped.

@@ -4,7 +4,12 @@ Meters. The model works in a bar frame of 16 sixteenths (see :mod:`melodygan.mod
 meter whose bar fits (2/4, 3/4, 4/4, 2/2, 6/8, 3/8, 12/16 …) is a mask over that frame plus a
 row of beat starts, so the one network serves them all. Longer bars (9/8, 5/4, 12/8) are refused.
 
-Decoding a roll ``(2, T, P)`` (sustain probabilities, onset probabilities) to notes, step by step:
+Sampling. The generator draws its own notes on an 8th-note grid (see :mod:`melodygan.models.gan`);
+:func:`gan_melodies` decodes that binary roll, so on the generator's output the thresholds below
+change nothing and ``min_duration_steps`` (in 16ths) merges or drops short notes. Melodies of 8
+bars and more are in period form by default (``answer_bars``, :func:`sample_frames`).
+
+Decoding a roll ``(2, T, P)`` (sustain and onset values, binary or probabilities) to notes, step by step:
 
 1. **Sounding or rest.** Step ``t`` sounds when the pitches' total sustain probability is at least
    ``sustain_threshold`` (the model's softmax puts the rest of the mass on "rest"; a binary roll
@@ -34,7 +39,7 @@ from melodygan.chords import Chord, key_of_chords
 from melodygan.devices import make_generator, pick_device
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector
+from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector, slot_noise
 from melodygan.notes import Note
 from melodygan.pianoroll import bar_steps_of, chords_to_bar_frames, frames_to_roll, meter_rows
 from melodygan.piece import Piece
@@ -117,7 +122,7 @@ def load_generator(checkpoint: str | None = None, device: str | None = None) -> 
 
 @torch.inference_mode()
 def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[Key], meter: np.ndarray,
-                  seed: int = 1, batch_size: int = 1024) -> np.ndarray:
+                  seed: int = 1, batch_size: int = 1024, answer_bars: int = 0) -> np.ndarray:
     """Sample melody rolls in the bar frame.
 
     Args:
@@ -127,9 +132,14 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
         meter: ``(2, S)`` meter rows (see :func:`meter_rows`).
         seed: all noise comes from one generator seeded with this; same seed → same rolls.
         batch_size: phrases per forward call.
+        answer_bars: period form: with ``L > 0``, bars ``L .. 2L - 1`` of every ``2L`` answer the ``L``
+            before them — they reuse those bars' latents and choice noise, so the answer restates
+            the question's melody wherever the chords (and the note just before) allow, and
+            departs from it where they differ (a different cadence). 0 = every bar its own noise.
 
     Returns:
-        ``(B, N, 2, S, P)`` float32 probabilities (sustain, onset).
+        ``(B, N, 2, S, P)`` float32 binary rolls (sustain, onset): the generator's own choices, the
+        rolls its discriminator was trained on.
     """
     cfg = model.config
     device = next(model.parameters()).device
@@ -137,6 +147,12 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
     gen = make_generator(seed)
     z_phrase = torch.randn(b, cfg.z_phrase, generator=gen)
     z_bars = torch.randn(b, n, cfg.z_bar, generator=gen)
+    noise = slot_noise(b, n, cfg, gen)
+    if answer_bars > 0:
+        for i in range(n):
+            if (i // answer_bars) % 2:
+                z_bars[:, i] = z_bars[:, i - answer_bars]
+                noise[:, i] = noise[:, i - answer_bars]
     tonic = torch.tensor([k.tonic for k in keys])
     minor = torch.tensor([k.mode == "minor" for k in keys])
     key = key_vector(tonic, minor)
@@ -145,16 +161,17 @@ def sample_frames(model: MelodyGenerator, chord_frames: np.ndarray, keys: list[K
     for i in range(0, b, batch_size):
         sl = slice(i, i + batch_size)
         m = meter_t[None].expand(len(range(b)[sl]), -1, -1)
-        _, probs = model(z_phrase[sl].to(device), z_bars[sl].to(device),
-                         torch.from_numpy(chord_frames[sl]).to(device), key[sl].to(device), m)
-        out.append(probs.float().cpu().numpy())
+        hard, _ = model(z_phrase[sl].to(device), z_bars[sl].to(device),
+                        torch.from_numpy(chord_frames[sl]).to(device), key[sl].to(device), m,
+                        noise=noise[sl].to(device))
+        out.append(hard.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, n, 2, cfg.steps_per_bar, cfg.num_pitches), np.float32)
 
 
 def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tuple[int, int] = (4, 4),
                  key: Key | list[Key] | None = None, seed: int = 1, checkpoint: str | Path | None = None,
                  device: str | None = None, tempo_bpm: float = 120.0, scale_mask: bool = False,
-                 decode: DecodeConfig | None = None) -> list[Piece]:
+                 decode: DecodeConfig | None = None, answer_bars: int | None = None) -> list[Piece]:
     """One GAN melody over each chord progression.
 
     Args:
@@ -170,6 +187,9 @@ def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tu
         tempo_bpm: tempo written into the Pieces.
         scale_mask: choose only pitches of the key's scale (minor: raised 6th and 7th allowed).
         decode: decoding thresholds (defaults: :class:`DecodeConfig`).
+        answer_bars: period form (see :func:`sample_frames`): bars ``L .. 2L - 1`` of every ``2L``
+            reuse the noise of the ``L`` bars before them. None = the model's training phrase
+            length (4 bars), 0 = off.
 
     Returns:
         One Piece per chord list: the melody, those chords (cut to the length), key and meter.
@@ -191,7 +211,10 @@ def gan_melodies(chords: list[list[Chord]], *, bars: int = 8, time_signature: tu
     keys = key if isinstance(key, list) else [key if key is not None else key_of_chords(cl) for cl in cut]
     frames = np.stack([chords_to_bar_frames(cl, bars, bar_steps, cfg.steps_per_bar) for cl in cut]) if cut else \
         np.zeros((0, bars, cfg.steps_per_bar, 12), np.float32)
-    probs = sample_frames(model, frames, keys, meter, seed)
+    answer = cfg.phrase_bars if answer_bars is None else answer_bars
+    if answer < 0:
+        raise MelodyganError(f"answer_bars must be >= 0, got {answer_bars}")
+    probs = sample_frames(model, frames, keys, meter, seed, answer_bars=answer)
     return pieces_from_frames(probs, cut, keys, time_signature, cfg.pitch_low, tempo_bpm=tempo_bpm,
                               scale_mask=scale_mask, decode=dec)
 

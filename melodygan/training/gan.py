@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
 import math
 import time
@@ -50,7 +51,7 @@ from melodygan.devices import make_generator, pick_device
 from melodygan.engines.gan import MODEL_TYPE, decode_roll
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector
+from melodygan.models.gan import ChordDiscriminator, GanConfig, MelodyGenerator, key_vector, slot_noise
 from melodygan.notes import Note
 from melodygan.pianoroll import frames_to_roll, meter_rows
 from melodygan.piece import Piece
@@ -100,6 +101,40 @@ class PhraseArrays:
         return len(self.pitch)
 
 
+def to_slot_grid(pitch: np.ndarray, onset: np.ndarray, slot_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Move a melody onto the generator's note grid (every ``slot_steps`` 16ths).
+
+    Each slot takes the note sounding at its first step (or, when that step is silent, at the first
+    sounding step inside the slot) for the whole slot; it starts a note where that note started
+    inside the slot or the pitch differs from the slot before. Notes that start and end inside a
+    slot (16ths on an 8th grid) are dropped; a dotted 8th + 16th becomes two 8ths.
+
+    Args:
+        pitch: ``(T,)`` int MIDI pitch per step, -1 = rest; onset: ``(T,)`` bool.
+        slot_steps: grid in steps; ``T`` need not be a multiple (the tail is a shorter slot).
+
+    Returns:
+        ``(pitch, onset)`` of the same length, notes on the grid.
+    """
+    if slot_steps == 1:
+        return pitch.copy(), onset.copy()
+    t = len(pitch)
+    k = -(-t // slot_steps)
+    pad = k * slot_steps - t
+    p = np.concatenate([pitch, np.full(pad, -1, pitch.dtype)]).reshape(k, slot_steps)
+    o = np.concatenate([onset, np.zeros(pad, bool)]).reshape(k, slot_steps)
+    first = np.where((p >= 0).any(1), (p >= 0).argmax(1), 0)  # first sounding step of each slot
+    rows = np.arange(k)
+    slot_p = p[rows, first]  # (K,) -1 where the slot is silent
+    started = o[rows, first] | (o & (p == slot_p[:, None]) & (np.arange(slot_steps) >= first[:, None])).any(1)
+    before = np.concatenate([[-1], slot_p[:-1]])
+    slot_o = (slot_p >= 0) & (started | (slot_p != before))
+    out_p = np.repeat(slot_p, slot_steps)[:t]
+    out_o = np.zeros((k, slot_steps), bool)
+    out_o[:, 0] = slot_o
+    return out_p, out_o.reshape(-1)[:t]
+
+
 def phrases_from_pieces(pieces: list[Piece], config: GanConfig, hop_bars: int = 2) -> tuple[PhraseArrays, dict]:
     """Cut pieces into training windows (see the module docstring).
 
@@ -119,6 +154,9 @@ def phrases_from_pieces(pieces: list[Piece], config: GanConfig, hop_bars: int = 
         if piece.steps_per_quarter != 4:
             counts["skipped_meter"] += 1
             continue
+        if bar % config.slot_steps:
+            counts["skipped_meter"] += 1
+            continue
         first = piece.pickup_steps
         num_bars = (piece.content_end_steps - first) // bar
         if num_bars < n:
@@ -132,6 +170,7 @@ def phrases_from_pieces(pieces: list[Piece], config: GanConfig, hop_bars: int = 
                 continue
             pitch[note.start_steps:min(note.end_steps, total)] = note.pitch
             onset[note.start_steps] = True
+        pitch[first:], onset[first:] = to_slot_grid(pitch[first:], onset[first:], config.slot_steps)
         bits = np.zeros(total, dtype=np.int16)
         for c in piece.chords:
             mask = sum(1 << pc for pc in c.pitch_classes)
@@ -205,9 +244,11 @@ def melody_stats(melodies: list[list[Note]], chords_pcs: list[np.ndarray], keys:
     Returns:
         distinct (share of unique melodies), pc_entropy (bits, over all notes), EB (% bars with no
         sounding note), UPC (distinct pitch classes per bar), QN (% notes >= 3 steps), in_scale,
-        chord_tone (share of notes whose pitch class is in the chord at their onset).
+        chord_tone (share of notes whose pitch class is in the chord at their onset), notes_per_bar,
+        steps (share of intervals between consecutive notes of 1-2 semitones), leaps8 (of >= 8).
     """
     keys_seen = {tuple((n.start_steps, n.duration_steps, n.pitch) for n in m) for m in melodies}
+    jumps = np.array([abs(b.pitch - a.pitch) for m in melodies for a, b in itertools.pairwise(m)])
     hist = np.zeros(12)
     empty = bars = notes = long_notes = in_scale = chord_tone = 0
     upc: list[int] = []
@@ -237,6 +278,8 @@ def melody_stats(melodies: list[list[Note]], chords_pcs: list[np.ndarray], keys:
         "in_scale": in_scale / max(notes, 1),
         "chord_tone": chord_tone / max(notes, 1),
         "notes_per_bar": notes / max(bars, 1),
+        "steps": float(((jumps >= 1) & (jumps <= 2)).mean()) if len(jumps) else 0.0,
+        "leaps8": float((jumps >= 8).mean()) if len(jumps) else 0.0,
     }
 
 
@@ -328,6 +371,7 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
     gen_mon = make_generator(tcfg.seed + 12345)
     mon_zp = torch.randn(len(mon_idx), cfg.z_phrase, generator=gen_mon)
     mon_zb = torch.randn(len(mon_idx), cfg.phrase_bars, cfg.z_bar, generator=gen_mon)
+    mon_noise = slot_noise(len(mon_idx), cfg.phrase_bars, cfg, gen_mon)
     real_melodies, real_bs = _frames_to_melodies(mon_roll.numpy(), mon_meter_np, cfg.pitch_low)
     data_stats = melody_stats(real_melodies, mon_pcs, mon_keys, real_bs, cfg.phrase_bars)
 
@@ -381,12 +425,13 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         real, chords, key, meter = real.to(dev), chords.to(dev), key.to(dev), meter.to(dev)
         z_phrase = torch.randn(b, cfg.z_phrase, generator=noise).to(dev)
         z_bars = torch.randn(b, cfg.phrase_bars, cfg.z_bar, generator=noise).to(dev)
+        choice_noise = slot_noise(b, cfg.phrase_bars, cfg, noise).to(dev)
         gen.train()
         disc.train()
 
         # Discriminator: real vs generated, plus real melodies under another window's chords and key.
         # One discriminator call on the three groups (one spectral-norm power iteration per step).
-        fake, _ = gen(z_phrase, z_bars, chords, key, meter)
+        fake, _ = gen(z_phrase, z_bars, chords, key, meter, noise=choice_noise)
         scores, feats = disc(torch.cat([real, fake.detach(), real]), torch.cat([chords, chords, chords.roll(1, 0)]),
                              torch.cat([key, key, key.roll(1, 0)]), torch.cat([meter, meter, meter]))
         d_real, d_fake, d_mis = scores.split(b)
@@ -419,7 +464,8 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         if step % tcfg.log_every == 0 or step == tcfg.steps:
             n_acc = tcfg.log_every if step % tcfg.log_every == 0 else step % tcfg.log_every
             with torch.no_grad():
-                hard, _ = ema(mon_zp.to(dev), mon_zb.to(dev), mon_chords.to(dev), mon_key.to(dev), mon_meter.to(dev))
+                hard, _ = ema(mon_zp.to(dev), mon_zb.to(dev), mon_chords.to(dev), mon_key.to(dev), mon_meter.to(dev),
+                              noise=mon_noise.to(dev))
             frames = hard.cpu().numpy()
             melodies, bs = _frames_to_melodies(frames, mon_meter_np, cfg.pitch_low)
             stats = melody_stats(melodies, mon_pcs, mon_keys, bs, cfg.phrase_bars)
@@ -434,7 +480,7 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         if step % tcfg.sample_every == 0 or step == tcfg.steps:
             with torch.no_grad():
                 hard, _ = ema(mon_zp[:4].to(dev), mon_zb[:4].to(dev), mon_chords[:4].to(dev), mon_key[:4].to(dev),
-                              mon_meter[:4].to(dev))
+                              mon_meter[:4].to(dev), noise=mon_noise[:4].to(dev))
             save_roll_png(hard.cpu().numpy(), mon_chords[:4], mon_meter_np[:4], cfg.pitch_low,
                           out / "samples" / f"step_{step:06d}.png", f"step {step}")
         if step % tcfg.checkpoint_every == 0 or step == tcfg.steps:

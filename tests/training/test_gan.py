@@ -14,7 +14,14 @@ from melodygan.keys import Key
 from melodygan.models.gan import GanConfig
 from melodygan.notes import Note
 from melodygan.piece import Piece
-from melodygan.training.gan import TrainGanConfig, make_batch, melody_stats, phrases_from_pieces, train_gan
+from melodygan.training.gan import (
+    TrainGanConfig,
+    make_batch,
+    melody_stats,
+    phrases_from_pieces,
+    to_slot_grid,
+    train_gan,
+)
 
 TINY = GanConfig.tiny()  # 12 pitches from C4, 2-bar phrases
 
@@ -38,6 +45,21 @@ def test_phrases_from_pieces_windows_pickup_and_meters():
     assert arrays.chord_bits[0, 1, 0] == (1 << 7) | (1 << 11) | (1 << 2)  # G major in bar 2
     # 6/8: 12 real steps, padding after
     assert (arrays.pitch[3, :, 12:] == -1).all() and arrays.meter[3, 0].sum() == 12
+
+
+def test_to_slot_grid_moves_notes_onto_8ths():
+    # steps:  0  1  2  3  4  5  6  7  8  9
+    pitch = np.array([60, 60, 60, 62, 64, 64, -1, 65, 67, 67], dtype=np.int16)  # dotted 8th C + 16th D, ...
+    onset = np.array([1, 0, 0, 1, 1, 0, 0, 1, 1, 0], dtype=bool)  # ... 8th E, 16th rest, 16th F, 8th G
+    p, o = to_slot_grid(pitch, onset, 2)
+    assert p.tolist() == [60, 60, 60, 60, 64, 64, 65, 65, 67, 67]  # D (a 16th inside a slot) is dropped
+    assert o.tolist() == [1, 0, 0, 0, 1, 0, 1, 0, 1, 0]  # F starts the slot its 16th-late onset fell in
+    # a note struck on an odd step that runs into the next slot starts there; repeated pitches stay apart
+    pitch = np.array([60, 62, 62, 62, 62, 62], dtype=np.int16)
+    onset = np.array([1, 1, 0, 0, 1, 0], dtype=bool)
+    p, o = to_slot_grid(pitch, onset, 2)
+    assert p.tolist() == [60, 60, 62, 62, 62, 62] and o.tolist() == [1, 0, 1, 0, 1, 0]
+    assert to_slot_grid(pitch, onset, 1)[0].tolist() == pitch.tolist()
 
 
 def test_make_batch_transposes_melody_chords_and_key():
