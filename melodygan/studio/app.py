@@ -293,8 +293,10 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
             options: dict[str, Any] = {"num": 1, "bars": req.bars, "key": key, "time_signature": meter,
                                        "tempo_bpm": req.tempo_bpm, "seed": req.seed, "temperature": req.temperature,
                                        "device": settings.device, "genre": req.genre}
-            if req.engine == "hybrid" and settings.gan_checkpoint:
-                # the transformer's chords under the GAN's melody, each from its own checkpoint
+            two_models = req.engine == "hybrid" or (req.engine == "gan" and not chords)
+            if two_models and (settings.ar_checkpoint or settings.gan_checkpoint):
+                # the transformer's chords under the GAN's melody (what the library does for these
+                # engines), in two calls so that each model can come from its own checkpoint
                 progress.step("writing chords with the transformer", 0.05)
                 sheet = generate("ar", chords=chords, checkpoint=settings.ar_checkpoint, **options)[0]
                 progress.step("writing the melody with the GAN", 0.6)

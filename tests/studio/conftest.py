@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +35,22 @@ def client(studio_settings: StudioSettings) -> Iterator[TestClient]:
         yield c
 
 
-def run(client: TestClient, path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
-    """POST a job, wait for it, and return its clips (asserting it succeeded)."""
-    r = client.post(path + "?wait=120", json=body, **kwargs) if body is not None else \
-        client.post(path + "?wait=120", **kwargs)
-    assert r.status_code == 200, r.text
-    job = r.json()
-    assert job["status"] == "done", job
-    return job["result"]["clips"]
+Run = Callable[..., list[dict[str, Any]]]
+
+
+@pytest.fixture
+def run(client: TestClient) -> Run:
+    """``run(path, body=None, **post_kwargs)``: POST a job, wait for it, return its clips (asserting success)."""
+
+    def post(path: str, body: dict[str, Any] | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        r = client.post(path + "?wait=120", json=body, **kwargs) if body is not None else \
+            client.post(path + "?wait=120", **kwargs)
+        assert r.status_code == 200, r.text
+        job = r.json()
+        assert job["status"] == "done", job
+        return job["result"]["clips"]
+
+    return post
 
 
 class LiveServer:
@@ -68,3 +76,9 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def live_server(studio_settings: StudioSettings) -> Iterator[LiveServer]:
+    with LiveServer(studio_settings) as live:
+        yield live
