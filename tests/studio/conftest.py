@@ -82,3 +82,9 @@ class LiveServer:
 def live_server(studio_settings: StudioSettings) -> Iterator[LiveServer]:
     with LiveServer(studio_settings) as live:
         yield live
+
+
+@pytest.fixture
+def live_server_with() -> Callable[[StudioSettings], LiveServer]:
+    """``with live_server_with(settings) as live:`` a real server with settings of the test's own."""
+    return LiveServer

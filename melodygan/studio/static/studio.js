@@ -249,7 +249,9 @@ function showClip(clip, remember = true) {
   stop();
   state.clip = clip;
   if (remember && !state.history.some((c) => c.id === clip.id)) state.history.push(clip);
-  if (state.selection && (state.selection[1] > clip.num_bars)) state.selection = null;
+  if (clip.kind !== "infill" || (state.selection && state.selection[1] > clip.num_bars)) {
+    state.selection = null; $("sel").value = "";
+  }
   $("dl-midi").href = clip.urls.midi + "?download=1";
   $("dl-wav").href = clip.urls.wav + "?download=1";
   $("dl-xml").href = clip.urls.musicxml + "?download=1";
@@ -400,13 +402,11 @@ function draw(playStep = null) {
   // notes: accompaniment first, the melody on top
   for (const t of tracks(clip)) {
     ctx.fillStyle = t.color;
-    for (const [start, dur, pitch, vel] of t.notes) {
+    for (const [start, dur, pitch] of t.notes) {
       const xa = g.x(start) + 0.5, w = Math.max(2, g.x(start + dur) - g.x(start) - 1);
-      ctx.globalAlpha = t.name === "melody" ? 1 : 0.45 + 0.4 * (vel / 127);
       roundRect(ctx, xa, y(pitch) + 0.5, w, Math.max(2, rowH - 1), Math.min(3, rowH / 3));
     }
   }
-  ctx.globalAlpha = 1;
   if (playStep !== null) {
     const px = g.x(playStep);
     ctx.fillStyle = "#c9302c"; ctx.fillRect(px - 1, 0, 2, g.height);
