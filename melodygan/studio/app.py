@@ -191,7 +191,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
             yield
         finally:
             runner.shutdown()
-            files_pool.shutdown()
+            files_pool.shutdown(wait=True)  # renders take a second or two; then nothing writes
             store.close()
 
     app = FastAPI(title="melodygan studio", version=__version__, lifespan=lifespan,

@@ -83,6 +83,7 @@ class ClipStore:
         self.folder = Path(tempfile.mkdtemp(prefix="melodygan-studio-"))
         self.clips: OrderedDict[str, Clip] = OrderedDict()
         self.lock = threading.Lock()
+        self.closed = False
 
     def add(self, kind: str, sheet: Piece, piece: Piece, **fields: Any) -> Clip:
         clip = Clip(id=uuid.uuid4().hex[:10], kind=kind, sheet=sheet, piece=piece, **fields)
@@ -113,6 +114,8 @@ class ClipStore:
         if kind not in FILE_KINDS:
             raise MelodyganError(f"unknown file kind {kind!r}; allowed: {', '.join(FILE_KINDS)}")
         with clip.lock:
+            if self.closed:
+                raise MelodyganError("the studio is stopping")
             if kind not in clip.files or not clip.files[kind].is_file():
                 folder = self.folder / clip.id
                 folder.mkdir(parents=True, exist_ok=True)
@@ -128,7 +131,11 @@ class ClipStore:
     def close(self) -> None:
         """Delete every file the studio wrote or received."""
         with self.lock:
-            self.clips.clear()
+            self.closed = True
+            clips, self.clips = list(self.clips.values()), OrderedDict()
+        for clip in clips:
+            with clip.lock:  # a file being written is finished first, then deleted with the rest
+                pass
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

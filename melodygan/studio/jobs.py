@@ -158,7 +158,8 @@ class JobRunner:
         for j in sorted(finished, key=lambda j: j.created)[:max(0, len(finished) - KEEP_FINISHED)]:
             del self.jobs[j.id]
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait: bool = False) -> None:
+        """Cancel every job; with ``wait``, until the running ones have returned."""
         for job in list(self.jobs.values()):
             self.cancel(job)
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=wait, cancel_futures=True)
