@@ -71,7 +71,7 @@ def _pixels(page: Any) -> dict[str, int]:
     """Counts of the roll's pixels in the melody's, the chords' and the bass's colours."""
     return page.evaluate("""() => {
         const c = document.getElementById('roll'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        const want = {melody: [217, 104, 43], chords: [74, 127, 212], bass: [58, 157, 87]};
+        const want = {melody: [217, 104, 43], chords: [157, 187, 232], bass: [58, 157, 87]};
         const out = {melody: 0, chords: 0, bass: 0};
         for (let i = 0; i < d.length; i += 4) for (const [k, [r, g, b]] of Object.entries(want)) {
             if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 60) out[k]++;
@@ -110,7 +110,7 @@ def test_the_studio_in_a_browser(studio_settings: StudioSettings, live_server_wi
             str(tmp_path / "profile"), executable_path=chromium, headless=True,
             args=[*CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                   f"--use-file-for-fake-audio-capture={hum}"],
-            viewport={"width": 1360, "height": 860}, accept_downloads=True)
+            viewport={"width": 1360, "height": 940}, accept_downloads=True)
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
             errors: list[str] = []

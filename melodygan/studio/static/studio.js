@@ -4,7 +4,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const COLORS = { melody: "#d9682b", Chords: "#4a7fd4", Bass: "#3a9d57", other: "#8a8f98" };
+// the melody strong and outlined, the chord voicings (which share its register) a lighter blue
+const COLORS = { melody: "#d9682b", Chords: "#9dbbe8", Bass: "#3a9d57", other: "#b4b8bf" };
 const ROLL = { left: 40, barRow: 18, chordRow: 24, bottom: 6, height: 380, minBarPx: 70 };
 
 const state = {
@@ -405,6 +406,7 @@ function draw(playStep = null) {
     for (const [start, dur, pitch] of t.notes) {
       const xa = g.x(start) + 0.5, w = Math.max(2, g.x(start + dur) - g.x(start) - 1);
       roundRect(ctx, xa, y(pitch) + 0.5, w, Math.max(2, rowH - 1), Math.min(3, rowH / 3));
+      if (t.name === "melody") { ctx.strokeStyle = "#8f3c0e"; ctx.lineWidth = 1; ctx.stroke(); }
     }
   }
   if (playStep !== null) {
