@@ -589,7 +589,8 @@ def _run_studio(args: argparse.Namespace) -> int:
         raise MelodyganError("--max-upload-mb must be in (0, 2000] and --workers >= 1")
     settings = StudioSettings(ar_checkpoint=args.ar_checkpoint, gan_checkpoint=args.gan_checkpoint,
                               harmonizer_checkpoint=args.harmonizer_checkpoint, device=args.device,
-                              max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), workers=args.workers)
+                              max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), workers=args.workers,
+                              warm_up=True)
     serve(args.host, args.port, open_browser=args.open, allow_remote=args.allow_remote, settings=settings)
     return 0
 

@@ -63,6 +63,7 @@ class StudioSettings:
     max_upload_bytes: int = 20 * 1024 * 1024
     workers: int = 2
     allowed_hosts: list[str] | None = None
+    warm_up: bool = False  # load the models in the background at start, so the first job is quick
 
 
 # --- request bodies ---------------------------------------------------------------------------
@@ -187,6 +188,8 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.warm_up:
+            runner.submit("warm-up", warm_up)
         try:
             yield
         finally:
@@ -222,6 +225,14 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
         return JSONResponse({"error": "; ".join(parts) or "invalid request",
                              "detail": [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]},
                             status_code=422)
+
+    def warm_up(progress: Progress) -> dict[str, Any]:
+        from melodygan.engines.harmonize import load_harmonizer
+        from melodygan.engines.leadsheet import load_model
+
+        load_model(settings.ar_checkpoint, settings.device)
+        load_harmonizer(settings.harmonizer_checkpoint)
+        return {}
 
     def clip_of(clip_id: str) -> Clip:
         try:

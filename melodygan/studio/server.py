@@ -39,7 +39,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, *, open_browser: bool = Fal
     check_host(host, allow_remote)
     if not 0 <= port <= 65535:
         raise MelodyganError(f"--port {port} must be 0..65535")
-    settings = settings or StudioSettings()
+    settings = settings or StudioSettings(warm_up=True)
     if settings.allowed_hosts is None and not allow_remote:
         settings.allowed_hosts = [*LOOPBACK_HOSTS, host]
     app = create_app(settings)
