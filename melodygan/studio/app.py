@@ -40,6 +40,9 @@ BASSES = ("root", "root-fifth", "walking", "none")
 PARTS = ("melody", "chords", "both")
 CHORD_RATES = ("auto", "beat", "half-bar", "bar")
 MAX_BARS = 64
+WAIT = "seconds to wait for the result (0: answer 202 with the job at once)"
+Wait = Annotated[float, Query(ge=0, le=600, description=WAIT)]
+PollWait = Annotated[float, Query(ge=0, le=60, description="seconds to wait for the job to end")]
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
 
@@ -178,6 +181,49 @@ def sniff(suffix: str, head: bytes) -> str | None:
     return None
 
 
+def _schema_rows(schema: dict[str, Any], components: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(name, type and default, description) of each field of a request body schema."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    rows = []
+    for name, field in schema.get("properties", {}).items():
+        options = field.get("anyOf", [field])
+        kinds = [" | ".join(map(str, o["enum"])) if "enum" in o else o.get("type", "") for o in options]
+        text = " or ".join(k for k in kinds if k)
+        if "default" in field:
+            text += f", default {field['default']!r}"
+        elif name in schema.get("required", []):
+            text += ", required"
+        rows.append((name, text, field.get("description", "")))
+    return rows
+
+
+def api_page(spec: dict[str, Any]) -> str:
+    """The API described from its OpenAPI schema as one plain HTML page (no scripts, works offline)."""
+    from html import escape
+
+    components = spec.get("components", {}).get("schemas", {})
+    parts = [f"<!doctype html><meta charset='utf-8'><title>{escape(spec['info']['title'])} API</title>",
+             "<link rel='stylesheet' href='/static/studio.css'><style>body{padding:16px 24px;max-width:1100px}"
+             "table{border-collapse:collapse;margin:6px 0 18px}td,th{border:1px solid #dcdad4;padding:4px 8px;"
+             "text-align:left;vertical-align:top}code{font-size:13px}h3{color:#23262b;font-size:15px;margin-top:22px}</style>",
+             f"<h1>{escape(spec['info']['title'])} {escape(spec['info']['version'])}: the JSON API</h1>",
+             f"<p>{escape(spec['info'].get('description', ''))}</p>",
+             "<p>The machine-readable schema: <a href='/openapi.json'>/openapi.json</a>.</p>"]
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            parts.append(f"<h3><code>{method.upper()} {escape(path)}</code></h3><p>{escape(op.get('summary', ''))}</p>")
+            rows = [(p["name"], f"{p.get('in', '')} {p.get('schema', {}).get('type', '')}".strip(),
+                     p.get("description", "")) for p in op.get("parameters", [])]
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                rows += _schema_rows(media.get("schema", {}), components)
+            if rows:
+                parts.append("<table><tr><th>field</th><th>type</th><th>meaning</th></tr>" + "".join(
+                    f"<tr><td><code>{escape(a)}</code></td><td>{escape(b)}</td><td>{escape(c)}</td></tr>"
+                    for a, b, c in rows) + "</table>")
+    return "\n".join(parts)
+
+
 # --- the app ------------------------------------------------------------------------------------
 def create_app(settings: StudioSettings | None = None) -> FastAPI:
     """The studio's ASGI app (serve it with uvicorn, or call it through a test client)."""
@@ -197,7 +243,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
             files_pool.shutdown(wait=True)  # renders take a second or two; then nothing writes
             store.close()
 
-    app = FastAPI(title="melodygan studio", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="melodygan studio", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Generate lead sheets, harmonize melodies, regenerate bars, and download MIDI, "
                               "WAV and MusicXML. Model work runs as jobs: POST starts one (202), "
                               "`GET /api/jobs/{id}` reports it, `DELETE` cancels it; `?wait=SECONDS` on a POST "
@@ -274,6 +320,10 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"),
                             headers={"Cache-Control": "no-store"})
 
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return HTMLResponse(api_page(app.openapi()))
+
     @app.get("/api/info", summary="What the studio offers: engines, styles, keys, meters, limits")
     async def info() -> dict[str, Any]:
         from melodygan.tokens import METERS
@@ -288,7 +338,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
 
     # --- jobs ----------------------------------------------------------------------------------
     @app.post("/api/generate", status_code=202, summary="Generate a lead-sheet clip (melody + chords + arrangement)")
-    async def generate_clip(req: GenerateRequest, wait: float = Query(0, ge=0, le=600)) -> JSONResponse:
+    async def generate_clip(req: GenerateRequest, wait: Wait = 0) -> JSONResponse:
         meter, key = _meter(req.meter), _key(req.key)
         chords = req.chords.strip() if req.chords and req.chords.strip() else None
         if chords:
@@ -330,7 +380,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
                      tempo_bpm: Annotated[float | None, Form(description="recordings: the tempo (default: "
                                                                         "estimated)")] = None,
                      melody_track: Annotated[str | None, Form(description="MIDI track / part with the melody")] = None,
-                     wait: float = Query(0, ge=0, le=600)) -> JSONResponse:
+                     wait: Wait = 0) -> JSONResponse:
         name = Path(file.filename or "upload").name[:120]
         suffix = Path(name).suffix.lower()
         if suffix not in SCORE_SUFFIXES:
@@ -374,7 +424,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
         return await start("upload", work, wait)
 
     @app.post("/api/harmonize", status_code=202, summary="Harmonize a clip's melody: new chords and accompaniment")
-    async def harmonize_clip(req: HarmonizeRequest, wait: float = Query(0, ge=0, le=600)) -> JSONResponse:
+    async def harmonize_clip(req: HarmonizeRequest, wait: Wait = 0) -> JSONResponse:
         clip = clip_of(req.clip)
         key = _key(req.key)
         if not clip.sheet.melody:
@@ -418,7 +468,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
 
     @app.post("/api/infill", status_code=202,
               summary="Regenerate some bars of a clip (melody, chords or both), keeping every other bar")
-    async def infill_clip(req: InfillRequest, wait: float = Query(0, ge=0, le=600)) -> JSONResponse:
+    async def infill_clip(req: InfillRequest, wait: Wait = 0) -> JSONResponse:
         from melodygan.engines.infill import parse_bars
 
         clip = clip_of(req.clip)
@@ -445,7 +495,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
         return await start("infill", work, wait)
 
     @app.post("/api/vary", status_code=202, summary="Variations: same chords with a new melody, or new chords")
-    async def vary_clip(req: VaryRequest, wait: float = Query(0, ge=0, le=600)) -> JSONResponse:
+    async def vary_clip(req: VaryRequest, wait: Wait = 0) -> JSONResponse:
         clip = clip_of(req.clip)
         if req.keep == "chords" and not clip.sheet.chords:
             raise HTTPException(400, "this clip has no chords to keep: harmonize it first")
@@ -483,7 +533,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
         return await start("vary", work, wait)
 
     @app.post("/api/arrange", status_code=202, summary="The same lead sheet with another accompaniment and bass")
-    async def arrange_clip(req: ArrangeRequest, wait: float = Query(0, ge=0, le=600)) -> JSONResponse:
+    async def arrange_clip(req: ArrangeRequest, wait: Wait = 0) -> JSONResponse:
         clip = clip_of(req.clip)
         if not clip.sheet.chords:
             raise HTTPException(400, "this clip has no chord symbols to arrange: harmonize it first")
@@ -499,7 +549,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
         return await start("arrange", work, wait)
 
     @app.get("/api/jobs/{job_id}", summary="A job's status, stage, progress and (when done) result")
-    async def job_status(job_id: str, wait: float = Query(0, ge=0, le=60)) -> JSONResponse:
+    async def job_status(job_id: str, wait: PollWait = 0) -> JSONResponse:
         job = runner.get(job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id!r}")

@@ -63,6 +63,8 @@ def test_page_static_files_info_and_openapi(client: TestClient) -> None:
     info = client.get("/api/info").json()
     assert info["engines"] == ["ar", "gan", "hybrid"] and "G" in info["keys"] and "6/8" in info["meters"]
     assert "none" in info["accompaniments"] and info["checkpoints"]["ar"] != "shipped"
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "POST /api/infill" in docs.text and "https://" not in docs.text
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/api/generate", "/api/upload", "/api/harmonize", "/api/infill", "/api/vary", "/api/arrange",
                  "/api/jobs/{job_id}", "/api/clips", "/api/clips/{clip_id}", "/api/clips/{clip_id}/{kind}"):
