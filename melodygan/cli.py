@@ -568,10 +568,9 @@ def _add_studio(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--allow-remote", action="store_true",
                    help="let other machines reach the studio (it has no login: trusted networks only)")
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
-    p.add_argument("--ar-checkpoint", default=None, metavar="DIR", help="transformer checkpoint (default: shipped)")
-    p.add_argument("--gan-checkpoint", default=None, metavar="DIR", help="GAN checkpoint (default: shipped)")
-    p.add_argument("--harmonizer-checkpoint", default=None, metavar="DIR",
-                   help="harmonizer checkpoint (default: shipped)")
+    for flag, model in (("ar", "transformer"), ("gan", "GAN"), ("harmonizer", "harmonizer")):
+        p.add_argument(f"--{flag}-checkpoint", default=None, metavar="DIR",
+                       help=f"{model} checkpoint folder (default: %(default)s, the shipped weights)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload accepted, in MB")
     p.add_argument("--workers", type=int, default=2, help="model jobs run at once")

@@ -463,6 +463,8 @@ function tick() {
   if (step > clip.end_steps + 2) return stop();
   draw(Math.min(step, clip.end_steps));
   clock(seconds);
+  const box = $("roll-box"), px = geometry().x(step);  // keep the playhead in view on a long clip
+  if (px < box.scrollLeft || px > box.scrollLeft + box.clientWidth - 40) box.scrollLeft = Math.max(0, px - 60);
   requestAnimationFrame(tick);
 }
 
