@@ -116,7 +116,7 @@ class JobRunner:
         if job.status == "cancelled":
             return
         job.status, job.started = "running", time.monotonic()
-        job.progress.stage = "starting"
+        job.progress.stage = ""  # until the job names its first stage (the page shows its own label)
         log = logging.getLogger("melodygan")
         handler = _ThreadNotes(job.progress.notes)
         log.addHandler(handler)

@@ -6,7 +6,7 @@
 const $ = (id) => document.getElementById(id);
 // the melody strong and outlined, the chord voicings (which share its register) a lighter blue
 const COLORS = { melody: "#d9682b", Chords: "#9dbbe8", Bass: "#3a9d57", other: "#b4b8bf" };
-const ROLL = { left: 40, barRow: 18, chordRow: 24, bottom: 6, height: 380, minBarPx: 70 };
+const ROLL = { left: 40, barRow: 18, chordRow: 24, bottom: 6, height: 380, minStepPx: 3.5 };  // longer clips scroll
 
 const state = {
   info: null, clip: null, history: [], selection: null, job: null, busy: false,
@@ -41,7 +41,8 @@ async function runJob(label, start) {
     let job = await start();
     state.job = job;
     while (job.status === "queued" || job.status === "running") {
-      showJob(job.stage || label, job.progress, job.expected_s, (performance.now() - t0) / 1000);
+      const stage = job.status === "queued" ? "waiting for the job before it" : job.stage || label;
+      showJob(stage, job.progress, job.expected_s, (performance.now() - t0) / 1000);
       await sleep(150);
       job = await api(`/api/jobs/${job.id}`);
       state.job = job;
@@ -300,9 +301,8 @@ function renderHistory() {
 function geometry() {
   const box = $("roll-box");
   const clip = state.clip;
-  const bars = clip ? clip.num_bars + (clip.pickup_steps ? 1 : 0) : 8;
-  const width = Math.max(box.clientWidth - 2, ROLL.left + bars * ROLL.minBarPx + 10);
   const end = clip ? clip.end_steps : 8 * 16;
+  const width = Math.max(box.clientWidth - 2, Math.ceil(ROLL.left + end * ROLL.minStepPx + 10));
   const x0 = ROLL.left, x1 = width - 8;
   const x = (step) => x0 + (step / end) * (x1 - x0);
   return { width, height: ROLL.height, end, x, x0, x1 };
