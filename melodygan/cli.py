@@ -565,6 +565,43 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- studio -----------------------------------------------------------------------------------
+def _add_studio(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("studio", help="the local web app: generate, harmonize, hum, listen, edit bars, download",
+                       formatter_class=_FMT,
+                       description="Serve melodygan studio, a page in your browser over the library, on this "
+                                   "machine only (unless --allow-remote). Needs: pip install 'melodygan[studio]'.")
+    p.add_argument("--port", type=int, default=8765, help="TCP port")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on; a non-loopback one needs --allow-remote")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="let other machines reach the studio (it has no login: trusted networks only)")
+    p.add_argument("--open", action="store_true", help="open the page in the default browser")
+    for flag, model in (("ar", "transformer"), ("gan", "GAN"), ("harmonizer", "harmonizer")):
+        p.add_argument(f"--{flag}-checkpoint", default=None, metavar="DIR",
+                       help=f"{model} checkpoint folder (default: %(default)s, the shipped weights)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload accepted, in MB")
+    p.add_argument("--workers", type=int, default=2, help="model jobs run at once")
+    p.set_defaults(func=_run_studio)
+
+
+def _run_studio(args: argparse.Namespace) -> int:
+    try:
+        from melodygan.studio.app import StudioSettings
+        from melodygan.studio.server import serve
+    except ImportError as e:
+        raise MelodyganError(f"the studio needs its extra ({e.name} is missing): pip install 'melodygan[studio]'") \
+            from None
+    if not 0 < args.max_upload_mb <= 2000 or args.workers < 1:
+        raise MelodyganError("--max-upload-mb must be in (0, 2000] and --workers >= 1")
+    settings = StudioSettings(ar_checkpoint=args.ar_checkpoint, gan_checkpoint=args.gan_checkpoint,
+                              harmonizer_checkpoint=args.harmonizer_checkpoint, device=args.device,
+                              max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), workers=args.workers,
+                              warm_up=True)
+    serve(args.host, args.port, open_browser=args.open, allow_remote=args.allow_remote, settings=settings)
+    return 0
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     _add_generate,
     _add_harmonize,
@@ -575,6 +612,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore
     _add_train,
     _add_evaluate,
     _add_tokens,
+    _add_studio,
 ]
 
 

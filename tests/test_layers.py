@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("engines",),
     ("training",),
     ("evaluate", "listener"),  # the quality checks: reports, the listener-style classifier test
-    ("cli", "__main__", "__init__"),
+    ("cli", "studio", "__main__", "__init__"),  # the user's doors: the command line, the web app
 ]
 FORMAT_LIBRARIES = ("pretty_midi", "mido", "music21", "librosa", "fluidsynth", "soundfile", "matplotlib",
                     "symusic", "audioread")
