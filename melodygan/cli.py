@@ -429,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="melodygan", description="Generate music and harmonize melodies.",
                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"melodygan {__version__}")
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                        help="raise (or lower) a reader's bound, e.g. --limit score_minutes=240 (0 = none); "
+                             "names and defaults in docs/formats.md#limits")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for add in COMMANDS:
@@ -455,12 +458,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.addHandler(handler)
     old_level = log.level
     log.setLevel(logging.INFO)
+    import os
+
+    from melodygan import limits
+
+    saved_limits = os.environ.get(limits.ENV)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")  # each distinct warning once
+            limits.set_from_flags(args.limit)
             code = int(args.func(args) or 0)
     except MelodyganError as e:
-        print(f"melodygan: error: {e}", file=sys.stderr)
+        print(f"melodygan: error: {_one_line(str(e))}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the file system refused: read-only, full, a path through a file
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"melodygan: error: cannot use{where}: {_one_line(e.strerror or str(e))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("melodygan: error: out of memory; try a smaller input or lower a --limit", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("melodygan: interrupted", file=sys.stderr)
@@ -468,11 +484,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         log.removeHandler(handler)
         log.setLevel(old_level)
+        if saved_limits is None:
+            os.environ.pop(limits.ENV, None)
+        else:
+            os.environ[limits.ENV] = saved_limits
     for w in caught:
         if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)) \
                 and not str(w.filename).startswith(str(Path(__file__).parent)):
             continue  # other libraries' deprecation notices are not the user's business
         notes.append(f"warning: {str(w.message).strip()}")
-    for line in notes:
-        print(f"melodygan: {line}", file=sys.stderr)
+    for line in dict.fromkeys(notes):
+        print(f"melodygan: {_one_line(line)}", file=sys.stderr)
     return code
+
+
+def _one_line(text: str) -> str:
+    """A message as one line (a library's multi-line text folded at its line breaks)."""
+    return " ".join(part.strip() for part in text.strip().splitlines() if part.strip()) or "(no message)"
