@@ -275,7 +275,8 @@ def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--out", required=True, metavar="RUN", help="run folder: checkpoint, best/, resume.pt, "
                                                              "metrics.jsonl, loss.png")
     p.add_argument("--size", default="base", choices=("tiny", "small", "base", "gpu"), help="model size preset")
-    p.add_argument("--steps", type=int, default=1100, help="optimizer steps")
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps (default 1100; with --resume: the run's own, or N to extend it to N)")
     p.add_argument("--batch-size", type=int, default=16, help="global batch (split across processes)")
     p.add_argument("--window", type=int, default=256, help="tokens per training window")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
@@ -291,11 +292,13 @@ def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[t
                    help="bf16 autocast (auto: on CUDA only; slower on CPUs without AVX-512 bf16)")
     p.add_argument("--device", default=None, help="cpu, cuda (default: CUDA when available)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train_ar)
 
 
 def _run_train_ar(args: argparse.Namespace) -> int:
+    import dataclasses
     import json
 
     import torch
@@ -308,8 +311,10 @@ def _run_train_ar(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.resume and (Path(args.out) / "config.json").is_file():
         config, model_config = load_run_config(args.out)
+        if args.steps is not None:  # extend (or shorten) the run
+            config = dataclasses.replace(config, steps=args.steps)
     else:
-        config = TrainConfig(steps=args.steps, batch_size=args.batch_size, window_tokens=args.window, lr=args.lr,
+        config = TrainConfig(steps=args.steps or TrainConfig.steps, batch_size=args.batch_size, window_tokens=args.window, lr=args.lr,
                              warmup_steps=args.warmup, normalize_key=not args.no_normalize_key,
                              augment_semitones=args.augment, eval_every=args.eval_every, seed=args.seed,
                              harmonize_fraction=args.harmonize_fraction,
@@ -321,7 +326,7 @@ def _run_train_ar(args: argparse.Namespace) -> int:
         raise MelodyganError("give --data DIR (folk) and/or --pop DIR (folders written by `melodygan preprocess`)")
     result = train({g: load_pieces(d, "train") for g, d in folders.items()},
                    {g: load_pieces(d, "valid") for g, d in folders.items()}, args.out, config, model_config,
-                   resume=args.resume, device=args.device, progress=not args.quiet)
+                   resume=args.resume, device=args.device, progress=not args.quiet, force=args.force)
     print(json.dumps(result))
     return 0
 
@@ -339,6 +344,7 @@ def _add_train_harmonizer(models: argparse._SubParsersAction) -> None:  # type: 
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
     p.set_defaults(func=_run_train_harmonizer)
 
 
@@ -357,7 +363,8 @@ def _run_train_harmonizer(args: argparse.Namespace) -> int:
     valid = {g: load_pieces(d, "valid") for g, d in folders.items()}
     mcfg = HarmonizerConfig.tiny() if args.size == "tiny" else HarmonizerConfig()
     tcfg = HarmonizerTrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
-    extra = train_harmonizer(args.out, train, valid, model_config=mcfg, train_config=tcfg, resume=args.resume)
+    extra = train_harmonizer(args.out, train, valid, model_config=mcfg, train_config=tcfg, resume=args.resume,
+                             force=args.force)
     print(f"wrote {args.out}/best ({extra['epochs']} epochs, best valid root {extra['best_valid_root']:.3f})")
     return 0
 
@@ -370,6 +377,7 @@ def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--batch-size", type=int, default=32, help="phrases per step")
     p.add_argument("--seed", type=int, default=1, help="seed of every random draw (same seed, same weights)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.set_defaults(func=_run_train_gan)
 
@@ -378,7 +386,7 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     from melodygan.training.gan import train_gan_from_dir
 
     train_gan_from_dir(args.data, args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                       resume=args.resume, device=args.device)
+                       resume=args.resume, device=args.device, force=args.force)
     print(f"wrote {args.out}")
     return 0
 
