@@ -126,6 +126,6 @@ def test_one_training_per_folder(tmp_path: Path) -> None:
 
 def test_non_finite_steps_are_skipped_then_the_run_stops(tmp_path: Path) -> None:
     huge = TrainConfig(**{**CONFIG.__dict__, "lr": 1e30, "steps": 40, "eval_every": 40})
-    with pytest.warns(UserWarning, match="non-finite"), pytest.raises(MelodyganError, match="in a row|NaN"):
+    with pytest.warns(UserWarning, match="non-finite"), pytest.raises(MelodyganError, match=r"in a row|NaN"):
         _train(tmp_path / "run", huge)
     assert not (tmp_path / "run" / "best").exists()  # nothing non-finite was ever saved
