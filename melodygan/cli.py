@@ -314,7 +314,8 @@ def _run_train_ar(args: argparse.Namespace) -> int:
         if args.steps is not None:  # extend (or shorten) the run
             config = dataclasses.replace(config, steps=args.steps)
     else:
-        config = TrainConfig(steps=args.steps or TrainConfig.steps, batch_size=args.batch_size, window_tokens=args.window, lr=args.lr,
+        config = TrainConfig(steps=args.steps or TrainConfig.steps, batch_size=args.batch_size,
+                             window_tokens=args.window, lr=args.lr,
                              warmup_steps=args.warmup, normalize_key=not args.no_normalize_key,
                              augment_semitones=args.augment, eval_every=args.eval_every, seed=args.seed,
                              harmonize_fraction=args.harmonize_fraction,
