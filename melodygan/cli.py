@@ -11,13 +11,17 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from melodygan import __version__
 from melodygan.errors import MelodyganError
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors print one line (plus usage) and exit 2."""
+    """ArgumentParser whose usage errors print one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"melodygan: error: {message} (see `{self.prog} --help`)\n")
 
 
 # Each subcommand: `_add_<name>(sub)` declares its flags, `_run_<name>(args)` calls one library
@@ -155,23 +159,55 @@ def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
                         force=args.force)
 
 
+def _outputs_of(path: Path, args: argparse.Namespace) -> list[str]:
+    """The file names :func:`_export` writes for one piece at ``path``."""
+    names = [path.name]
+    names += [path.with_suffix(s).name for s, on in ((".wav", args.wav), (".musicxml", args.musicxml),
+                                                     (".png", args.png)) if on]
+    return names
+
+
+def _export_batch(pieces: list[object], paths: list[Path], args: argparse.Namespace) -> list[list[Path]]:
+    """Export every piece, all-or-nothing: every output name is checked before any work and the
+    files appear only when the whole batch is written (:func:`melodygan.files.staged_outputs`)."""
+    from melodygan.files import staged_outputs
+
+    folder = paths[0].parent
+    names = [n for p in paths for n in _outputs_of(p, args)]
+    written: list[list[Path]] = []
+    with staged_outputs(folder, names, force=args.force) as stage:
+        for piece, path in zip(pieces, paths):
+            written.append([folder / w.name for w in _export(piece, stage / path.name, args)])
+    return written
+
+
+def _check_batch(paths: list[Path], args: argparse.Namespace) -> None:
+    """Refuse a batch whose outputs exist (without --force) before the pieces are made."""
+    from melodygan.files import check_writable
+
+    for path in paths:
+        for name in _outputs_of(path, args):
+            taken = path.parent / name
+            if taken.exists() and not args.force:
+                raise MelodyganError(f"{taken} exists; use --force to replace it or choose another --out")
+            check_writable(taken, args.force)
+
+
 def _run_generate(args: argparse.Namespace) -> int:
     from melodygan.engines.generate import generate
 
     out = Path(args.out)
     paths = [out / f"clip-{i + 1:03d}.mid" for i in range(max(args.num, 0))]
-    taken = [p for p in paths if p.exists()]
-    if taken and not args.force:
-        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    _check_batch(paths, args)
     pieces = generate(args.engine, num=args.num, bars=args.bars, key=args.key, time_signature=_parse_meter(args.meter),
                       tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                       checkpoint=args.checkpoint, device=args.device, genre=args.genre,
                       candidates=args.candidates)
-    out.mkdir(parents=True, exist_ok=True)
-    for piece, path in zip(pieces, paths):
-        for written in _export(piece, path, args):
-            print(written)
+    if paths:
+        for files in _export_batch(list(pieces), paths, args):
+            for written in files:
+                print(written)
     return 0
 
 
@@ -215,9 +251,7 @@ def _run_harmonize(args: argparse.Namespace) -> int:
     if not 1 <= args.num <= 32:
         raise MelodyganError(f"--num {args.num} must be 1..32")
     paths = [path] if args.num == 1 else [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(args.num)]
-    taken = [p for p in paths if p.exists()]
-    if taken and not args.force:
-        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    _check_batch(paths, args)
     parse_fix(args.fix)  # a bad --fix is refused before any reading or writing
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
@@ -233,10 +267,9 @@ def _run_harmonize(args: argparse.Namespace) -> int:
                        num=args.num, seed=args.seed, style=args.style, checkpoint=args.checkpoint,
                        temperature=args.temperature)
     pieces = result if isinstance(result, list) else [result]
-    path.parent.mkdir(parents=True, exist_ok=True)
     print(f"key: {pieces[0].key.name}")
-    for piece, out in zip(pieces, paths):
-        for written in _export(piece, out, args):
+    for piece, files in zip(pieces, _export_batch(list(pieces), paths, args)):
+        for written in files:
             print(written)
         print("chords: " + " ".join(c.symbol() for c in piece.chords))
     return 0
