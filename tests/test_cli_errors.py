@@ -164,7 +164,7 @@ def test_file_system_refusals_are_one_line(tmp_path: Path, monkeypatch: pytest.M
 
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    with pytest.raises(MelodyganError, match="part of the path is a file|in the way"), \
+    with pytest.raises(MelodyganError, match=r"part of the path is a file|in the way"), \
             atomic_output(a_file / "sub" / "x.mid"):
         pass
 
