@@ -143,3 +143,28 @@ def test_limit_flag_and_environment(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["--limit", "notes=50", "harmonize", str(path), "--out", str(tmp_path / "o.mid")]) == 0
     assert main(["--limit", "bogus=1", "tokens"]) == 2
     assert "NAME=VALUE" in capsys.readouterr().err
+
+
+def test_wav_rendering_memory_is_bounded_by_the_block(tmp_path: Path) -> None:
+    import tracemalloc
+
+    import numpy as np
+    import soundfile
+
+    from melodygan.formats.audio import render_midifile, render_wav
+
+    path = _midi(tmp_path / "held.mid", [(0, 480 * 2 * 60, 60)])  # one note held for 60 s
+    tracemalloc.start()
+    render_wav(path, tmp_path / "held.wav", synth="additive", tail_seconds=0.5)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    song = 60.5 * 44100 * 2 * 4  # the whole song as float32 stereo: 21 MB
+    assert peak < song / 3, peak
+    audio, sr = soundfile.read(str(tmp_path / "held.wav"), dtype="float32")
+    assert sr == 44100 and len(audio) >= 60 * 44100
+    whole = render_midifile(mido.MidiFile(str(path)), synth="additive", tail_seconds=0.5)
+    assert np.abs(audio[: 44100 * 10]).max() == pytest.approx(10 ** (-1 / 20), abs=1e-3)
+    assert len(whole) >= len(audio)
+    long = _midi(tmp_path / "long.mid", [(0, 10 * 3600 * 2 * 96, 60)], tpq=96)
+    with pytest.raises(MelodyganError, match="score_minutes"):
+        render_wav(long, tmp_path / "long.wav", synth="additive")
