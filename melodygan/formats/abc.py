@@ -30,7 +30,7 @@ from pathlib import Path
 from melodygan import limits
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError, library_output
-from melodygan.formats.notation import score_to_piece
+from melodygan.formats.notation import check_piece_length, score_to_piece
 from melodygan.piece import Piece
 
 _QUOTED = re.compile(r'"([^"\n]*)"')
@@ -85,6 +85,7 @@ _INLINE_FIELD = re.compile(r"\[([A-Za-z]):([^\]\n]*)\]")
 _NOT_NOTES = re.compile(r'"[^"\n]*"|![^!\n]*!|\+[^+\n]*\+|%.*$|\[[A-Za-z]:[^\]\n]*\]')
 # a note, rest or chord end, then its length: C3, z/2, E3/4, ]2, Z8 (Z, X: whole bars of rest)
 _LENGTH = re.compile(r"([A-Ga-gzxZX\]])[,']*(\d*)(/*)(\d*)")
+_ANY_FIELD = re.compile(r"([MLQ]):([^\]\n|]*)")
 _TUPLET = re.compile(r"\((\d+)(?::(\d*))?(?::(\d*))?")
 _METER = re.compile(r"^\(?(\d+(?:\+\d+)*)\)?/(\d+)$")
 _POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64)
@@ -138,6 +139,8 @@ def check_abc_tune(tune: str, source: object) -> str | None:
         max_line = max(max_line, len(line))
         field = _FIELD.match(line)
         fields = [(field.group(1), field.group(2))] if field else _INLINE_FIELD.findall(line)
+        # music21 also takes a meter, unit length or tempo field in the middle of a line
+        fields += [(m.group(1), m.group(2)) for m in _ANY_FIELD.finditer(line) if m.start() > 0]
         for name, value in fields:
             problem = _field_problem(name.upper() if name in "mlq" else name, value)
             if problem:
@@ -213,7 +216,9 @@ def _parse_tune(text: str, title: str, source: str) -> Piece:
             md = parsed.metadata
             if md is not None and md.title:
                 title = str(md.title)
-            return score_to_piece(parsed, title=title)
+            piece = score_to_piece(parsed, title=title)
+        check_piece_length(piece, source)
+        return piece
     except MelodyganError:
         raise
     except Exception as e:  # music21 raises many exception types for bad input

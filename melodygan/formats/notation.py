@@ -261,11 +261,23 @@ def check_musicxml_bounds(data: bytes, source: object) -> None:
     lim = limits.current()
     limits.check(source, "MusicXML text", round(len(data) / 2**20, 2), "xml_mb", " MB")
     counts = {"depth": 0, "part": 0, "measure": 0, "note": 0}
+    inside: list[str] = []
 
     class _Over(Exception):
         pass
 
+    class _Bad(Exception):
+        pass
+
+    def characters(chars: str) -> None:
+        if inside and inside[-1] in ("beats", "beat-type") and chars.strip():
+            beats = inside[-1] == "beats"
+            problem = meter_problem(chars if beats else "1", "4" if beats else chars)
+            if problem:
+                raise _Bad(problem)
+
     def start(name: str, attrs: Any) -> None:
+        inside.append(name)
         counts["depth"] += 1
         if lim.xml_depth and counts["depth"] > lim.xml_depth:
             raise _Over("depth")
@@ -277,20 +289,57 @@ def check_musicxml_bounds(data: bytes, source: object) -> None:
 
     def end(name: str) -> None:
         counts["depth"] -= 1
+        if inside:
+            inside.pop()
 
     parser = xml.parsers.expat.ParserCreate()
     parser.StartElementHandler = start
     parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
     try:
         parser.Parse(data, True)
+    except _Bad as e:
+        raise MelodyganError(f"{source}: {e}") from None
     except _Over as e:
         what = str(e)
         name = {"depth": "xml_depth", "part": "tracks", "measure": "xml_measures", "note": "notes"}[what]
         text = {"depth": "elements nested deeper than {}", "part": "more than {} parts",
                 "measure": "more than {} measures", "note": "more than {} notes"}[what]
         raise limits.over(source, text.format(getattr(lim, name)), name) from None
-    except xml.parsers.expat.ExpatError:
-        pass  # music21 reports malformed XML in its own words
+    except (xml.parsers.expat.ExpatError, LookupError, ValueError):
+        pass  # malformed XML, an unknown encoding: music21 reports it in its own words
+
+
+_POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64)
+
+
+def meter_problem(numerator: str, denominator: str) -> str | None:
+    """Why a time signature cannot be read (music21 runs for minutes on ``999/4``), or None:
+    the numerator (``3`` or ``3+2``) must add up to 1..64, the denominator one of 1, 2, 4 … 64."""
+    try:
+        num = sum(int(x) for x in numerator.strip().split("+"))
+        den = int(denominator.strip())
+    except ValueError:
+        return f"time signature {numerator.strip()[:20]}/{denominator.strip()[:20]} is not N/D"
+    if not 1 <= num <= 64 or den not in _POWERS_OF_TWO:
+        return f"time signature {num}/{den} is not N/D with N 1..64 and D one of 1, 2, 4 ... 64"
+    return None
+
+
+def check_kern_bounds(text: str, source: object) -> None:
+    """Meter (``*M3/4``) and tempo (``*MM120``) records of a Humdrum file that music21 cannot use."""
+    for m in re.finditer(r"\*M(\d*)/(\d*)", text):
+        problem = meter_problem(m.group(1) or "x", m.group(2) or "x")
+        if problem:
+            raise MelodyganError(f"{source}: {problem}")
+    for m in re.finditer(r"\*MM(\d+(?:\.\d*)?)", text):
+        if not 1 <= float(m.group(1)) <= 1000:
+            raise MelodyganError(f"{source}: tempo *MM{m.group(1)[:20]} is not 1..1000 beats per minute")
+
+
+def check_piece_length(piece: Piece, source: object) -> None:
+    """The ``score_bars`` limit on a piece read from notation (a note of 10^8 quarters)."""
+    limits.check(source, "length", round(piece.end_steps / max(piece.bar_steps, 1)), "score_bars", " bars")
 
 
 def check_notation_bounds(path: Path) -> None:
@@ -301,6 +350,8 @@ def check_notation_bounds(path: Path) -> None:
         check_musicxml_bounds(_mxl_text(path), path)
     elif suffix in (".xml", ".musicxml"):
         check_musicxml_bounds(path.read_bytes(), path)
+    elif suffix == ".krn":
+        check_kern_bounds(path.read_bytes().decode("utf-8", "replace"), path)
 
 
 def read_notation(path: str | Path, melody_track: str | int | None = None) -> Piece:
@@ -325,6 +376,7 @@ def read_notation(path: str | Path, melody_track: str | int | None = None) -> Pi
                     raise MelodyganError(f"{path}: the file holds no tunes")
                 parsed = parsed.scores[0]
             piece = score_to_piece(parsed, melody_part=melody_track, title=None)
+        check_piece_length(piece, path)
     except MelodyganError:
         raise
     except Exception as e:  # music21 raises many exception types for bad input
