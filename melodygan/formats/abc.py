@@ -66,6 +66,10 @@ def normalize_chord_symbols(abc_text: str) -> str:
         try:
             chord = parse_chord_symbol(text)
         except ValueError:
+            # music21 builds a chord symbol from any quoted text; an extension past the 13th
+            # ("A999") sends it into minutes of work, so such text is kept as an annotation
+            if any(int(n) > 13 for n in re.findall(r"\d+", text)):
+                return f'"^{text}"'
             return m.group(0)
         return f'"{chord.symbol()}"'
 
@@ -154,6 +158,10 @@ def check_abc_tune(tune: str, source: object) -> str | None:
                     bar_units = sum(int(x) for x in m.group(1).split("+")) / int(m.group(2)) / unit_len
         if field or line.lstrip().startswith("%"):
             continue
+        if line.split("%")[0].count('"') % 2:
+            # a quoted chord or annotation ends on its line; music21 would read on into the next
+            # lines and can spend minutes on what it finds there
+            return f"unclosed quote in the line {line.strip()[:40]!r}"
         body = _NOT_NOTES.sub(" ", line)
         for what, num, slashes, den in _LENGTH.findall(body):
             if len(slashes) > 6 or (num and int(num) > (lim.score_bars or 2**31 if what in "ZX" else cap)) \
