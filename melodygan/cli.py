@@ -183,8 +183,10 @@ def _export_batch(pieces: list[object], paths: list[Path], args: argparse.Namesp
 
 def _check_batch(paths: list[Path], args: argparse.Namespace) -> None:
     """Refuse a batch whose outputs exist (without --force) before the pieces are made."""
-    from melodygan.files import check_writable
+    from melodygan.files import check_folder, check_writable
 
+    if paths:
+        check_folder(paths[0].parent)
     for path in paths:
         for name in _outputs_of(path, args):
             taken = path.parent / name

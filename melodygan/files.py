@@ -107,6 +107,20 @@ def fs_error(path: str | Path, e: BaseException) -> MelodyganError:
     return MelodyganError(f"cannot write {path}: {reason}")
 
 
+def check_folder(folder: str | Path) -> Path:
+    """Refuse, before any work, a folder that cannot be made or written to: its nearest existing
+    ancestor is a file, or is not writable (a read-only file system, no permission)."""
+    p = Path(folder)
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise MelodyganError(f"cannot create the folder {p}: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise MelodyganError(f"cannot write to {probe}: it is read-only (or not yours)")
+    return p
+
+
 def make_folder(folder: str | Path) -> Path:
     """``mkdir -p`` with one-line errors (a path through a file, a read-only parent)."""
     p = Path(folder)
