@@ -209,11 +209,10 @@ def iter_abc_tunes(abc_text: str, source: str = "<abc>") -> Iterator[Piece | str
 
 def _parse_tune(text: str, title: str, source: str) -> Piece:
     """One tune's text → Piece, after the checks; every failure becomes a MelodyganError."""
-    from music21 import converter, stream
-
     problem = check_abc_tune(text, source)
     if problem:
         raise MelodyganError(problem)
+    from music21 import converter, stream  # a second or two, only for a tune that passed the checks
     try:
         with limits.time_limit(source, "reading the tune"), library_output("music21"):
             parsed = converter.parseData(normalize_chord_symbols(text), format="abc")

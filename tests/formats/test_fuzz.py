@@ -4,9 +4,11 @@ cases, with a report) is ``scripts/fuzz_readers.py``; it shares the seeds and mu
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,7 +35,9 @@ def _seeds() -> dict[str, bytes]:
 
 @functools.cache
 def _folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="melodygan-fuzz-"))
+    folder = Path(tempfile.mkdtemp(prefix="melodygan-fuzz-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def _settings(cases: int) -> settings:

@@ -72,7 +72,7 @@ def test_abc_bad_lengths_meters_tempos_are_refused_before_music21(tmp_path: Path
         t0 = time.time()
         with pytest.raises(MelodyganError, match="tune 1"):
             read_score(path)
-        assert time.time() - t0 < 3, name
+        assert time.time() - t0 < 5, name  # no music21 parse runs (a busy machine allowed for)
 
 
 def test_abc_tunes_and_line_limits(tmp_path: Path) -> None:
