@@ -516,8 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"melodygan: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:  # the file system refused: read-only, full, a path through a file
-        where = f" {e.filename}" if getattr(e, "filename", None) else ""
-        print(f"melodygan: error: cannot use{where}: {_one_line(e.strerror or str(e))}", file=sys.stderr)
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"melodygan: error: file system: {where}{_one_line(e.strerror or str(e))}", file=sys.stderr)
         return 2
     except MemoryError:
         print("melodygan: error: out of memory; try a smaller input or lower a --limit", file=sys.stderr)

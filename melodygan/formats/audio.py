@@ -35,7 +35,7 @@ import mido
 import numpy as np
 
 from melodygan.errors import MelodyganError
-from melodygan.files import atomic_output, check_writable, output_path
+from melodygan.files import atomic_output, check_writable, fs_error, output_path
 from melodygan.piece import Piece
 
 DEFAULT_SAMPLE_RATE = 44100
@@ -383,11 +383,17 @@ class _Spool:
         self.file: IO[bytes] = tempfile.TemporaryFile(dir=folder, prefix=".render-")  # noqa: SIM115 (closed by close())
         self.maxima: list[float] = []
         self.frames = 0
-        with library_output("FluidSynth"):  # its own stderr lines (a missing preset …) as one warning
-            for block in blocks:
-                self.file.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
-                self.maxima.append(_peak(block))
-                self.frames += len(block)
+        try:
+            with library_output("FluidSynth"):  # its own stderr lines (a missing preset …) as one warning
+                for block in blocks:
+                    self.file.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+                    self.maxima.append(_peak(block))
+                    self.frames += len(block)
+        except OSError as e:  # a full disk while rendering
+            self.file.close()
+            shown = folder.parent if folder.name.startswith(".staging-") else folder
+            raise MelodyganError(f"cannot write the audio being rendered in {shown}: "
+                                 f"{fs_error(shown, e).args[0].split(': ', 1)[-1]}") from None
         self.peak = max(self.maxima, default=0.0)
 
     def read(self, start: int, stop: int) -> np.ndarray:
