@@ -73,6 +73,8 @@ def test_bad_invocations_of_every_command(tmp_path: Path, capsys: pytest.Capture
     ok_abc = tmp_path / "ok.abc"
     ok_abc.write_text("X:1\nT:t\nM:4/4\nL:1/8\nK:C\nCDEF GABc|c4 G4|]\n")
     bad = _bad_checkpoints(tmp_path / "ck", ar_checkpoint)
+    broken_run = tmp_path / "broken-run"
+    shutil.copytree(bad["config-not-json"], broken_run)
     table: list[list[str]] = [
         ["generate", "--out", str(tmp_path / "g"), "--meter", "4/x"],
         ["generate", "--out", str(tmp_path / "g"), "--bogus"],
@@ -92,6 +94,7 @@ def test_bad_invocations_of_every_command(tmp_path: Path, capsys: pytest.Capture
         ["train", "ar", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "t")],
         ["train", "gan", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "t"), "--resume"],
         ["train", "harmonizer", "--out", str(tmp_path / "t")],
+        ["train", "ar", "--data", str(tmp_path / "none"), "--out", str(broken_run), "--resume"],
         ["evaluate", "--engine", "nope", "--data", str(ok_abc), "--out", str(tmp_path / "e")],
         ["--limit", "nonsense", "tokens"],
         ["nocommand"],

@@ -44,6 +44,7 @@ from melodygan.checkpoints import (
     config_from_dict,
     load_checkpoint,
     load_resume_state,
+    read_checkpoint_meta,
     restoring,
     save_checkpoint,
     trim_metrics,
@@ -395,6 +396,8 @@ def _fit(train_pieces: Corpus, valid_pieces: Corpus, out: Path, config: TrainCon
 
 
 def load_run_config(out_dir: str | Path) -> tuple[TrainConfig, TransformerConfig]:
-    """The configs a run was started with (for ``--resume``)."""
-    meta = json.loads((Path(out_dir) / "config.json").read_text())
-    return config_from_dict(TrainConfig, meta["extra"]["train"]), config_from_dict(TransformerConfig, meta["config"])
+    """The configs a run was started with (for ``--resume``); one MelodyganError line when unreadable."""
+    meta = read_checkpoint_meta(out_dir)
+    with restoring(Path(out_dir) / "config.json"):
+        train_config = config_from_dict(TrainConfig, meta["extra"]["train"])
+        return train_config, config_from_dict(TransformerConfig, meta["config"])

@@ -129,3 +129,26 @@ def test_non_finite_steps_are_skipped_then_the_run_stops(tmp_path: Path) -> None
     with pytest.warns(UserWarning, match="non-finite"), pytest.raises(MelodyganError, match=r"in a row|NaN"):
         _train(tmp_path / "run", huge)
     assert not (tmp_path / "run" / "best").exists()  # nothing non-finite was ever saved
+
+
+def test_a_run_folder_of_the_old_layout_resumes(tmp_path: Path, unbroken: dict[str, torch.Tensor],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain files in the run folder (no .steps/current): resumed, then turned into the new layout."""
+    import shutil
+
+    out = tmp_path / "run"
+    monkeypatch.setenv(CRASH_ENV, "written:3")  # stop before the last save: the step-4 checkpoint is current
+    _crash_counts.clear()
+    with pytest.raises(SimulatedCrash):
+        _train(out)
+    monkeypatch.delenv(CRASH_ENV)
+    shutil.rmtree(next(p for p in (out / ".steps").iterdir() if p.name.endswith(".tmp")))
+    for link in [p for p in out.iterdir() if p.is_symlink() and p.name != "current"]:
+        target = link.resolve()
+        link.unlink()
+        (shutil.copytree if target.is_dir() else shutil.copy2)(target, link)
+    (out / "current").unlink()
+    shutil.rmtree(out / ".steps")
+    _train(out, resume=True)
+    assert (out / "current").is_symlink() and (out / "best").is_symlink()
+    assert _same(_weights(out), unbroken)
