@@ -424,8 +424,10 @@ class TrainingRun:
                     shutil.rmtree(unit, ignore_errors=True)
         for p in self.out.glob(".current.tmp-*"):
             p.unlink(missing_ok=True)
-        for p in self.out.glob(".*.tmp-*"):  # an atomic_output temporary of an old-layout run
-            if p.is_file():
+        for p in [*self.out.glob(".*.tmp-*"), *self.out.glob(".*.old-*")]:  # atomic_output, save_checkpoint_folder
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
                 p.unlink(missing_ok=True)
         if current is not None and current.is_dir():
             self._link_entries(current)
