@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from melodygan import __version__
 from melodygan.errors import MelodyganError
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors print one line (plus usage) and exit 2."""
+    """ArgumentParser whose usage errors print one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"melodygan: error: {message} (see `{self.prog} --help`)\n")
 
 
 # Each subcommand: `_add_<name>(sub)` declares its flags, `_run_<name>(args)` calls one library
@@ -168,23 +171,57 @@ def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
                         force=args.force)
 
 
+def _outputs_of(path: Path, args: argparse.Namespace) -> list[str]:
+    """The file names :func:`_export` writes for one piece at ``path``."""
+    names = [path.name]
+    names += [path.with_suffix(s).name for s, on in ((".wav", args.wav), (".musicxml", args.musicxml),
+                                                     (".png", args.png)) if on]
+    return names
+
+
+def _export_batch(pieces: list[object], paths: list[Path], args: argparse.Namespace) -> list[list[Path]]:
+    """Export every piece, all-or-nothing: every output name is checked before any work and the
+    files appear only when the whole batch is written (:func:`melodygan.files.staged_outputs`)."""
+    from melodygan.files import staged_outputs
+
+    folder = paths[0].parent
+    names = [n for p in paths for n in _outputs_of(p, args)]
+    written: list[list[Path]] = []
+    with staged_outputs(folder, names, force=args.force) as stage:
+        for piece, path in zip(pieces, paths):
+            written.append([folder / w.name for w in _export(piece, stage / path.name, args)])
+    return written
+
+
+def _check_batch(paths: list[Path], args: argparse.Namespace) -> None:
+    """Refuse a batch whose outputs exist (without --force) before the pieces are made."""
+    from melodygan.files import check_folder, check_writable
+
+    if paths:
+        check_folder(paths[0].parent)
+    for path in paths:
+        for name in _outputs_of(path, args):
+            taken = path.parent / name
+            if taken.exists() and not args.force:
+                raise MelodyganError(f"{taken} exists; use --force to replace it or choose another --out")
+            check_writable(taken, args.force)
+
+
 def _run_generate(args: argparse.Namespace) -> int:
     from melodygan.engines.generate import generate
 
     out = Path(args.out)
     paths = [out / f"clip-{i + 1:03d}.mid" for i in range(max(args.num, 0))]
-    taken = [p for p in paths if p.exists()]
-    if taken and not args.force:
-        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    _check_batch(paths, args)
     pieces = generate(args.engine, num=args.num, bars=args.bars, key=args.key, time_signature=_parse_meter(args.meter),
                       tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                       checkpoint=args.checkpoint, device=args.device, genre=args.genre,
                       candidates=args.candidates, threads=args.threads)
-    out.mkdir(parents=True, exist_ok=True)
-    for piece, path in zip(pieces, paths):
-        for written in _export(piece, path, args):
-            print(written)
+    if paths:
+        for files in _export_batch(list(pieces), paths, args):
+            for written in files:
+                print(written)
     return 0
 
 
@@ -251,9 +288,7 @@ def _edit_paths(args: argparse.Namespace, suffix: str, num: int) -> list[Path]:
     else:
         path = (Path(args.out) if args.out else src.parent) / f"{src.stem}-{suffix}.mid"
     paths = [path] if num == 1 else [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(num)]
-    taken = [p for p in paths if p.exists()]
-    if taken and not args.force:
-        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    _check_batch(paths, args)
     return paths
 
 
@@ -274,16 +309,21 @@ def _write_edits(pieces: list[Piece], paths: list[Path], original: Piece, args: 
                  gaps: list[tuple[int, int]] | None) -> None:
     from melodygan.engines.arrange import arrange
     from melodygan.engines.infill import keep_voices_outside
+    from melodygan.files import staged_outputs
     from melodygan.formats.export import export_piece
 
-    for piece, path in zip(pieces, paths):
-        if args.accompaniment != "keep":
-            arranged = arrange(piece.replace(voices={}), style=args.accompaniment)
-            piece = arranged if gaps is None else keep_voices_outside(original, arranged, gaps)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for written in export_piece(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml,
-                                    force=args.force):
-            print(written)
+    folder = paths[0].parent
+    names = [n for p in paths for n in _outputs_of(p, args)]
+    with staged_outputs(folder, names, force=args.force) as stage:  # all or nothing, as generate
+        for piece, path in zip(pieces, paths):
+            if args.accompaniment != "keep":
+                arranged = arrange(piece.replace(voices={}), style=args.accompaniment)
+                piece = arranged if gaps is None else keep_voices_outside(original, arranged, gaps)
+            export_piece(piece, stage / path.name, wav=args.wav, png=args.png, musicxml=args.musicxml,
+                         force=args.force)
+    for path in paths:
+        for name in _outputs_of(path, args):
+            print(folder / name)
 
 
 def _run_infill(args: argparse.Namespace) -> int:
@@ -365,9 +405,7 @@ def _run_harmonize(args: argparse.Namespace) -> int:
     if not 1 <= args.num <= 32:
         raise MelodyganError(f"--num {args.num} must be 1..32")
     paths = [path] if args.num == 1 else [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(args.num)]
-    taken = [p for p in paths if p.exists()]
-    if taken and not args.force:
-        raise MelodyganError(f"{taken[0]} exists; use --force to replace it or choose another --out")
+    _check_batch(paths, args)
     parse_fix(args.fix)  # a bad --fix or --threads is refused before any reading or writing
     sampling_threads(args.threads)
     track = args.melody_track
@@ -384,10 +422,9 @@ def _run_harmonize(args: argparse.Namespace) -> int:
                        num=args.num, seed=args.seed, style=args.style, checkpoint=args.checkpoint, threads=args.threads,
                        temperature=args.temperature)
     pieces = result if isinstance(result, list) else [result]
-    path.parent.mkdir(parents=True, exist_ok=True)
     print(f"key: {pieces[0].key.name}")
-    for piece, out in zip(pieces, paths):
-        for written in _export(piece, out, args):
+    for piece, files in zip(pieces, _export_batch(list(pieces), paths, args)):
+        for written in files:
             print(written)
         print("chords: " + " ".join(c.symbol(key=piece.key) for c in piece.chords))
     return 0
@@ -426,7 +463,8 @@ def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--out", required=True, metavar="RUN", help="run folder: checkpoint, best/, resume.pt, "
                                                              "metrics.jsonl, loss.png")
     p.add_argument("--size", default="base", choices=("tiny", "small", "base", "gpu"), help="model size preset")
-    p.add_argument("--steps", type=int, default=1100, help="optimizer steps")
+    p.add_argument("--steps", type=int, default=None,
+                   help="optimizer steps (default 1100; with --resume: the run's own, or N to extend it to N)")
     p.add_argument("--batch-size", type=int, default=16, help="global batch (split across processes)")
     p.add_argument("--window", type=int, default=256, help="tokens per training window")
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
@@ -442,11 +480,13 @@ def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[t
                    help="bf16 autocast (auto: on CUDA only; slower on CPUs without AVX-512 bf16)")
     p.add_argument("--device", default=None, help="cpu, cuda (default: CUDA when available)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train_ar)
 
 
 def _run_train_ar(args: argparse.Namespace) -> int:
+    import dataclasses
     import json
 
     import torch
@@ -459,8 +499,11 @@ def _run_train_ar(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.resume and (Path(args.out) / "config.json").is_file():
         config, model_config = load_run_config(args.out)
+        if args.steps is not None:  # extend (or shorten) the run
+            config = dataclasses.replace(config, steps=args.steps)
     else:
-        config = TrainConfig(steps=args.steps, batch_size=args.batch_size, window_tokens=args.window, lr=args.lr,
+        config = TrainConfig(steps=args.steps or TrainConfig.steps, batch_size=args.batch_size,
+                             window_tokens=args.window, lr=args.lr,
                              warmup_steps=args.warmup, normalize_key=not args.no_normalize_key,
                              augment_semitones=args.augment, eval_every=args.eval_every, seed=args.seed,
                              harmonize_fraction=args.harmonize_fraction,
@@ -472,7 +515,7 @@ def _run_train_ar(args: argparse.Namespace) -> int:
         raise MelodyganError("give --data DIR (folk) and/or --pop DIR (folders written by `melodygan preprocess`)")
     result = train({g: load_pieces(d, "train") for g, d in folders.items()},
                    {g: load_pieces(d, "valid") for g, d in folders.items()}, args.out, config, model_config,
-                   resume=args.resume, device=args.device, progress=not args.quiet)
+                   resume=args.resume, device=args.device, progress=not args.quiet, force=args.force)
     print(json.dumps(result))
     return 0
 
@@ -490,6 +533,7 @@ def _add_train_harmonizer(models: argparse._SubParsersAction) -> None:  # type: 
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
     p.set_defaults(func=_run_train_harmonizer)
 
 
@@ -508,7 +552,8 @@ def _run_train_harmonizer(args: argparse.Namespace) -> int:
     valid = {g: load_pieces(d, "valid") for g, d in folders.items()}
     mcfg = HarmonizerConfig.tiny() if args.size == "tiny" else HarmonizerConfig()
     tcfg = HarmonizerTrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
-    extra = train_harmonizer(args.out, train, valid, model_config=mcfg, train_config=tcfg, resume=args.resume)
+    extra = train_harmonizer(args.out, train, valid, model_config=mcfg, train_config=tcfg, resume=args.resume,
+                             force=args.force)
     print(f"wrote {args.out}/best ({extra['epochs']} epochs, best valid root {extra['best_valid_root']:.3f})")
     return 0
 
@@ -521,6 +566,7 @@ def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--batch-size", type=int, default=32, help="phrases per step")
     p.add_argument("--seed", type=int, default=1, help="seed of every random draw (same seed, same weights)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.set_defaults(func=_run_train_gan)
 
@@ -529,7 +575,7 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     from melodygan.training.gan import train_gan_from_dir
 
     train_gan_from_dir(args.data, args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                       resume=args.resume, device=args.device)
+                       resume=args.resume, device=args.device, force=args.force)
     print(f"wrote {args.out}")
     return 0
 
@@ -620,6 +666,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="melodygan", description="Generate music and harmonize melodies.",
                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"melodygan {__version__}")
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                        help="raise (or lower) a reader's bound, e.g. --limit score_minutes=240 (0 = none); "
+                             "names and defaults in docs/formats.md#limits")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for add in COMMANDS:
@@ -646,12 +695,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.addHandler(handler)
     old_level = log.level
     log.setLevel(logging.INFO)
+    import os
+
+    from melodygan import limits
+
+    saved_limits = os.environ.get(limits.ENV)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")  # each distinct warning once
+            limits.set_from_flags(args.limit)
             code = int(args.func(args) or 0)
     except MelodyganError as e:
-        print(f"melodygan: error: {e}", file=sys.stderr)
+        print(f"melodygan: error: {_one_line(str(e))}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the file system refused: read-only, full, a path through a file
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"melodygan: error: file system: {where}{_one_line(e.strerror or str(e))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("melodygan: error: out of memory; try a smaller input or lower a --limit", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("melodygan: interrupted", file=sys.stderr)
@@ -659,11 +721,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         log.removeHandler(handler)
         log.setLevel(old_level)
+        if saved_limits is None:
+            os.environ.pop(limits.ENV, None)
+        else:
+            os.environ[limits.ENV] = saved_limits
     for w in caught:
         if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)) \
                 and not str(w.filename).startswith(str(Path(__file__).parent)):
             continue  # other libraries' deprecation notices are not the user's business
         notes.append(f"warning: {str(w.message).strip()}")
-    for line in notes:
-        print(f"melodygan: {line}", file=sys.stderr)
+    for line in dict.fromkeys(notes):
+        print(f"melodygan: {_one_line(line)}", file=sys.stderr)
     return code
+
+
+def _one_line(text: str) -> str:
+    """A message as one line (a library's multi-line text folded at its line breaks)."""
+    return " ".join(part.strip() for part in text.strip().splitlines() if part.strip()) or "(no message)"

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "melodygan"
 
 # Lowest first. A module may import its own layer's modules (without a circle) and any lower layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "files", "devices", "checkpoints"),  # plumbing
+    ("errors", "limits", "files", "devices", "checkpoints"),  # plumbing
     ("notes", "keys", "chords", "piece", "tonal"),  # the nouns
     ("pianoroll", "tokens", "beats", "metrics"),  # representations and measures
     ("formats",),  # every reader and writer

@@ -50,7 +50,10 @@ def label_windows(piece: Piece, per: str = "beat") -> list[tuple[int, int]]:
 
 def all_window_weights(piece: Piece, windows: list[tuple[int, int]]) -> np.ndarray:
     """Pitch-class weights of each window, shape ``(W, 12)`` float32: the steps each pitch class
-    sounds inside the window, the lowest sounding note's overlap counted ``1 + BASS_WEIGHT`` times."""
+    sounds inside the window, the lowest sounding note's overlap counted ``1 + BASS_WEIGHT`` times.
+
+    Windows are taken in chunks, each against only the notes that reach into it, so memory stays
+    bounded (a dense windows × notes matrix of a long piece would take gigabytes)."""
     notes = piece.all_notes()
     out = np.zeros((len(windows), 12), dtype=np.float32)
     if not notes or not windows:
@@ -59,16 +62,35 @@ def all_window_weights(piece: Piece, windows: list[tuple[int, int]]) -> np.ndarr
     ends = np.array([n.end_steps for n in notes])
     pitches = np.array([n.pitch for n in notes])
     w = np.array(windows)  # (W, 2)
-    overlap = np.minimum(ends[None], w[:, 1:2]) - np.maximum(starts[None], w[:, 0:1])  # (W, N)
-    overlap = np.clip(overlap, 0, None).astype(np.float32)
-    onehot = np.eye(12, dtype=np.float32)[pitches % 12]  # (N, 12)
-    out += overlap @ onehot
-    sounding = overlap > 0
-    masked = np.where(sounding, pitches[None], 1000)  # (W, N)
-    lowest = masked.argmin(1)  # (W,)
-    rows = np.flatnonzero(sounding.any(1))
-    out[rows, pitches[lowest[rows]] % 12] += BASS_WEIGHT * overlap[rows, lowest[rows]]
+    onehot = np.eye(12, dtype=np.float32)
+
+    def fill(a: int, b: int) -> None:
+        lo, hi = int(w[a:b, 0].min()), int(w[a:b, 1].max())
+        idx = np.flatnonzero((starts < hi) & (ends > lo))  # the notes that reach into windows a..b
+        if not len(idx):
+            return
+        if (b - a) * len(idx) > _CHUNK_ELEMENTS and b - a > 1:
+            mid = (a + b) // 2
+            fill(a, mid)
+            fill(mid, b)
+            return
+        s, e, p = starts[idx], ends[idx], pitches[idx]
+        overlap = np.minimum(e[None], w[a:b, 1:2]) - np.maximum(s[None], w[a:b, 0:1])  # (w, n)
+        overlap = np.clip(overlap, 0, None).astype(np.float32)
+        part = overlap @ onehot[p % 12]
+        sounding = overlap > 0
+        lowest = np.where(sounding, p[None], 1000).argmin(1)  # (w,)
+        rows = np.flatnonzero(sounding.any(1))
+        part[rows, p[lowest[rows]] % 12] += BASS_WEIGHT * overlap[rows, lowest[rows]]
+        out[a:b] = part
+
+    for a in range(0, len(windows), _CHUNK_WINDOWS):
+        fill(a, min(a + _CHUNK_WINDOWS, len(windows)))
     return out
+
+
+_CHUNK_WINDOWS = 256
+_CHUNK_ELEMENTS = 1 << 22  # windows × notes per dense block (16 MB of float32)
 
 
 def label_chord_batch(weights: np.ndarray, qualities: tuple[str, ...] | None = None) -> list[tuple[Chord, float]]:

@@ -25,15 +25,17 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import re
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import mido
 import numpy as np
 
 from melodygan.errors import MelodyganError
-from melodygan.files import atomic_output, check_writable, output_path
+from melodygan.files import atomic_output, check_writable, fs_error, output_path
 from melodygan.piece import Piece
 
 DEFAULT_SAMPLE_RATE = 44100
@@ -139,8 +141,12 @@ def _new_synth(fs: Any, soundfont: Path, sample_rate: int) -> tuple[Any, int, An
     return synth, sfid, write_float
 
 
-def _fluidsynth_render(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate: int,
-                       tail_seconds: float) -> np.ndarray:
+BLOCK_FRAMES = 1 << 16  # frames per rendered block (512 KiB of float32 stereo): memory is bounded by it
+
+
+def _fluidsynth_blocks(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate: int,
+                       tail_seconds: float) -> Iterator[np.ndarray]:
+    """FluidSynth's rendering of ``mid`` as consecutive ``(frames, 2)`` float32 blocks."""
     synth, sfid, write_float = _new_synth(fs, soundfont, sample_rate)
     try:
         for ch in range(16):
@@ -148,41 +154,48 @@ def _fluidsynth_render(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate
         events, end_s = _events_seconds(mid)
         # whole blocks of FluidSynth's 64 frames: the last one is not cut half-way
         total = -(-round((end_s + tail_seconds) * sample_rate) // 64) * 64
-        out = np.zeros((total, 2), dtype=np.float32)  # (frames, channels), interleaved L R L R
-        base = out.ctypes.data
-        pos = 0
-
-        def render_to(frame: int) -> None:
-            nonlocal pos
-            while pos < frame:
-                n = min(frame - pos, 8192)
-                # left samples at offsets 0, 2, 4 …, right at 1, 3, 5 … from frame ``pos``
-                write_float(synth.synth, n, base + pos * 8, 0, 2, base + pos * 8, 1, 2)
+        buf = np.zeros((BLOCK_FRAMES, 2), dtype=np.float32)  # (frames, channels), interleaved L R L R
+        base = buf.ctypes.data
+        pos = fill = 0
+        k = 0
+        while pos < total:
+            # the next event due (or the end): render up to it, a block at most, then play it
+            due = min(round(events[k][0] * sample_rate), total) if k < len(events) else total
+            while pos < due and fill < BLOCK_FRAMES:
+                n = min(due - pos, BLOCK_FRAMES - fill, 8192)
+                # left samples at offsets 0, 2, 4 …, right at 1, 3, 5 … from frame ``fill``
+                write_float(synth.synth, n, base + fill * 8, 0, 2, base + fill * 8, 1, 2)
                 pos += n
-
-        for t, msg in events:
-            render_to(min(round(t * sample_rate), total))
-            if msg.type == "note_on" and msg.velocity > 0:
-                synth.noteon(msg.channel, msg.note, msg.velocity)
-            elif msg.type in ("note_on", "note_off"):
-                synth.noteoff(msg.channel, msg.note)
-            elif msg.type == "program_change":
-                synth.program_select(msg.channel, sfid, 128 if msg.channel == 9 else 0, msg.program)
-            elif msg.type == "control_change":
-                synth.cc(msg.channel, msg.control, msg.value)
-            elif msg.type == "pitchwheel":
-                synth.pitch_bend(msg.channel, msg.pitch)
-        render_to(total)
-        return out
+                fill += n
+            if fill == BLOCK_FRAMES or (pos == total and fill):
+                yield buf[:fill].copy()
+                fill = 0
+                continue
+            if pos >= due and k < len(events):
+                _play(synth, sfid, events[k][1])
+                k += 1
     finally:
         synth.delete()
 
 
-def _additive_render(mid: mido.MidiFile, sample_rate: int, tail_seconds: float) -> np.ndarray:
-    """The plain fallback synth: additive harmonics per note, panned and scaled by CC10/CC7."""
+def _play(synth: Any, sfid: int, msg: mido.Message) -> None:
+    if msg.type == "note_on" and msg.velocity > 0:
+        synth.noteon(msg.channel, msg.note, msg.velocity)
+    elif msg.type in ("note_on", "note_off"):
+        synth.noteoff(msg.channel, msg.note)
+    elif msg.type == "program_change":
+        synth.program_select(msg.channel, sfid, 128 if msg.channel == 9 else 0, msg.program)
+    elif msg.type == "control_change":
+        synth.cc(msg.channel, msg.control, msg.value)
+    elif msg.type == "pitchwheel":
+        synth.pitch_bend(msg.channel, msg.pitch)
+
+
+def _additive_blocks(mid: mido.MidiFile, sample_rate: int, tail_seconds: float) -> Iterator[np.ndarray]:
+    """The plain fallback synth: additive harmonics per note, panned and scaled by CC10/CC7, as
+    consecutive ``(frames, 2)`` float32 blocks (each note adds its part inside each block)."""
     events, end_s = _events_seconds(mid)
     total = round((end_s + tail_seconds) * sample_rate)
-    out = np.zeros((total, 2), dtype=np.float32)
     program, volume, pan = [0] * 16, [100] * 16, [64] * 16
     sounding: dict[tuple[int, int], tuple[float, int]] = {}
     notes: list[tuple[float, float, int, int, int]] = []  # (start_s, end_s, channel, pitch, velocity)
@@ -199,38 +212,59 @@ def _additive_render(mid: mido.MidiFile, sample_rate: int, tail_seconds: float) 
     for (ch, note), (start, vel) in sounding.items():
         notes.append((start, end_s, ch, note, vel))
     release_s = 0.25
+    spans = []  # (first frame, frames, end_s - start_s, channel, pitch, velocity), by first frame
     for start, end, ch, pitch, vel in notes:
-        if ch == 9:
-            continue  # the plain synth has no drum kit
-        f0 = 440.0 * 2 ** ((pitch - 69) / 12)
         n0 = int(start * sample_rate)
         n = min(int((end - start + release_s) * sample_rate), total - n0)
-        if n <= 0:
-            continue
-        ts = np.arange(n, dtype=np.float32) / sample_rate
-        prog = program[ch]
-        plucked = prog < 8 or 24 <= prog < 40  # pianos, guitars, basses decay
-        harmonics = 3 if 32 <= prog < 40 else 6
-        tone = np.zeros(n, dtype=np.float32)
-        for k in range(1, harmonics + 1):
-            if f0 * k < sample_rate / 2:
-                tone += np.sin(2 * np.pi * f0 * k * ts) / k ** (1.6 if plucked else 1.2)
-        held = end - start
-        env = np.minimum(ts / 0.01, 1.0)  # 10 ms attack
-        env *= np.exp(-ts * (2.5 if plucked else 0.4))
-        env *= np.where(ts < held, 1.0, np.exp(-(ts - held) / 0.06))  # release
-        amp = 0.12 * (vel / 127) * (volume[ch] / 127) ** 2
-        theta = (pan[ch] / 127) * np.pi / 2  # constant-power pan
-        sig = (amp * env * tone).astype(np.float32)
-        out[n0:n0 + n, 0] += sig * np.cos(theta)
-        out[n0:n0 + n, 1] += sig * np.sin(theta)
-    return out
+        if ch != 9 and n > 0:  # the plain synth has no drum kit
+            spans.append((n0, n, end - start, ch, pitch, vel))
+    spans.sort()
+    nxt = 0
+    active: list[tuple[int, int, float, int, int, int]] = []
+    for b0 in range(0, total, BLOCK_FRAMES):
+        b1 = min(b0 + BLOCK_FRAMES, total)
+        out = np.zeros((b1 - b0, 2), dtype=np.float32)
+        while nxt < len(spans) and spans[nxt][0] < b1:
+            active.append(spans[nxt])
+            nxt += 1
+        active = [a for a in active if a[0] + a[1] > b0]
+        for n0, n, held, ch, pitch, vel in active:
+            i0, i1 = max(b0, n0) - n0, min(b1, n0 + n) - n0
+            f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+            ts = np.arange(i0, i1, dtype=np.float32) / sample_rate
+            prog = program[ch]
+            plucked = prog < 8 or 24 <= prog < 40  # pianos, guitars, basses decay
+            harmonics = 3 if 32 <= prog < 40 else 6
+            tone = np.zeros(i1 - i0, dtype=np.float32)
+            for k in range(1, harmonics + 1):
+                if f0 * k < sample_rate / 2:
+                    tone += np.sin(2 * np.pi * f0 * k * ts) / k ** (1.6 if plucked else 1.2)
+            env = np.minimum(ts / 0.01, 1.0)  # 10 ms attack
+            env *= np.exp(-ts * (2.5 if plucked else 0.4))
+            env *= np.where(ts < held, 1.0, np.exp(-np.maximum(ts - held, 0) / 0.06))  # release
+            amp = 0.12 * (vel / 127) * (volume[ch] / 127) ** 2
+            theta = (pan[ch] / 127) * np.pi / 2  # constant-power pan
+            sig = (amp * env * tone).astype(np.float32)
+            a, b = n0 + i0 - b0, n0 + i1 - b0
+            out[a:b, 0] += sig * np.cos(theta)
+            out[a:b, 1] += sig * np.sin(theta)
+        yield out
 
 
 def render_midifile(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
                     sample_rate: int = DEFAULT_SAMPLE_RATE, tail_seconds: float = 3.0,
                     synth: str = "auto") -> np.ndarray:
-    """Render a MIDI file to raw (un-normalised) stereo audio.
+    """Render a MIDI file to raw (un-normalised) stereo audio, the whole song in memory (WAV files
+    are rendered block by block instead: :func:`render_wav`). Arguments as :func:`render_blocks`."""
+    blocks = list(render_blocks(mid, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds,
+                                synth=synth))
+    return np.concatenate(blocks) if blocks else np.zeros((0, 2), dtype=np.float32)
+
+
+def render_blocks(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
+                  sample_rate: int = DEFAULT_SAMPLE_RATE, tail_seconds: float = 3.0,
+                  synth: str = "auto") -> Iterator[np.ndarray]:
+    """Render a MIDI file to raw (un-normalised) stereo audio, ``BLOCK_FRAMES`` frames at a time.
 
     Args:
         mid: the MIDI to play.
@@ -240,8 +274,8 @@ def render_midifile(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
         synth: ``"auto"`` (FluidSynth, else the plain synth with a warning), ``"fluidsynth"`` or
             ``"additive"``.
 
-    Returns:
-        float32 ``(frames, 2)``.
+    Yields:
+        float32 ``(frames, 2)`` blocks, in order.
 
     Raises:
         MelodyganError: missing soundfont, bad sample rate or synth name; ``"fluidsynth"`` asked
@@ -258,8 +292,8 @@ def render_midifile(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
     if fs is None:
         if synth == "fluidsynth":
             raise MelodyganError(FALLBACK_FIX.split(":")[0] + "; install libfluidsynth3 / fluid-synth")
-        return _additive_render(mid, sample_rate, tail_seconds)
-    return _fluidsynth_render(mid, fs, sf, sample_rate, tail_seconds)
+        return _additive_blocks(mid, sample_rate, tail_seconds)
+    return _fluidsynth_blocks(mid, fs, sf, sample_rate, tail_seconds)
 
 
 def finish(audio: np.ndarray, music_end_frames: int, sample_rate: int, gain: float) -> np.ndarray:
@@ -308,12 +342,7 @@ def write_wav(audio: np.ndarray, path: str | Path, sample_rate: int = DEFAULT_SA
 
     if bit_depth not in BIT_DEPTHS:
         raise MelodyganError(f"bit depth {bit_depth} not supported; allowed: 16, 24")
-    # integer samples made here (numpy is several times faster than libsndfile's float conversion)
-    scale = 2.0**15 - 1 if bit_depth == 16 else (2.0**23 - 1) * 256  # 24-bit goes in the top bits of int32
-    pcm = np.multiply(audio, scale, dtype=np.float64 if bit_depth == 24 else np.float32)  # one copy, then in place
-    np.clip(pcm, -scale, scale, out=pcm)
-    np.rint(pcm, out=pcm)
-    data = pcm.astype(np.int16 if bit_depth == 16 else np.int32)
+    data = _pcm(audio, bit_depth)
     with atomic_output(path, force=force) as tmp:
         soundfile.write(str(tmp), data, sample_rate, subtype=BIT_DEPTHS[bit_depth], format="WAV")
     return Path(path)
@@ -344,11 +373,92 @@ def _music_end_seconds(mid: mido.MidiFile) -> float:
     return _events_seconds(mid)[1]
 
 
+class _Spool:
+    """Rendered blocks kept on disk (a temporary file beside the output), with the peak and each
+    block's largest sample, so that the normalised WAV is written without the song in memory."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], folder: Path) -> None:
+        from melodygan.errors import library_output
+
+        self.file: IO[bytes] = tempfile.TemporaryFile(dir=folder, prefix=".render-")  # noqa: SIM115 (closed by close())
+        self.maxima: list[float] = []
+        self.frames = 0
+        try:
+            with library_output("FluidSynth"):  # its own stderr lines (a missing preset …) as one warning
+                for block in blocks:
+                    self.file.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+                    self.maxima.append(_peak(block))
+                    self.frames += len(block)
+        except OSError as e:  # a full disk while rendering
+            self.file.close()
+            shown = folder.parent if folder.name.startswith(".staging-") else folder
+            raise MelodyganError(f"cannot write the audio being rendered in {shown}: "
+                                 f"{fs_error(shown, e).args[0].split(': ', 1)[-1]}") from None
+        self.peak = max(self.maxima, default=0.0)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        self.file.seek(start * 8)
+        return np.frombuffer(self.file.read((stop - start) * 8), dtype=np.float32).reshape(-1, 2)
+
+    def end_frame(self, music_end: int, sample_rate: int) -> int:
+        """Where :func:`finish` cuts: the tail is kept while it is within 60 dB of the peak."""
+        threshold = self.peak * 1e-3
+        last = None  # the last loud frame at or after the music's end
+        for i in reversed(range(len(self.maxima))):
+            b0, b1 = i * BLOCK_FRAMES, min((i + 1) * BLOCK_FRAMES, self.frames)
+            if b1 <= music_end:
+                break
+            if self.maxima[i] <= threshold:
+                continue
+            lo = max(b0, music_end)
+            loud = np.flatnonzero(np.abs(self.read(lo, b1)).max(axis=1) > threshold)
+            if len(loud):
+                last = lo + int(loud[-1])
+                break
+        end = last + 1 if last is not None else music_end
+        return min(end + sample_rate // 50, self.frames)
+
+    def write_wav(self, path: Path, gain: float, end: int, sample_rate: int, bit_depth: int, force: bool) -> Path:
+        """The PCM WAV of frames ``[0, end)`` times ``gain``, the last 20 ms faded, atomically."""
+        import soundfile
+
+        fade = min(sample_rate // 50, end)
+        ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+        with atomic_output(path, force=force) as tmp, \
+                soundfile.SoundFile(str(tmp), "w", sample_rate, 2, subtype=BIT_DEPTHS[bit_depth], format="WAV") as f:
+            for b0 in range(0, end, BLOCK_FRAMES):
+                b1 = min(b0 + BLOCK_FRAMES, end)
+                block = self.read(b0, b1) * np.float32(gain)
+                if b1 > end - fade:  # the fade-out's part in this block
+                    a = max(b0, end - fade)
+                    block[a - b0:] *= ramp[a - (end - fade):b1 - (end - fade)]
+                f.write(_pcm(block, bit_depth))
+        return path
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _pcm(audio: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Float samples in [-1, 1] as 16-bit or (top-aligned) 24-bit integers, clipped."""
+    # integer samples made here (numpy is several times faster than libsndfile's float conversion)
+    scale = 2.0**15 - 1 if bit_depth == 16 else (2.0**23 - 1) * 256  # 24-bit goes in the top bits of int32
+    pcm = np.multiply(audio, scale, dtype=np.float64 if bit_depth == 24 else np.float32)  # one copy, then in place
+    np.clip(pcm, -scale, scale, out=pcm)
+    np.rint(pcm, out=pcm)
+    return pcm.astype(np.int16 if bit_depth == 16 else np.int32)
+
+
 def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, soundfont: str | Path | None = None,
                sample_rate: int = DEFAULT_SAMPLE_RATE, bit_depth: int = 16, peak_dbfs: float = -1.0,
                tail_seconds: float = 3.0, stems: bool = False, synth: str = "auto",
                force: bool = False) -> list[Path]:
     """Render a Piece or a MIDI file to a WAV (and optionally one WAV per track).
+
+    Audio is rendered in blocks of :data:`BLOCK_FRAMES` frames into a temporary file beside the
+    output, then normalised and written block by block: memory stays bounded by the block, not
+    the song (disk use is 8 bytes per frame while rendering). The song's length is bounded by
+    the ``score_minutes`` limit (:mod:`melodygan.limits`).
 
     Args:
         source: a Piece, a ``mido.MidiFile`` or a MIDI file path.
@@ -367,29 +477,48 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
 
     Raises:
         MelodyganError: existing outputs without ``force`` (checked before anything is rendered),
-            bad settings, unreadable MIDI or soundfont.
+            bad settings, unreadable MIDI or soundfont, a song over the length limit.
     """
+    from melodygan import limits
+    from melodygan.files import make_folder
+
     if bit_depth not in BIT_DEPTHS:
         raise MelodyganError(f"bit depth {bit_depth} not supported; allowed: 16, 24")
+    if peak_dbfs > MAX_PEAK_DBFS:
+        raise MelodyganError(f"peak {peak_dbfs} dBFS above the allowed maximum {MAX_PEAK_DBFS} dBFS")
     mid = midifile_of(source)
     names = track_names(mid)
     stem_paths = [stem_path(path, name) for name in names] if stems else []
     for p in [Path(path), *stem_paths]:
         check_writable(p, force)
-    music_end = round(_music_end_seconds(mid) * sample_rate)
-    mix = render_midifile(mid, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds, synth=synth)
-    gain = normalising_gain(mix, peak_dbfs)
-    written = [write_wav(finish(mix, music_end, sample_rate, gain), path, sample_rate, bit_depth, force)]
+    end_s = _music_end_seconds(mid)
+    limits.check(path if not isinstance(source, (str, Path)) else source, "length to render",
+                 round((end_s + tail_seconds) / 60, 1), "score_minutes", " minutes")
+    music_end = round(end_s * sample_rate)
+    folder = make_folder(Path(path).parent)
+
+    def render(m: mido.MidiFile) -> _Spool:
+        return _Spool(render_blocks(m, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds,
+                                    synth=synth), folder)
+
+    mix = render(mid)
+    try:
+        gain = 10 ** (peak_dbfs / 20) / mix.peak if mix.peak > 0 else 1.0
+        written = [mix.write_wav(Path(path), gain, mix.end_frame(music_end, sample_rate), sample_rate, bit_depth,
+                                 force)]
+    finally:
+        mix.close()
     limit = 10 ** (peak_dbfs / 20)
     for i, stem_file in enumerate(stem_paths, start=1):
         solo = mido.MidiFile(type=1, ticks_per_beat=mid.ticks_per_beat)
         solo.tracks = [_meta_only(mid.tracks[0]), mid.tracks[_track_indices(mid)[i - 1]]]
-        audio = render_midifile(solo, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds,
-                                synth=synth)
-        peak = _peak(audio) * gain
-        stem_gain = gain if peak <= limit else limit / _peak(audio)
-        written.append(write_wav(finish(audio, music_end, sample_rate, stem_gain), stem_file, sample_rate,
-                                 bit_depth, force))
+        audio = render(solo)
+        try:
+            stem_gain = gain if audio.peak * gain <= limit else limit / audio.peak
+            written.append(audio.write_wav(stem_file, stem_gain, audio.end_frame(music_end, sample_rate),
+                                           sample_rate, bit_depth, force))
+        finally:
+            audio.close()
     return written
 
 

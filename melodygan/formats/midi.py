@@ -95,18 +95,24 @@ class _Meta:
     markers: list[tuple[int, str]]
     title: str
     end_tick: int
+    notes: int = 0  # note-ons with a velocity
+    last_note_tick: int = 0  # the last note event (on or off)
+    tracks: int = 0
 
 
 # --- reading --------------------------------------------------------------------------------
 def _read_meta(mid: mido.MidiFile) -> _Meta:
     tempos, sigs, keys, markers = [], [], [], []
-    end_tick = 0
+    end_tick = notes = last_note_tick = 0
     title = ""
     for i, track in enumerate(mid.tracks):
         tick = 0
         has_notes = False
         for msg in track:
             tick += msg.time
+            if msg.type in ("note_on", "note_off"):
+                last_note_tick = tick
+                notes += msg.type == "note_on" and msg.velocity > 0
             if msg.type == "set_tempo":
                 tempos.append((tick, msg.tempo))
             elif msg.type == "time_signature":
@@ -122,7 +128,71 @@ def _read_meta(mid: mido.MidiFile) -> _Meta:
         end_tick = max(end_tick, tick)
         if i == 0 and has_notes and mid.type == 1:
             title = ""  # track 0 is a part, its name is not a title
-    return _Meta(sorted(tempos), sorted(sigs), sorted(keys), sorted(markers), title, end_tick)
+    return _Meta(sorted(tempos), sorted(sigs), sorted(keys), sorted(markers), title, end_tick, notes,
+                 last_note_tick, len(mid.tracks))
+
+
+def _seconds_at(tick: int, tempos: list[tuple[int, int]], ticks_per_beat: int) -> float:
+    """Seconds from the start to ``tick`` under the tempo map (120 bpm before the first tempo)."""
+    seconds, last, tempo = 0.0, 0, 500000
+    for t, value in tempos:
+        if t >= tick:
+            break
+        seconds += (t - last) * tempo / (ticks_per_beat * 1e6)
+        last, tempo = t, value
+    return seconds + (tick - last) * tempo / (ticks_per_beat * 1e6)
+
+
+def check_midi_bounds(mid: mido.MidiFile, meta: _Meta, source: object, tick: int | None = None) -> None:
+    """Refuse a MIDI file over the :mod:`melodygan.limits` (tracks, notes, and the length in ticks,
+    minutes and bars up to ``tick``, default the last note) from its parsed events, before
+    pretty_midi or anything sized by the song runs."""
+    from melodygan import limits
+
+    tpb = max(int(mid.ticks_per_beat), 1)
+    tick = meta.last_note_tick if tick is None else tick
+    limits.check(source, "track count", meta.tracks, "tracks")
+    limits.check(source, "note count", meta.notes, "notes")
+    limits.check(source, "last note at tick", tick, "midi_ticks")
+    minutes = _seconds_at(tick, meta.tempos, tpb) / 60
+    limits.check(source, "length", round(minutes, 1), "score_minutes", " minutes")
+    num, den = (meta.time_signatures[0][1], meta.time_signatures[0][2]) if meta.time_signatures else (4, 4)
+    bar_ticks = tpb * 4 * max(num, 1) / max(den, 1)
+    limits.check(source, "length", round(tick / bar_ticks), "score_bars", " bars")
+
+
+def _clip_after_notes(mid: mido.MidiFile, meta: _Meta) -> int:
+    """When the file's end (a stray marker or end of track far past the music) is over a length
+    limit but its notes are not, drop the events more than a bar after the last note (pretty_midi
+    and the piece would be as long as that end); returns how many were dropped."""
+    import mido
+
+    try:
+        check_midi_bounds(mid, meta, "", meta.end_tick)
+        return 0
+    except MelodyganError:
+        pass
+
+    num, den = (meta.time_signatures[0][1], meta.time_signatures[0][2]) if meta.time_signatures else (4, 4)
+    bar_ticks = round(mid.ticks_per_beat * 4 * max(num, 1) / max(den, 1))
+    cutoff = -(-max(meta.last_note_tick, 1) // bar_ticks) * bar_ticks + bar_ticks
+    if meta.end_tick <= cutoff:
+        return 0
+    dropped = 0
+    for i, track in enumerate(mid.tracks):
+        kept, tick, now = mido.MidiTrack(), 0, 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "end_of_track":
+                continue
+            if tick > cutoff:
+                dropped += 1
+                continue
+            kept.append(msg.copy(time=tick - now))
+            now = tick
+        kept.append(mido.MetaMessage("end_of_track", time=max(0, min(tick, cutoff) - now)))
+        mid.tracks[i] = kept
+    return dropped
 
 
 def _clean_name(raw: str) -> str:
@@ -250,6 +320,18 @@ def _pretty_midi_takes_mido() -> bool:
     return "mido_object" in inspect.signature(pretty_midi.PrettyMIDI.__init__).parameters
 
 
+def _allow_ticks() -> None:
+    """Let pretty_midi take files up to the ``midi_ticks`` limit (its own cap is 10 million)."""
+    import pretty_midi
+
+    from melodygan import limits
+
+    wanted = limits.current().midi_ticks or 2**62
+    module = getattr(pretty_midi, "pretty_midi", None)
+    if module is not None and getattr(module, "MAX_TICK", wanted) < wanted:
+        module.MAX_TICK = wanted
+
+
 def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
     """Read a MIDI file into a Piece on the step grid.
@@ -270,15 +352,23 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
     import mido
     import pretty_midi
 
+    from melodygan import limits
+
     p = Path(path)
     if not p.is_file():
         raise MelodyganError(f"MIDI file {p} not found")
+    limits.check(p, "file size", round(p.stat().st_size / 2**20, 2), "midi_mb", " MB")
     data = p.read_bytes()
     try:
         mid = mido.MidiFile(file=io.BytesIO(data))
     except Exception as e:  # mido raises OSError, EOFError, KeyError, ValueError, IndexError
         raise _unreadable(p, e) from None
     meta = _read_meta(mid)  # before pretty_midi, which turns the delta times into absolute ticks
+    check_midi_bounds(mid, meta, p)
+    clipped = _clip_after_notes(mid, meta)
+    if clipped:
+        meta = _read_meta(mid)
+    _allow_ticks()
     try:
         # one parse: pretty_midi builds its notes from the MidiFile read above where it can
         pm = (pretty_midi.PrettyMIDI(mido_object=mid) if _pretty_midi_takes_mido()
@@ -287,7 +377,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         raise _unreadable(p, e) from None
     resolution = mid.ticks_per_beat
     ticks_per_step = resolution / steps_per_quarter
-    problems: list[str] = []
+    problems: list[str] = [f"{clipped} events more than a bar after the last note dropped"] if clipped else []
 
     pickup, time_signature, ts_changes = _pickup_and_meter(meta.time_signatures, ticks_per_step, steps_per_quarter)
     num, den = time_signature

@@ -19,18 +19,25 @@ Conversion rules (:func:`score_to_piece`):
     * Key: the first ``Key`` (tonic and mode; dorian → minor, mixolydian → major on the same
       tonic) or ``KeySignature`` (its major key); meter: the first time signature (4/4 if none);
       tempo: the first metronome mark (120 bpm if none); title from the metadata.
+
+Bounds (:mod:`melodygan.limits`), checked before music21 parses anything: the file size; for
+MusicXML the text size (an ``.mxl`` is decompressed with a cap, so a zip bomb stops at the cap),
+element nesting, parts, measures and notes, counted by a streaming scan; then music21's parse
+runs under the ``parse_seconds`` time limit with its own messages captured into one warning.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from melodygan import limits
 from melodygan.chords import Chord, label_chord, parse_chord_symbol
-from melodygan.errors import MelodyganError
+from melodygan.errors import MelodyganError, library_output
 from melodygan.keys import Key
 from melodygan.notes import Note, skyline
 from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, SATB, Piece, chords_from_changes
@@ -169,7 +176,7 @@ def score_to_piece(score: Any, *, melody_part: str | int | None = None, title: s
     from music21 import stream
 
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
-    if not isinstance(parts[0], stream.Stream):
+    if not isinstance(parts[0], stream.Stream) or isinstance(parts[0], stream.Score):
         raise MelodyganError("the score has no parts")
     names = [str(p.partName or p.id or f"Part {i + 1}") for i, p in enumerate(parts)]
     if melody_part is None:
@@ -214,30 +221,167 @@ def score_to_piece(score: Any, *, melody_part: str | int | None = None, title: s
     )
 
 
+def _mxl_text(path: Path) -> bytes:
+    """The score inside an ``.mxl`` (the container's root file, else the first .xml/.musicxml),
+    decompressed with the ``xml_mb`` cap: a zip bomb stops at the cap, whatever its header says."""
+    cap = limits.current().xml_mb * 2**20 or float("inf")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if not n.startswith("META-INF/")]
+            root = None
+            if "META-INF/container.xml" in z.namelist():
+                m = re.search(rb'full-path="([^"]+)"', z.read("META-INF/container.xml")[:65536])
+                root = m.group(1).decode("utf-8", "replace") if m else None
+            if root not in names:
+                root = next((n for n in names if n.lower().endswith((".xml", ".musicxml"))), None)
+            if root is None:
+                raise MelodyganError(f"{path}: the .mxl archive holds no MusicXML file")
+            declared = z.getinfo(root).file_size
+            if declared > cap:
+                raise limits.over(path, f"decompressed size {declared / 2**20:.4g} MB", "xml_mb")
+            chunks, size = [], 0
+            with z.open(root) as f:
+                while chunk := f.read(1 << 20):
+                    size += len(chunk)
+                    if size > cap:
+                        raise limits.over(path, f"decompressed size over {size / 2**20:.4g} MB", "xml_mb")
+                    chunks.append(chunk)
+            return b"".join(chunks)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, KeyError, ValueError,
+            NotImplementedError, RuntimeError) as e:
+        raise MelodyganError(f"{path}: not a readable .mxl archive ({type(e).__name__}: {str(e)[:100]})") from None
+
+
+def check_musicxml_bounds(data: bytes, source: object) -> None:
+    """Stream-scan MusicXML text (expat, no entity resolution) and refuse it over a limit: size,
+    nesting depth, parts, measures (all parts together) or notes. Malformed XML is left to music21,
+    which names the problem."""
+    import xml.parsers.expat
+
+    lim = limits.current()
+    limits.check(source, "MusicXML text", round(len(data) / 2**20, 2), "xml_mb", " MB")
+    counts = {"depth": 0, "part": 0, "measure": 0, "note": 0}
+    inside: list[str] = []
+
+    class _Over(Exception):
+        pass
+
+    class _Bad(Exception):
+        pass
+
+    def characters(chars: str) -> None:
+        if inside and inside[-1] in ("beats", "beat-type") and chars.strip():
+            beats = inside[-1] == "beats"
+            problem = meter_problem(chars if beats else "1", "4" if beats else chars)
+            if problem:
+                raise _Bad(problem)
+
+    def start(name: str, attrs: Any) -> None:
+        inside.append(name)
+        counts["depth"] += 1
+        if lim.xml_depth and counts["depth"] > lim.xml_depth:
+            raise _Over("depth")
+        if name in ("part", "measure", "note"):
+            counts[name] += 1
+            bound = {"part": lim.tracks, "measure": lim.xml_measures, "note": lim.notes}[name]
+            if bound and counts[name] > bound:
+                raise _Over(name)
+
+    def end(name: str) -> None:
+        counts["depth"] -= 1
+        if inside:
+            inside.pop()
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    try:
+        parser.Parse(data, True)
+    except _Bad as e:
+        raise MelodyganError(f"{source}: {e}") from None
+    except _Over as e:
+        what = str(e)
+        name = {"depth": "xml_depth", "part": "tracks", "measure": "xml_measures", "note": "notes"}[what]
+        text = {"depth": "elements nested deeper than {}", "part": "more than {} parts",
+                "measure": "more than {} measures", "note": "more than {} notes"}[what]
+        raise limits.over(source, text.format(getattr(lim, name)), name) from None
+    except (xml.parsers.expat.ExpatError, LookupError, ValueError):
+        pass  # malformed XML, an unknown encoding: music21 reports it in its own words
+
+
+_POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64)
+
+
+def meter_problem(numerator: str, denominator: str) -> str | None:
+    """Why a time signature cannot be read (music21 runs for minutes on ``999/4``), or None:
+    the numerator (``3`` or ``3+2``) must add up to 1..64, the denominator one of 1, 2, 4 … 64."""
+    try:
+        num = sum(int(x) for x in numerator.strip().split("+"))
+        den = int(denominator.strip())
+    except ValueError:
+        return f"time signature {numerator.strip()[:20]}/{denominator.strip()[:20]} is not N/D"
+    if not 1 <= num <= 64 or den not in _POWERS_OF_TWO:
+        return f"time signature {num}/{den} is not N/D with N 1..64 and D one of 1, 2, 4 ... 64"
+    return None
+
+
+def check_kern_bounds(text: str, source: object) -> None:
+    """Meter (``*M3/4``) and tempo (``*MM120``) records of a Humdrum file that music21 cannot use."""
+    for m in re.finditer(r"\*M(\d*)/(\d*)", text):
+        problem = meter_problem(m.group(1) or "x", m.group(2) or "x")
+        if problem:
+            raise MelodyganError(f"{source}: {problem}")
+    for m in re.finditer(r"\*MM(\d+(?:\.\d*)?)", text):
+        if not 1 <= float(m.group(1)) <= 1000:
+            raise MelodyganError(f"{source}: tempo *MM{m.group(1)[:20]} is not 1..1000 beats per minute")
+
+
+def check_piece_length(piece: Piece, source: object) -> None:
+    """The ``score_bars`` limit on a piece read from notation (a note of 10^8 quarters)."""
+    limits.check(source, "length", round(piece.end_steps / max(piece.bar_steps, 1)), "score_bars", " bars")
+
+
+def check_notation_bounds(path: Path) -> None:
+    """The bounds of a notation file before music21 reads it (see the module docstring)."""
+    limits.check(path, "file size", round(path.stat().st_size / 2**20, 2), "file_mb", " MB")
+    suffix = path.suffix.lower()
+    if suffix == ".mxl":
+        check_musicxml_bounds(_mxl_text(path), path)
+    elif suffix in (".xml", ".musicxml"):
+        check_musicxml_bounds(path.read_bytes(), path)
+    elif suffix == ".krn":
+        check_kern_bounds(path.read_bytes().decode("utf-8", "replace"), path)
+
+
 def read_notation(path: str | Path, melody_track: str | int | None = None) -> Piece:
-    """Read one MusicXML (.xml/.musicxml/.mxl), ABC (.abc, first tune) or kern (.krn) file.
+    """Read one MusicXML (.xml/.musicxml/.mxl) or kern (.krn) file (ABC: :mod:`melodygan.formats.abc`).
 
     Raises:
-        MelodyganError: the file is missing, unreadable, or holds no notes.
+        MelodyganError: the file is missing, unreadable, over a limit, or holds no notes.
     """
     from music21 import converter, stream
 
     path = Path(path)
     if not path.is_file():
         raise MelodyganError(f"{path}: no such file")
+    check_notation_bounds(path)
+    if path.suffix.lower() == ".abc":  # ABC goes through its own bounded reader, tune by tune
+        raise MelodyganError(f"{path}: read ABC files with melodygan.read_score or melodygan.formats.abc")
     try:
-        parsed = converter.parse(str(path), forceSource=True)
+        with limits.time_limit(path, "reading the score"), library_output("music21"):
+            parsed = converter.parse(str(path), forceSource=True)
+            if isinstance(parsed, stream.Opus):
+                if not parsed.scores:
+                    raise MelodyganError(f"{path}: the file holds no tunes")
+                parsed = parsed.scores[0]
+            piece = score_to_piece(parsed, melody_part=melody_track, title=None)
+        check_piece_length(piece, path)
+    except MelodyganError:
+        raise
     except Exception as e:  # music21 raises many exception types for bad input
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise MelodyganError(f"{path}: not a readable score ({msg[:120]})") from None
-    if isinstance(parsed, stream.Opus):
-        if not parsed.scores:
-            raise MelodyganError(f"{path}: the file holds no tunes")
-        parsed = parsed.scores[0]
-    try:
-        piece = score_to_piece(parsed, melody_part=melody_track, title=None)
-    except ValueError as e:  # e.g. a meter the grid cannot hold
-        raise MelodyganError(f"{path}: {e}") from None
+        raise MelodyganError(f"{path}: not a readable score ({type(e).__name__}: {msg[:120]})") from None
     if not piece.all_notes():
         raise MelodyganError(f"{path}: the score holds no notes")
     if not piece.title:

@@ -4,7 +4,7 @@
 ``.mid`` ``.midi``                          :func:`melodygan.formats.midi.midi_to_piece` (pretty_midi)
 ``.xml`` ``.musicxml`` ``.mxl`` ``.krn``    :func:`melodygan.formats.notation.read_notation` (music21)
 ``.abc``                                    first tune, Nottingham chord spellings understood
-                                            (:func:`melodygan.formats.abc.parse_abc_tunes`)
+                                            (:func:`melodygan.formats.abc.first_abc_tune`)
 ``.wav`` ``.flac`` ``.mp3`` ``.ogg``        :func:`melodygan.formats.transcribe.transcribe` (librosa pyin)
 ==========================================  ==================================================
 
@@ -61,13 +61,9 @@ def read_score(path: str | Path, melody_track: str | int | None = None, *,
 
         return read_notation(p, melody_track=melody_track)
     if suffix in ABC_SUFFIXES:
-        from melodygan.formats.abc import parse_abc_tunes, read_abc_text
+        from melodygan.formats.abc import first_abc_tune, read_abc_text
 
-        tunes = parse_abc_tunes(read_abc_text(p), source=str(p))
-        tunes = [t for t in tunes if t.melody]
-        if not tunes:
-            raise MelodyganError(f"{p}: the ABC file holds no tune with notes")
-        return tunes[0]
+        return first_abc_tune(read_abc_text(p), source=str(p))
     from melodygan.formats.transcribe import transcribe
 
     return transcribe(p, tempo_bpm=tempo_bpm)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from melodygan.errors import MelodyganError
+from melodygan import limits
+from melodygan.errors import MelodyganError, library_output
 from melodygan.keys import estimate_key
 from melodygan.notes import Note
 from melodygan.piece import Piece
@@ -96,6 +97,17 @@ def _segments(midi: np.ndarray, voiced: np.ndarray, onset_frames: list[int],
     return out
 
 
+def _duration(path: Path) -> float | None:
+    """The recording's length in seconds from its header (soundfile), None when unknown."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception:  # not a format libsndfile reads: audioread decodes it, bounded by duration=
+        return None
+    return float(info.frames) / info.samplerate if info.samplerate else None
+
+
 def transcribe(path: str | Path, *, tempo_bpm: float | None = None, time_signature: tuple[int, int] = (4, 4),
                steps_per_quarter: int = 4, min_note_seconds: float = 0.06) -> Piece:
     """Transcribe a monophonic recording into a Piece (method in the module docstring).
@@ -118,11 +130,21 @@ def transcribe(path: str | Path, *, tempo_bpm: float | None = None, time_signatu
         raise MelodyganError(f"{path}: no such file")
     if tempo_bpm is not None and not 10 <= tempo_bpm <= 400:
         raise MelodyganError(f"tempo {tempo_bpm} bpm outside 10-400")
+    max_minutes = limits.current().audio_minutes
     try:
-        y, sr = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
+        with library_output("audio decoder"):
+            seconds = _duration(path)
+            if seconds is not None:
+                limits.check(path, "length", round(seconds / 60, 2), "audio_minutes", " minutes")
+            # never decode more than the limit (and a little), whatever the header said
+            y, sr = librosa.load(str(path), sr=SAMPLE_RATE, mono=True,
+                                 duration=max_minutes * 60 + 1 if max_minutes else None)
+    except MelodyganError:
+        raise
     except Exception as e:  # soundfile/audioread raise many types for undecodable input
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise MelodyganError(f"{path}: not a readable audio file ({msg[:120]})") from None
+    limits.check(path, "length", round(len(y) / sr / 60, 2), "audio_minutes", " minutes")
     if len(y) < sr // 10 or float(np.max(np.abs(y), initial=0.0)) < 1e-3:
         raise MelodyganError(f"{path}: the recording is silent or shorter than 0.1 s; nothing to transcribe")
     f0, voiced, voiced_prob = librosa.pyin(y, fmin=65.0, fmax=2100.0, sr=sr, frame_length=FRAME_LENGTH,

@@ -23,6 +23,7 @@ processes take exactly the step one process takes on the combined batch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -37,7 +38,18 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from melodygan import tokens as tk
-from melodygan.checkpoints import config_from_dict, load_checkpoint, save_checkpoint, save_resume_state
+from melodygan.checkpoints import (
+    NonFiniteGuard,
+    TrainingRun,
+    config_from_dict,
+    load_checkpoint,
+    load_resume_state,
+    read_checkpoint_meta,
+    restoring,
+    save_checkpoint,
+    trim_metrics,
+    weights_finite,
+)
 from melodygan.devices import autocast, pick_device
 from melodygan.errors import MelodyganError
 from melodygan.keys import semitones_to_c
@@ -202,8 +214,12 @@ def _plot(metrics_path: Path, png: Path) -> None:
 def _evaluate_and_save(model: LeadSheetTransformer, model_config: TransformerConfig,
                        optimizer: torch.optim.Optimizer, valid: list[dict[tuple[int, str], list[list[int]]]],
                        config: TrainConfig, dev: torch.device, out: Path, extra: dict[str, Any], step: int,
-                       best: float, elapsed_s: float) -> tuple[dict[str, Any], float]:
-    """Validation NLL, metrics line, latest checkpoint + resume state, best weights (fp16), loss plot."""
+                       best: float, elapsed_s: float, run: TrainingRun) -> tuple[dict[str, Any], float]:
+    """Validation NLL, metrics line, one checkpoint unit (latest weights, resume state, best weights
+    in fp16), loss plot. Non-finite weights are never saved; a non-finite NLL never becomes best."""
+    if not weights_finite(model):
+        raise MelodyganError(f"training stopped at step {step}: the weights became NaN or infinite; the last "
+                             "checkpoint is kept; lower --lr")
     nll = validation_nll(model, valid, config.window_tokens, dev) if valid else {}
     mean_nll = sum(nll.values()) / len(nll) if nll else float("nan")
     result = {"step": step, "valid_nll": round(mean_nll, 5),
@@ -212,14 +228,20 @@ def _evaluate_and_save(model: LeadSheetTransformer, model_config: TransformerCon
     with metrics_path.open("a") as f:
         f.write(json.dumps(result) + "\n")
     info = {**extra, **result}
-    save_checkpoint(out, model, model_config, MODEL_TYPE, info)
-    if not mean_nll >= best:  # lower, or the first (NaN without validation data)
-        best = mean_nll if mean_nll == mean_nll else best
-        half = LeadSheetTransformer(model_config).half()
-        half.load_state_dict(model.state_dict())
-        save_checkpoint(out / "best", half, model_config, MODEL_TYPE, info)
-    save_resume_state({"optimizer": optimizer.state_dict(), "step": step, "best": best, "elapsed_s": elapsed_s,
-                        "rng": torch.get_rng_state()}, out / "resume.pt")
+    improved = mean_nll < best if nll else True  # lower (never NaN), or every save without validation data
+    if improved:
+        best = mean_nll if nll else best
+
+    def write(unit: Path) -> None:
+        save_checkpoint(unit, model, model_config, MODEL_TYPE, info)
+        if improved:
+            half = LeadSheetTransformer(model_config).half()
+            half.load_state_dict(model.state_dict())
+            save_checkpoint(unit / "best", half, model_config, MODEL_TYPE, info)
+        torch.save({"optimizer": optimizer.state_dict(), "step": step, "best": best, "elapsed_s": elapsed_s,
+                    "rng": torch.get_rng_state()}, unit / "resume.pt")
+
+    run.commit(step, write, carry=("best",))
     _plot(metrics_path, out / "loss.png")
     return result, best
 
@@ -236,27 +258,33 @@ def _init_distributed() -> tuple[int, int, int]:
 
 def train(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
           config: TrainConfig | None = None, model_config: TransformerConfig | None = None,
-          resume: bool = False, device: str | None = None, progress: bool = True) -> dict[str, Any]:
+          resume: bool = False, device: str | None = None, progress: bool = True,
+          force: bool = False) -> dict[str, Any]:
     """Train (or resume) a lead-sheet transformer; returns the last validation metrics.
 
     See :func:`fit` (which also returns the model).
     """
-    return fit(train_pieces, valid_pieces, out_dir, config, model_config, resume, device, progress)[1]
+    return fit(train_pieces, valid_pieces, out_dir, config, model_config, resume, device, progress, force)[1]
 
 
 def fit(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
         config: TrainConfig | None = None, model_config: TransformerConfig | None = None,
         resume: bool = False, device: str | None = None,
-        progress: bool = True) -> tuple[LeadSheetTransformer, dict[str, Any]]:
+        progress: bool = True, force: bool = False) -> tuple[LeadSheetTransformer, dict[str, Any]]:
     """Train (or resume) a lead-sheet transformer; returns ``(model, last validation metrics)``.
 
     ``train_pieces`` and ``valid_pieces`` are lists (folk) or ``{genre: pieces}``; every window is
     drawn from a piece chosen uniformly, so genres weigh by their number of pieces. Validation uses
     up to ``eval_pieces`` pieces of each genre.
 
+    The run folder is a :class:`~melodygan.checkpoints.TrainingRun`: locked while training,
+    refused when it holds another run (unless ``resume`` or ``force``), one atomic checkpoint per
+    evaluation. Steps with a non-finite loss or gradient norm are skipped (the run stops after
+    :data:`~melodygan.checkpoints.MAX_NONFINITE_STEPS` in a row).
+
     Raises:
         MelodyganError: no training pieces, a batch size not divisible by the number of processes,
-            or ``resume`` without a run to resume.
+            ``resume`` without a run to resume, a folder in use or holding another run.
     """
     config = config or TrainConfig()
     model_config = model_config or TransformerConfig()
@@ -270,6 +298,14 @@ def fit(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
     if config.batch_size % world:
         raise MelodyganError(f"batch size {config.batch_size} must be divisible by the {world} processes")
     out = Path(out_dir)
+    with TrainingRun(out, resume=resume, force=force) if rank == 0 else contextlib.nullcontext() as run:
+        return _fit(train_pieces, valid_pieces, out, config, model_config, resume, dev, progress, rank, world,
+                    run)
+
+
+def _fit(train_pieces: Corpus, valid_pieces: Corpus, out: Path, config: TrainConfig, model_config: TransformerConfig,
+         resume: bool, dev: torch.device, progress: bool, rank: int, world: int,
+         run: TrainingRun | None) -> tuple[LeadSheetTransformer, dict[str, Any]]:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed + rank)
     train_pairs = by_genre(train_pieces)
@@ -284,17 +320,18 @@ def fit(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
     ]
     optimizer = torch.optim.AdamW(optim_groups, lr=config.lr, betas=(0.9, 0.95))
     step, best, elapsed0 = 0, float("inf"), 0.0
-    if resume:
-        if not (out / "resume.pt").is_file():
-            raise MelodyganError(f"nothing to resume in {out} (no resume.pt)")
+    if resume and (out / "resume.pt").is_file():
         loaded, saved_config, _ = load_checkpoint(out, LeadSheetTransformer, TransformerConfig, MODEL_TYPE, dev)
         if saved_config != model_config:
             raise MelodyganError(f"{out} holds a model of another size: {saved_config}")
         model.load_state_dict(loaded.state_dict())
-        state = torch.load(out / "resume.pt", weights_only=True, map_location="cpu")
-        optimizer.load_state_dict(state["optimizer"])
-        step, best, elapsed0 = int(state["step"]), float(state["best"]), float(state["elapsed_s"])
-        torch.set_rng_state(state["rng"])
+        state = load_resume_state(out / "resume.pt", ("optimizer", "step", "best", "elapsed_s", "rng"))
+        with restoring(out / "resume.pt"):
+            optimizer.load_state_dict(state["optimizer"])
+            step, best, elapsed0 = int(state["step"]), float(state["best"]), float(state["elapsed_s"])
+            torch.set_rng_state(state["rng"])
+    if rank == 0:
+        trim_metrics(out / "metrics.jsonl", step)
     model.train()
     net: torch.nn.Module = model
     if world > 1:
@@ -317,6 +354,7 @@ def fit(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
     tokens_seen, last_log = 0, time.time()
     result: dict[str, Any] = {}
     evaluated = step
+    guard = NonFiniteGuard(hint="lower --lr")
     while step < config.steps:
         if config.max_minutes is not None and elapsed0 + time.time() - t0 > 60 * config.max_minutes:
             break
@@ -332,8 +370,9 @@ def fit(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
         scaled = loss * local / count * world  # DDP averages over ranks → global per-token mean
         optimizer.zero_grad(set_to_none=True)
         scaled.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        if guard.ok(step, loss, grad_norm):
+            optimizer.step()
         step += 1
         tokens_seen += count
         bar.update(1)
@@ -347,17 +386,21 @@ def fit(train_pieces: Corpus, valid_pieces: Corpus, out_dir: str | Path,
             with metrics_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
         if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
+            assert run is not None
             result, best = _evaluate_and_save(model, model_config, optimizer, valid, config, dev, out, extra,
-                                              step, best, elapsed0 + time.time() - t0)
+                                              step, best, elapsed0 + time.time() - t0, run)
             evaluated = step
     if rank == 0 and step > evaluated:  # stopped by the time budget between evaluations
+        assert run is not None
         result, best = _evaluate_and_save(model, model_config, optimizer, valid, config, dev, out, extra,
-                                          step, best, elapsed0 + time.time() - t0)
+                                          step, best, elapsed0 + time.time() - t0, run)
     bar.close()
     return model, result
 
 
 def load_run_config(out_dir: str | Path) -> tuple[TrainConfig, TransformerConfig]:
-    """The configs a run was started with (for ``--resume``)."""
-    meta = json.loads((Path(out_dir) / "config.json").read_text())
-    return config_from_dict(TrainConfig, meta["extra"]["train"]), config_from_dict(TransformerConfig, meta["config"])
+    """The configs a run was started with (for ``--resume``); one MelodyganError line when unreadable."""
+    meta = read_checkpoint_meta(out_dir)
+    with restoring(Path(out_dir) / "config.json"):
+        train_config = config_from_dict(TrainConfig, meta["extra"]["train"])
+        return train_config, config_from_dict(TransformerConfig, meta["config"])

@@ -46,7 +46,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodygan.checkpoints import config_from_dict, save_checkpoint, save_resume_state
+from melodygan.checkpoints import (
+    NonFiniteGuard,
+    TrainingRun,
+    config_from_dict,
+    load_resume_state,
+    restoring,
+    save_checkpoint,
+    weights_finite,
+)
 from melodygan.devices import make_generator, pick_device
 from melodygan.engines.gan import MODEL_TYPE, decode_roll
 from melodygan.errors import MelodyganError
@@ -323,7 +331,7 @@ def _config_dict(config: Any) -> dict[str, Any]:
 def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: list[Piece] | None = None, *,
               model_config: GanConfig | None = None, train_config: TrainGanConfig | None = None,
               resume: bool = False, device: str | None = None, data_note: str = "",
-              log: Any = print) -> dict[str, Any]:
+              log: Any = print, force: bool = False) -> dict[str, Any]:
     """Train the generator and discriminator; returns the last monitor line.
 
     Args:
@@ -338,23 +346,29 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         log: called with one progress line per log interval.
 
     Raises:
-        MelodyganError: no usable data, the folder holds another run, or resume without state.
+        MelodyganError: no usable data, the folder holds another run or is in use, or resume
+            without a run (see :class:`~melodygan.checkpoints.TrainingRun`; ``force`` starts afresh).
     """
-    out = Path(out_dir)
+    with TrainingRun(out_dir, resume=resume, force=force) as run:
+        return _train_gan(run, train_pieces, monitor_pieces, model_config, train_config, resume, device,
+                          data_note, log)
+
+
+def _train_gan(run: TrainingRun, train_pieces: list[Piece], monitor_pieces: list[Piece] | None,
+               model_config: GanConfig | None, train_config: TrainGanConfig | None, resume: bool,
+               device: str | None, data_note: str, log: Any) -> dict[str, Any]:
+    out = run.out
     resume_path = out / "resume.pt"
     tcfg = train_config or TrainGanConfig()
     cfg = model_config or GanConfig()
+    state = None
     if resume and resume_path.is_file():
-        state = torch.load(resume_path, map_location="cpu", weights_only=True)
-        cfg = config_from_dict(GanConfig, state["model_config"])
-        saved_t = config_from_dict(TrainGanConfig, state["train_config"])
+        state = load_resume_state(resume_path, ("model_config", "train_config", "generator", "ema",
+                                                "discriminator", "opt_g", "opt_d", "step"))
+        with restoring(resume_path):
+            cfg = config_from_dict(GanConfig, state["model_config"])
+            saved_t = config_from_dict(TrainGanConfig, state["train_config"])
         tcfg = dataclasses.replace(saved_t, steps=tcfg.steps)  # only the step budget may change
-    elif resume:
-        raise MelodyganError(f"--resume given but {resume_path} does not exist")
-    else:
-        state = None
-        if resume_path.exists() or (out / "metrics.jsonl").exists():
-            raise MelodyganError(f"{out} already holds a training run; use --resume or another --out")
     dev = pick_device(device)
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(exist_ok=True)
@@ -388,12 +402,13 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         p.requires_grad_(False)
     step = 0
     if state is not None:
-        gen.load_state_dict(state["generator"])
-        ema.load_state_dict(state["ema"])
-        disc.load_state_dict(state["discriminator"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        step = int(state["step"])
+        with restoring(resume_path):
+            gen.load_state_dict(state["generator"])
+            ema.load_state_dict(state["ema"])
+            disc.load_state_dict(state["discriminator"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            step = int(state["step"])
         lines = (out / "metrics.jsonl").read_text().splitlines() if (out / "metrics.jsonl").exists() else []
         kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
         (out / "metrics.jsonl").write_text("".join(ln + "\n" for ln in kept))
@@ -404,16 +419,24 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         + " ".join(f"{k}={v:.3g}" for k, v in data_stats.items()))
 
     def save(step: int, last: dict[str, Any]) -> None:
-        save_checkpoint(out, ema, cfg, MODEL_TYPE, extra={"step": step, "seed": tcfg.seed, "data": data_note,
-                                                          "monitors": last, "data_stats": data_stats})
-        save_resume_state({"generator": gen.state_dict(), "ema": ema.state_dict(), "discriminator": disc.state_dict(),
-                            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "folded": folded,
-                            "model_config": _config_dict(cfg), "train_config": _config_dict(tcfg)}, resume_path)
+        if not (weights_finite(gen) and weights_finite(ema) and weights_finite(disc)):
+            raise MelodyganError(f"training stopped at step {step}: the weights became NaN or infinite; the last "
+                                 "checkpoint is kept; lower the learning rates")
+
+        def write(unit: Path) -> None:  # one atomic unit: the generator's checkpoint and the resume state
+            save_checkpoint(unit, ema, cfg, MODEL_TYPE, extra={"step": step, "seed": tcfg.seed, "data": data_note,
+                                                               "monitors": last, "data_stats": data_stats})
+            torch.save({"generator": gen.state_dict(), "ema": ema.state_dict(), "discriminator": disc.state_dict(),
+                        "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "folded": folded,
+                        "model_config": _config_dict(cfg), "train_config": _config_dict(tcfg)}, unit / "resume.pt")
+
+        run.commit(step, write)
 
     last: dict[str, Any] = {}
     acc: dict[str, float] = {}
     t0 = time.time()
     folded = int(state.get("folded", 0)) if state is not None else 0
+    guard = NonFiniteGuard(hint="lower the learning rates")
     while step < tcfg.steps:
         rng = np.random.default_rng([tcfg.seed, step])
         noise = make_generator(tcfg.seed * 1_000_003 + step)
@@ -440,7 +463,8 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
             + tcfg.mismatch_weight * F.relu(1 + d_mis).mean()
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
-        opt_d.step()
+        if bool(torch.isfinite(loss_d.detach())):
+            opt_d.step()
 
         # Generator: fool the discriminator and match its mean features on real phrases.
         g_score, f_fake = disc(fake, chords, key, meter)
@@ -449,7 +473,8 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
         loss_g = adv + tcfg.fm_weight * fm
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
-        opt_g.step()
+        if guard.ok(step, loss_d, loss_g):  # a non-finite step is skipped (D's update too, above)
+            opt_g.step()
         with torch.no_grad():
             for p_ema, p in zip(ema.parameters(), gen.parameters()):
                 if tcfg.ema_decay > 0:
@@ -490,13 +515,11 @@ def train_gan(out_dir: str | Path, train_pieces: list[Piece], monitor_pieces: li
 
 def train_gan_from_dir(data_dir: str | Path, out_dir: str | Path, *, steps: int = 7000, batch_size: int = 32,
                        seed: int = 1, resume: bool = False, device: str | None = None,
-                       log: Any = print) -> dict[str, Any]:
+                       log: Any = print, force: bool = False) -> dict[str, Any]:
     """Train on a preprocessed data folder (``melodygan preprocess … --out DIR``): train split,
     monitors on the valid split (the train split when there is none)."""
     if not Path(data_dir).is_dir():
         raise MelodyganError(f"data folder {data_dir} does not exist; make one with `melodygan preprocess`")
-    if resume and not (Path(out_dir) / "resume.pt").is_file():
-        raise MelodyganError(f"--resume given but {Path(out_dir) / 'resume.pt'} does not exist")
     from melodygan.corpora.preprocess import load_pieces
 
     train = load_pieces(data_dir, "train")
@@ -506,4 +529,4 @@ def train_gan_from_dir(data_dir: str | Path, out_dir: str | Path, *, steps: int 
         valid = []
     tcfg = TrainGanConfig(steps=steps, batch_size=batch_size, seed=seed)
     return train_gan(out_dir, train, valid or None, train_config=tcfg, resume=resume, device=device,
-                     data_note=str(data_dir), log=log)
+                     data_note=str(data_dir), log=log, force=force)

@@ -48,7 +48,15 @@ from melodygan.beats import (
     label_root,
     song_from_piece,
 )
-from melodygan.checkpoints import save_checkpoint, save_resume_state
+from melodygan.checkpoints import (
+    NonFiniteGuard,
+    TrainingRun,
+    load_resume_state,
+    restoring,
+    save_checkpoint_folder,
+    trim_metrics,
+    weights_finite,
+)
 from melodygan.engines.chordpath import PathWeights, best_path
 from melodygan.engines.harmonize import encode, predict
 from melodygan.errors import MelodyganError
@@ -266,7 +274,7 @@ def fit_genre_classifier(pieces: dict[str, list[Piece]], steps: int = 500) -> di
 
 def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: dict[str, list[Piece]], *,
                      model_config: HarmonizerConfig | None = None, train_config: HarmonizerTrainConfig | None = None,
-                     resume: bool = False, log: Any = print) -> dict[str, Any]:
+                     resume: bool = False, log: Any = print, force: bool = False) -> dict[str, Any]:
     """Train (or resume) a harmonizer; write the run folder (see the module docstring).
 
     Args:
@@ -280,13 +288,18 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
         The summary written to ``best/config.json``'s ``extra``.
 
     Raises:
-        MelodyganError: no training songs, or a run folder that does not match.
+        MelodyganError: no training songs, or a run folder that does not match, holds another run
+            (``force`` starts afresh) or is in use (see :class:`~melodygan.checkpoints.TrainingRun`).
     """
+    with TrainingRun(out_dir, resume=resume, force=force) as run:
+        return _train_harmonizer(run, train, valid, model_config, train_config, resume, log)
+
+
+def _train_harmonizer(run: TrainingRun, train: dict[str, list[Piece]], valid: dict[str, list[Piece]],
+                      model_config: HarmonizerConfig | None, train_config: HarmonizerTrainConfig | None,
+                      resume: bool, log: Any) -> dict[str, Any]:
     mcfg, tcfg = model_config or HarmonizerConfig(), train_config or HarmonizerTrainConfig()
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise MelodyganError(f"{out} already holds a run; pass --resume to continue it or choose a new folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = run.out
     torch.manual_seed(tcfg.seed)
     rng = random.Random(tcfg.seed)
     t0 = time.time()
@@ -307,7 +320,9 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
     history: list[dict[str, Any]] = []
     state_path = out / "resume.pt"
     if resume and state_path.exists():
-        state = torch.load(state_path, weights_only=True)
+        state = load_resume_state(state_path, ("model_config", "train_config", "model", "optimizer", "epoch",
+                                               "best", "rng", "torch_rng"))
+
         def fixed(c: dict[str, Any]) -> dict[str, Any]:  # what a resume may change: how long it runs
             return {k: v for k, v in c.items() if k not in ("epochs", "max_minutes")}
 
@@ -315,11 +330,14 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
                 dataclasses.asdict(tcfg)):
             raise MelodyganError(f"{out}: the run was started with other settings; resume with the same ones "
                                  "(only --epochs and --max-minutes may change)")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        epoch, best = int(state["epoch"]), float(state["best"])
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        with restoring(state_path):
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            epoch, best = int(state["epoch"]), float(state["best"])
+            rng.setstate(_python_rng_state(state["rng"]))
+            torch.set_rng_state(state["torch_rng"])
+    trim_metrics(out / "metrics.jsonl", epoch, key="epoch")
+    guard = NonFiniteGuard()
     while epoch < tcfg.epochs and (time.time() - t0) / 60 < tcfg.max_minutes:
         lr = tcfg.min_lr + 0.5 * (tcfg.lr - tcfg.min_lr) * (1 + math.cos(math.pi * epoch / tcfg.epochs))
         for group in opt.param_groups:
@@ -333,8 +351,9 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
             ce, bce = losses(model, x, y, lengths, tcfg.change_weight)
             opt.zero_grad(set_to_none=True)
             (ce + bce).backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if guard.ok(epoch, ce, bce, grad_norm):
+                opt.step()
             total_ce += ce.item()
             total_bce += bce.item()
         epoch += 1
@@ -346,15 +365,25 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         log(f"epoch {epoch}: ce {row['ce']:.3f}, valid root " + ", ".join(f"{g} {s:.3f}" for g, s in scores.items()))
-        if score > best:
+        if not weights_finite(model):
+            raise MelodyganError(f"training stopped after epoch {epoch}: the weights became NaN or infinite; "
+                                 "the last checkpoint is kept")
+        improved = score > best  # never true for a NaN score
+        if improved:
             best = score
-            save_resume_state({"model": model.state_dict()}, out / "best.pt")
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
                  "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
                  "model_config": dataclasses.asdict(mcfg), "train_config": dataclasses.asdict(tcfg)}
-        save_resume_state(state, state_path)
+
+        def write(unit: Path, state: dict[str, Any] = state, improved: bool = improved) -> None:
+            if improved:  # best.pt and resume.pt of one epoch: one atomic unit
+                torch.save({"model": model.state_dict()}, unit / "best.pt")
+            torch.save(state, unit / "resume.pt")
+
+        run.commit(epoch, write, carry=("best.pt",))
     if (out / "best.pt").exists():
-        model.load_state_dict(torch.load(out / "best.pt", weights_only=True)["model"])
+        with restoring(out / "best.pt"):
+            model.load_state_dict(load_resume_state(out / "best.pt", ("model",))["model"])
     model.eval()
     log_t, log_prior = fit_transitions(train_items)
     model.log_transitions.copy_(torch.from_numpy(log_t))
@@ -376,5 +405,11 @@ def train_harmonizer(out_dir: str | Path, train: dict[str, list[Piece]], valid: 
     extra = {"path_weights": weights, "genre_classifier": classifier, "epochs": epoch, "best_valid_root": best,
              "train_songs": len(train_items), "elapsed_s": round(time.time() - t0, 1),
              "train_config": dataclasses.asdict(tcfg)}
-    save_checkpoint(out / "best", model, mcfg, MODEL_TYPE, extra)
+    save_checkpoint_folder(out / "best", model, mcfg, MODEL_TYPE, extra)
     return extra
+
+
+def _python_rng_state(state: Any) -> Any:
+    """``random.Random.getstate()`` as saved (torch may hand the inner tuple back as a list)."""
+    version, internal, gauss = state
+    return version, tuple(internal), gauss
