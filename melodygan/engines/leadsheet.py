@@ -31,6 +31,7 @@ from melodygan.checkpoints import checkpoint_folder, load_checkpoint
 from melodygan.chords import Chord, ChordTimeline, chord_from_index, key_of_chords
 from melodygan.devices import make_generator, pick_device
 from melodygan.engines.sampling import BarSpec, Constraints, Events, Grammar, sample_tokens
+from melodygan.errors import MelodyganError
 from melodygan.keys import Key, semitones_to_c
 from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.notes import Note
@@ -51,7 +52,10 @@ SegmentScore = Callable[[list[int], float, int, int, list[list[int]]], float]
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, device: str) -> tuple[LeadSheetTransformer, dict]:
-    model, _, extra = load_checkpoint(path, LeadSheetTransformer, TransformerConfig, MODEL_TYPE, device)
+    model, config, extra = load_checkpoint(path, LeadSheetTransformer, TransformerConfig, MODEL_TYPE, device)
+    if config.vocab_size != tk.VOCAB_SIZE:  # type: ignore[attr-defined]
+        raise MelodyganError(f"{path} was trained on a token vocabulary of {config.vocab_size} tokens; "  # type: ignore[attr-defined]
+                             f"this version of melodygan has {tk.VOCAB_SIZE}: retrain it (melodygan train ar)")
     return model.float(), extra  # type: ignore[return-value]
 
 
