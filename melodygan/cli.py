@@ -282,6 +282,8 @@ def _arrangement_styles() -> tuple[str, ...]:
 
 
 def _edit_paths(args: argparse.Namespace, suffix: str, num: int) -> list[Path]:
+    """Outputs of a command that rewrites FILE: ``--out`` (a .mid, or a folder) or FILE's stem +
+    ``-suffix.mid`` beside it; ``-1.mid``, ``-2.mid`` … for several; refused when taken (no --force)."""
     src = Path(args.file)
     if args.out is not None and args.out.lower().endswith((".mid", ".midi")):
         path = Path(args.out)
@@ -307,23 +309,21 @@ def _read_clip(args: argparse.Namespace) -> tuple[Piece, str]:
 
 def _write_edits(pieces: list[Piece], paths: list[Path], original: Piece, args: argparse.Namespace,
                  gaps: list[tuple[int, int]] | None) -> None:
+    """Arrange the edited pieces as asked (``keep``: the file's own tracks; a style: new
+    accompaniment, inside ``gaps`` only when given), then export them as one batch, as generate does."""
     from melodygan.engines.arrange import arrange
     from melodygan.engines.infill import keep_voices_outside
-    from melodygan.files import staged_outputs
-    from melodygan.formats.export import export_piece
 
-    folder = paths[0].parent
-    names = [n for p in paths for n in _outputs_of(p, args)]
-    with staged_outputs(folder, names, force=args.force) as stage:  # all or nothing, as generate
-        for piece, path in zip(pieces, paths):
-            if args.accompaniment != "keep":
-                arranged = arrange(piece.replace(voices={}), style=args.accompaniment)
-                piece = arranged if gaps is None else keep_voices_outside(original, arranged, gaps)
-            export_piece(piece, stage / path.name, wav=args.wav, png=args.png, musicxml=args.musicxml,
-                         force=args.force)
-    for path in paths:
-        for name in _outputs_of(path, args):
-            print(folder / name)
+    ready = []
+    for piece in pieces:
+        if args.accompaniment != "keep":
+            arranged = arrange(piece.replace(voices={}), style=args.accompaniment)
+            piece = arranged if gaps is None else keep_voices_outside(original, arranged, gaps)
+        ready.append(piece)
+    plain = argparse.Namespace(**{**vars(args), "accompaniment": "none"})  # arranged above
+    for files in _export_batch(list(ready), paths, plain):
+        for written in files:
+            print(written)
 
 
 def _run_infill(args: argparse.Namespace) -> int:
@@ -398,14 +398,10 @@ def _run_harmonize(args: argparse.Namespace) -> int:
     from melodygan.formats.readers import read_score
 
     src = Path(args.file)
-    if args.out is not None and args.out.lower().endswith((".mid", ".midi")):
-        path = Path(args.out)
-    else:
-        path = (Path(args.out) if args.out else src.parent) / f"{src.stem}-harmonized.mid"
     if not 1 <= args.num <= 32:
         raise MelodyganError(f"--num {args.num} must be 1..32")
-    paths = [path] if args.num == 1 else [path.with_name(f"{path.stem}-{i + 1}{path.suffix}") for i in range(args.num)]
-    _check_batch(paths, args)
+    paths = _edit_paths(args, "harmonized", args.num)
+    path = paths[0]
     parse_fix(args.fix)  # a bad --fix or --threads is refused before any reading or writing
     sampling_threads(args.threads)
     track = args.melody_track

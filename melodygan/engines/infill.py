@@ -22,7 +22,7 @@ import torch
 
 from melodygan import tokens as tk
 from melodygan.devices import cpu_threads, make_generator
-from melodygan.engines.leadsheet import bar_specs, load_model, requantize
+from melodygan.engines.leadsheet import TOKENS_PER_BAR_BOUND, bar_specs, load_model, requantize
 from melodygan.engines.sampling import BarSpec, Constraints, Grammar, sample_tokens
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key, semitones_to_c
@@ -158,10 +158,10 @@ def _sample_gap(model: LeadSheetTransformer, prefix: list[int], bar_tokens: list
                 temperature: float) -> list[list[int]]:
     """``candidates`` token rows of the gap's bars, the bars before it as context."""
     block = model.config.block_size
-    budget = len(gap) * 60 + 1
+    budget = len(gap) * TOKENS_PER_BAR_BOUND + 1
     if len(prefix) + budget > block:
         raise MelodyganError(f"a gap of {len(gap)} bars is too long for the model; regenerate at most "
-                             f"{(block - len(prefix)) // 60} bars at a time")
+                             f"{(block - len(prefix)) // TOKENS_PER_BAR_BOUND} bars at a time")
     start = b0
     while start > 0 and len(prefix) + 1 + sum(len(b) for b in bar_tokens[start - 1:b0]) + budget <= block:
         start -= 1
