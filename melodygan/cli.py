@@ -104,8 +104,8 @@ def _run_render(args: argparse.Namespace) -> int:
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
     from melodygan.engines.arrange import BASS_STYLES, STYLES
 
-    p.add_argument("--accompaniment", default="block", choices=(*STYLES, "none"), metavar="STYLE",
-                   help=f"chord-track pattern: {', '.join(STYLES)}, or none")
+    p.add_argument("--accompaniment", default=None, choices=(*STYLES, "none"), metavar="STYLE",
+                   help=f"chord-track pattern: {', '.join(STYLES)}, or none (default: block; none for chorales)")
     p.add_argument("--bass", default="root", choices=BASS_STYLES, help="bass pattern")
     p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
     p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
@@ -165,8 +165,9 @@ def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
     from melodygan.engines.arrange import arrange
     from melodygan.formats.export import export_piece
 
-    if args.accompaniment != "none":
-        piece = arrange(piece, style=args.accompaniment, bass=args.bass)  # type: ignore[arg-type]
+    style = args.accompaniment or "block"
+    if style != "none":
+        piece = arrange(piece, style=style, bass=args.bass)  # type: ignore[arg-type]
     return export_piece(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml,  # type: ignore[arg-type]
                         force=args.force)
 
@@ -378,13 +379,16 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--fix", default=None, metavar="BAR:CHORD,...",
                    help='chords to keep exactly, e.g. "3:G7,5:Em" (bars from 1; the pickup is bar 0)')
     p.add_argument("--num", type=int, default=1, help="distinct harmonizations, best first (-1.mid, -2.mid, ...)")
-    p.add_argument("--style", default="leadsheet", choices=("leadsheet",), help="leadsheet: chord symbols")
+    p.add_argument("--style", default="leadsheet", choices=("leadsheet", "chorale"),
+                   help="leadsheet: chord symbols (with an accompaniment); chorale: alto, tenor and bass in Bach's "
+                        "manner under your melody as soprano (four named tracks; --musicxml writes the score)")
     p.add_argument("--tempo", type=float, default=None,
                    help="recordings only: the performance's tempo in quarter notes per minute (default: estimated)")
     p.add_argument("--seed", type=int, default=1, help="seed of the alternatives (--num > 1)")
-    p.add_argument("--temperature", type=float, default=1.0, help="spread of the alternatives")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="spread of the alternatives (chorale: sampling temperature of the voices; default 1)")
     p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="harmonizer checkpoint folder (default: %(default)s, the shipped weights)")
+                   help="harmonizer (or chorale voicer) checkpoint folder (default: the shipped weights)")
     _add_threads_flag(p)
     _add_output_flags(p)
     p.add_argument("--out", default=None, metavar="PATH",
@@ -404,6 +408,13 @@ def _run_harmonize(args: argparse.Namespace) -> int:
     path = paths[0]
     parse_fix(args.fix)  # a bad --fix or --threads is refused before any reading or writing
     sampling_threads(args.threads)
+    if args.style == "chorale":
+        for flag, value, default in (("--genre", args.genre, None), ("--chord-rate", args.chord_rate, "auto"),
+                                     ("--fix", args.fix, None)):
+            if value != default:
+                raise MelodyganError(f"{flag} does not apply to --style chorale (its chords follow from the voices)")
+        if args.accompaniment is None:
+            args.accompaniment = "none"  # the three voices are the accompaniment
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
@@ -447,6 +458,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     _add_train_ar(models)
     _add_train_gan(models)
     _add_train_harmonizer(models)
+    _add_train_chorale(models)
 
 
 def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -554,6 +566,41 @@ def _run_train_harmonizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train_chorale(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = models.add_parser("chorale", help="train the four-part chorale voicer (alto, tenor, bass under a soprano)",
+                          formatter_class=_FMT)
+    p.add_argument("--data", required=True, metavar="JSON",
+                   help="the JSB Chorales file Jsb16thSeparated.json (see data/jsb-chorales/README.md); "
+                        "its train split trains, valid picks the best epoch, test is never read")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder: best/, resume.pt, metrics.jsonl")
+    p.add_argument("--epochs", type=int, default=120, help="passes over the training chorales")
+    p.add_argument("--max-minutes", type=float, default=150.0, help="stop (with a checkpoint) after this long")
+    p.add_argument("--size", default="small", choices=("tiny", "small"), help="model size preset")
+    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
+    p.set_defaults(func=_run_train_chorale)
+
+
+def _run_train_chorale(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from melodygan.corpora.jsb import read_jsb_steps
+    from melodygan.models.chorale import ChoraleConfig
+    from melodygan.training.chorale import ChoraleTrainConfig, train_chorale
+
+    data = read_jsb_steps(args.data)
+    torch.set_num_threads(max(1, args.threads))
+    mcfg = ChoraleConfig.tiny() if args.size == "tiny" else ChoraleConfig()
+    tcfg = ChoraleTrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
+    extra = train_chorale(args.out, [np.array(c) for c in data["train"]], [np.array(c) for c in data["valid"]],
+                          model_config=mcfg, train_config=tcfg, resume=args.resume, force=args.force)
+    print(f"wrote {args.out}/best ({extra['epochs']} epochs, best valid NLL {extra['best_valid_nll']:.4f})")
+    return 0
+
+
 def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT)
     p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
@@ -581,9 +628,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = sub.add_parser("evaluate", help="measure a model against real data; writes a report", formatter_class=_FMT)
     p.add_argument("--engine", required=True,
                    help="what to judge: rule-triad, rule-tonic, harmonize, harmonize-transformer (harmonizers); "
-                        "ar, gan, hybrid, gan-chords (generators)")
+                        "chorale (four-part voicing; --data the JSB json); ar, gan, hybrid, gan-chords (generators)")
     p.add_argument("--data", required=True,
-                   help="held-out data: a preprocessed folder (its test split), Nottingham .abc file(s), or a score")
+                   help="held-out data: a preprocessed folder (its test split), the JSB Chorales json (its test "
+                        "split), Nottingham .abc file(s), or a score")
     p.add_argument("--out", required=True, help="report folder (report.md, metrics.json, PNG plots)")
     p.add_argument("--checkpoint", default=None, help="model folder for model engines (default: shipped weights)")
     p.add_argument("--num", type=int, default=64, help="pieces to harmonize or generate")

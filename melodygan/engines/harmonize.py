@@ -48,7 +48,7 @@ from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece
 
 CHORD_RATES = ("auto", "beat", "half-bar", "bar")
-STYLES = ("leadsheet",)
+STYLES = ("leadsheet", "chorale")
 
 
 # --- the model ------------------------------------------------------------------------------------
@@ -145,8 +145,8 @@ def _fixed_beats(song: BeatSong, fix: dict[int, Chord], key: Key, bars: int) -> 
 def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre: str | None = None,
               chord_rate: str = "auto", fix: str | dict[int, str] | None = None, num: int = 1, seed: int = 1,
               style: str = "leadsheet", checkpoint: str | Path | None = None,
-              temperature: float = 1.0, threads: int | None = None) -> Piece | list[Piece]:
-    """Chord symbols for a whole melody.
+              temperature: float | None = None, threads: int | None = None) -> Piece | list[Piece]:
+    """Chord symbols for a whole melody, or (``style="chorale"``) three voices under it.
 
     Args:
         piece: the melody, or a score file :func:`melodygan.read_score` reads (``piece.melody``;
@@ -160,9 +160,15 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
             fixed chord holds its bar); the rest is chosen around them.
         num: 1 for the best harmonization, more for distinct alternatives, best first.
         seed: the draw of the alternatives (the best one does not depend on it).
-        style: ``"leadsheet"`` (chord symbols).
-        checkpoint: a harmonizer checkpoint folder; None = the shipped weights.
-        temperature: spread of the alternatives (higher = more adventurous).
+        style: ``"leadsheet"`` (chord symbols) or ``"chorale"`` (alto, tenor and bass in Bach's
+            manner under the melody as soprano, with chord symbols labelled from the four voices;
+            :func:`melodygan.engines.chorale.harmonize_chorale`; ``genre``, ``chord_rate`` and
+            ``fix`` do not apply).
+        checkpoint: a harmonizer (or, for chorales, chorale voicer) checkpoint folder; None = the
+            shipped weights.
+        temperature: spread of the alternatives (higher = more adventurous; default 1; for
+            chorales the sampling temperature of the voices, default
+            :data:`melodygan.engines.chorale.DEFAULT_TEMPERATURE`).
         threads: torch CPU threads (None: ``$MELODYGAN_THREADS``, else 1).
 
     Returns:
@@ -180,12 +186,23 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
         raise MelodyganError(f"genre {genre!r}; allowed: {', '.join(GENRES)}")
     if not 1 <= num <= 32:
         raise MelodyganError(f"num {num} must be 1..32")
-    if temperature <= 0:
-        raise MelodyganError(f"temperature {temperature} must be > 0")
     if not isinstance(piece, Piece):
         from melodygan.formats.readers import read_score
 
         piece = read_score(piece)
+    if style == "chorale":
+        from melodygan.engines.chorale import DEFAULT_TEMPERATURE, harmonize_chorale
+
+        for name, value, default in (("genre", genre, None), ("chord_rate", chord_rate, "auto"), ("fix", fix, None)):
+            if value != default:
+                raise MelodyganError(f"{name.replace('_', '-')} does not apply to the chorale style (its chords "
+                                     "follow from the four voices)")
+        voiced = harmonize_chorale(piece, key=key, num=num, seed=seed, checkpoint=checkpoint, threads=threads,
+                                   temperature=DEFAULT_TEMPERATURE if temperature is None else temperature)
+        return voiced[0] if num == 1 else voiced
+    temperature = 1.0 if temperature is None else temperature
+    if temperature <= 0:
+        raise MelodyganError(f"temperature {temperature} must be > 0")
     work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
     the_key = to_key(key)
     pinned = parse_fix(fix)
