@@ -146,6 +146,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                    help="style of melody, chords and harmonic rhythm (default: guessed from --primer, else folk)")
     p.add_argument("--candidates", type=int, default=1,
                    help="transformer: samples per 4-bar segment, the most likely kept (1: plain sampling)")
+    p.add_argument("--ending", default="full", choices=("full", "open"),
+                   help="full: each clip is a whole tune, ending on a final cadence; open: the opening of a longer "
+                        "tune, ending where a strain does (loops and continues well)")
     p.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens only")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with this probability")
     _add_sampling_flags(p)
@@ -218,7 +221,7 @@ def _run_generate(args: argparse.Namespace) -> int:
                       tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                       checkpoint=args.checkpoint, device=args.device, genre=args.genre,
-                      candidates=args.candidates, threads=args.threads)
+                      candidates=args.candidates, threads=args.threads, ending=args.ending)
     if paths:
         for files in _export_batch(list(pieces), paths, args):
             for written in files:

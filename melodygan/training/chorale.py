@@ -11,7 +11,7 @@ cross-entropy of the alto, tenor and bass tokens (nats per voice-step: the note-
 A, T, B given S). After every epoch the same NLL on the untransposed validation chorales picks
 the best checkpoint.
 
-Run folder: ``best/`` (``config.json`` + ``model.safetensors``), ``resume.pt`` (the last epoch's
+Run folder: ``best/`` (``config.json`` + ``model.safetensors``, fp16), ``resume.pt`` (the last epoch's
 model, optimizer and RNG state; loaded with ``weights_only=True``), ``metrics.jsonl``.
 """
 
@@ -117,6 +117,13 @@ def _batches(chorales: list[np.ndarray], batch_size: int, rng: random.Random) ->
     batches = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+def half_copy(model: ChoraleVoicer) -> ChoraleVoicer:
+    """The model in fp16, as shipped (half the size; loading turns it back into fp32)."""
+    half = ChoraleVoicer(model.config).half()
+    half.load_state_dict(model.state_dict())
+    return half
 
 
 def train_chorale(out_dir: str | Path, train: list[np.ndarray], valid: list[np.ndarray], *,
@@ -231,6 +238,6 @@ def _train(run: TrainingRun, train: list[np.ndarray], valid: list[np.ndarray], m
     extra = {"epochs": epoch, "best_valid_nll": best, "train_chorales": len(train),
              "elapsed_s": round(time.time() - t0, 1), "train_config": dataclasses.asdict(tcfg),
              "data": "JSB Chorales (Jsb16thSeparated.json), train split; best epoch by valid NLL"}
-    save_checkpoint_folder(out / "best", model, mcfg, MODEL_TYPE, extra)
+    save_checkpoint_folder(out / "best", half_copy(model), mcfg, MODEL_TYPE, extra)
     log(f"best valid NLL {best:.4f} (A, T, B given S, nats per voice-step); wrote {out / 'best'}")
     return extra
