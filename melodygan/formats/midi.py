@@ -165,14 +165,19 @@ def _instrument_tracks(meta: _Meta, instruments: list[pretty_midi.Instrument]) -
 
     pretty_midi makes its instruments track by track, one per (channel, program) with notes, and
     names each after its track; the counts per track from :func:`_read_meta` place them. Where
-    the counts or names disagree (notes only of zero length, programs changed under held notes)
-    the numbers are unknown (None) rather than wrong."""
+    the counts disagree (a track of zero-length notes only, a program changed under held notes),
+    an instrument is placed by its name when exactly one track with notes has it, else its
+    number is unknown (None) rather than wrong."""
     counts, names = meta.track_instruments or [], meta.track_names or []
     numbers: list[int | None] = [t for t, c in enumerate(counts) for _ in range(c)]
-    if len(numbers) != len(instruments) or any(inst.name != names[t] for inst, t in zip(instruments, numbers)
-                                               if t is not None):
-        return [None] * len(instruments)
-    return numbers
+    if len(numbers) == len(instruments) and all(inst.name == names[t] for inst, t in zip(instruments, numbers)
+                                                if t is not None):
+        return numbers
+    out: list[int | None] = []
+    for inst in instruments:
+        tracks = [t for t, (n, c) in enumerate(zip(names, counts)) if c and n == inst.name]
+        out.append(tracks[0] if len(tracks) == 1 else None)
+    return out
 
 
 def _seconds_at(tick: int, tempos: list[tuple[int, int]], ticks_per_beat: int) -> float:

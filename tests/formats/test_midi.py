@@ -440,3 +440,21 @@ def test_polyphony_report_counts_what_was_set_aside(tmp_path: Path) -> None:
                                                r"'Piano accompaniment'"):
         piece = midi_to_piece(path)
     assert len(piece.voices["Piano accompaniment"]) == 8
+
+
+@pytest.mark.slow
+def test_musescore_imports_the_key_of_every_part(tmp_path: Path) -> None:
+    """A D-major 3/4 clip opened in MuseScore 3 (converted to MusicXML by it) is in D in every part."""
+    import shutil
+    import subprocess
+
+    music21 = pytest.importorskip("music21")
+    exe = next((shutil.which(n) for n in ("musescore3", "mscore3", "mscore") if shutil.which(n)), None)
+    if exe is None:
+        pytest.skip("MuseScore 3 is not installed")
+    src = write_midi(lead_sheet(pickup=0).replace(key=Key(2, "major")), tmp_path / "d.mid")
+    out = tmp_path / "d.musicxml"
+    subprocess.run([exe, "-o", str(out), str(src)], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    score = music21.converter.parse(str(out))
+    assert [p.flatten().getElementsByClass("KeySignature")[0].sharps for p in score.parts] == [2] * len(score.parts)

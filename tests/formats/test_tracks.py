@@ -123,3 +123,14 @@ def test_the_choice_is_printed_with_numbers_and_reason_before_any_model_runs(
     assert "melody = track 2 'Lead Voca' (name says lead/voice" in line
     assert "next: track 1 'Sq Lead'" in line and "repeats a short figure" in line
     assert line.endswith("other tracks: 1 'Sq Lead', 3 'Bass'")
+
+
+def test_track_numbers_survive_a_track_pretty_midi_skips(tmp_path: Path) -> None:
+    """A track whose only note has no length makes no instrument in pretty_midi: the counts of
+    instruments per track disagree, and the numbers come from the track names."""
+    path = _write(tmp_path / "z.mid", [("Click", 0, 0, [(0, 0, 60)]), ("Vocal", 0, 1, SUNG),
+                                       ("Bass", 33, 2, BASS)])
+    assert midi_to_piece(path).melody_name == "Vocal"
+    assert midi_to_piece(path, melody_track=3).melody_name == "Bass"
+    with pytest.raises(MelodyganError, match="track 1 has no pitched notes"):
+        midi_to_piece(path, melody_track=1)
