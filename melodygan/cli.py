@@ -34,7 +34,9 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "(default" in text or "%(default)" in text or action.default in (None, False, [], argparse.SUPPRESS):
+        unset = action.default is None or action.default is False or action.default == [] \
+            or action.default is argparse.SUPPRESS  # `is`: a default of 0 is a real default
+        if "(default" in text or "%(default)" in text or unset:
             return text
         return super()._get_help_string(action)
 

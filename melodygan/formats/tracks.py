@@ -66,6 +66,7 @@ _NAME_WORDS: tuple[tuple[str, float, str, bool], ...] = (
     ("left", -1.0, "left hand", True), ("lh", -1.0, "left hand", True),
 )
 _NAME_CAP = 4.5
+_POSITIVE_WORDS = ("voice", "melody", "lead", "solo")
 _SEQUENCED_IOI_SHARE = 0.85
 _SEQUENCED_FIGURE_SHARE = 0.75
 
@@ -175,9 +176,9 @@ def score_tracks(tracks: Mapping[str, list[Note]], *, programs: Mapping[str, int
         t = s.terms
         t["name"], says = name_score(name)
         if t["name"] > 0:
-            s.pros.append("name says " + "/".join(w for w in says if w in ("voice", "melody", "lead", "solo")))
+            s.pros.append("name says " + "/".join(w for w in says if w in _POSITIVE_WORDS))
         elif t["name"] < 0:
-            s.cons.append("name says " + "/".join(says))
+            s.cons.append("name says " + "/".join(w for w in says if w not in _POSITIVE_WORDS))
         t["program"], what = program_score(programs.get(name))
         if what:
             (s.pros if t["program"] > 0 else s.cons).append(what)
@@ -298,6 +299,7 @@ def choose_melody_track(tracks: Mapping[str, list[Note]], melody_track: str | in
     runner = ranked[1]
     against = f"; next: {runner.label}" + (f": {', '.join(runner.cons[:2])}" if runner.cons else "")
     return best.name, f"{best.label} ({why}{against})"
+
 
 __all__ = ["TrackScore", "choose_melody_track", "monophonic_share", "name_score", "name_tokens", "program_score",
            "score_tracks"]
