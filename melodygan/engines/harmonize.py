@@ -102,6 +102,14 @@ def _melody_of(piece: Piece) -> list[Note]:
     return notes
 
 
+def to_bar_line(piece: Piece) -> Piece:
+    """The piece with its length rounded up to the next bar line (a melody that stops mid-bar
+    gets a whole last bar, as a DAW's grid and the chords want); the notes are untouched."""
+    body = max(piece.end_steps - piece.pickup_steps, 0)
+    end = piece.pickup_steps + max(-(-body // piece.bar_steps), 1) * piece.bar_steps
+    return piece if end == piece.end_steps else piece.replace(length_steps=end)
+
+
 def parse_fix(text: str | dict[int, str] | None) -> dict[int, Chord]:
     """``"3:G7,5:Em"`` (bar numbers from 1, the pickup is bar 0) or ``{3: "G7"}`` → ``{bar: Chord}``.
 
@@ -172,7 +180,8 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
         threads: torch CPU threads (None: ``$MELODYGAN_THREADS``, else 1).
 
     Returns:
-        The piece with the same melody notes and new chords (key as used) when ``num`` is 1, else
+        The piece with the same melody notes and new chords (key as used), its length rounded up
+        to the next bar line (:func:`to_bar_line`), when ``num`` is 1, else
         a list of ``num`` such pieces (fewer if the melody admits fewer distinct ones).
 
     Raises:
@@ -197,13 +206,14 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
             if value != default:
                 raise MelodyganError(f"{name.replace('_', '-')} does not apply to the chorale style (its chords "
                                      "follow from the four voices)")
-        voiced = harmonize_chorale(piece, key=key, num=num, seed=seed, checkpoint=checkpoint, threads=threads,
+        voiced = harmonize_chorale(to_bar_line(piece), key=key, num=num, seed=seed, checkpoint=checkpoint,
+                                   threads=threads,
                                    temperature=DEFAULT_TEMPERATURE if temperature is None else temperature)
         return voiced[0] if num == 1 else voiced
     temperature = 1.0 if temperature is None else temperature
     if temperature <= 0:
         raise MelodyganError(f"temperature {temperature} must be > 0")
-    work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
+    work = to_bar_line(piece.replace(melody=_melody_of(piece), chords=[], voices={}))
     the_key = to_key(key)
     pinned = parse_fix(fix)
     model, extra = load_harmonizer(checkpoint)
@@ -249,7 +259,7 @@ def harmonize_with_transformer(piece: Piece, *, seed: int = 1, checkpoint: str |
                                temperature: float = 0.8, candidates: int = 16) -> Piece:
     """The earlier harmonizer: the lead-sheet transformer bar by bar (best of ``candidates`` by its
     likelihood and a consonance critic); kept for comparison in ``melodygan evaluate``."""
-    work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
+    work = to_bar_line(piece.replace(melody=_melody_of(piece), chords=[], voices={}))
     if work.steps_per_quarter != DEFAULT_STEPS_PER_QUARTER:
         work = requantize(work)
     key = choose_key(work.melody, work.key)
