@@ -12,12 +12,19 @@ file renders too, drums and tempo changes included.
   an attack/decay envelope, a duller timbre for basses, a decaying one for pianos and guitars)
   renders instead, after ONE :class:`SynthFallbackWarning` that names the fix (install the system
   library: Debian/Ubuntu ``libfluidsynth3``, macOS ``brew install fluid-synth``).
-* Output: stereo ``(frames, 2)`` float32, 44.1 kHz unless asked, peak-normalised to
-  ``peak_dbfs`` (-1 dBFS by default, never above -0.1 dBFS), with the release tail after the last
-  note kept (up to ``tail_seconds``, trimmed once it falls 60 dB below the peak, then a 20 ms fade).
+* Soundfont gaps: a program or drum kit the soundfont lacks is played with the nearest it has
+  (kit or program 0), reported in one :class:`SoundfontWarning`, not in FluidSynth's own lines.
+* Output: stereo ``(frames, 2)`` float32, 44.1 kHz unless asked, brought to an integrated
+  loudness of ``loudness_lufs`` (-18 LUFS by default, ITU-R BS.1770 via pyloudnorm:
+  :mod:`melodygan.formats.loudness`) with the sample peak never above ``peak_dbfs`` (-1 dBFS;
+  where the target needs more, the gain stops there and a :class:`LoudnessWarning` says so), or
+  peak-normalised to ``peak_dbfs`` with ``loudness_lufs=None``. Length: the music plus its
+  release tail (up to ``tail_seconds``, trimmed once it falls 60 dB below the peak, then a 20 ms
+  fade), or with ``loop=True`` exactly the loop (the end rounded up to a bar line, in frames)
+  with the tail folded back onto its start, so that it repeats seamlessly.
   WAV files are written with soundfile as 16- or 24-bit PCM, atomically.
 * Stems: one WAV per track (the conductor track plus that track), scaled by the full mix's gain so
-  that the stems add up to the mix.
+  that the stems add up to the mix, each exactly as long as the mix.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import numpy as np
 
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output, check_writable, fs_error, output_path
+from melodygan.formats.loudness import DEFAULT_LOUDNESS_LUFS, LoudnessMeter, check_loudness
 from melodygan.piece import Piece
 
 DEFAULT_SAMPLE_RATE = 44100
@@ -148,9 +156,10 @@ def _fluidsynth_blocks(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate
                        tail_seconds: float) -> Iterator[np.ndarray]:
     """FluidSynth's rendering of ``mid`` as consecutive ``(frames, 2)`` float32 blocks."""
     synth, sfid, write_float = _new_synth(fs, soundfont, sample_rate)
+    presets = _Presets(fs, synth, sfid)
     try:
         for ch in range(16):
-            synth.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
+            presets.select(ch, 0)
         events, end_s = _events_seconds(mid)
         # whole blocks of FluidSynth's 64 frames: the last one is not cut half-way
         total = -(-round((end_s + tail_seconds) * sample_rate) // 64) * 64
@@ -172,19 +181,72 @@ def _fluidsynth_blocks(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate
                 fill = 0
                 continue
             if pos >= due and k < len(events):
-                _play(synth, sfid, events[k][1])
+                _play(synth, presets, events[k][1])
                 k += 1
+        presets.report(soundfont)
     finally:
         synth.delete()
 
 
-def _play(synth: Any, sfid: int, msg: mido.Message) -> None:
+class _Presets:
+    """Program changes checked against the soundfont: a program (or drum kit) it lacks is played
+    with the nearest one it has (the kit or program 0 of the same bank, else program 0), and the
+    gaps that notes actually used are reported in ONE warning in melodygan's words, instead of
+    FluidSynth's own "no preset" line on every program change."""
+
+    def __init__(self, fs: Any, synth: Any, sfid: int) -> None:
+        self.synth, self.sfid = synth, sfid
+        # without this entry point pyfluidsynth cannot look presets up: trust the soundfont then
+        self.can_check = getattr(fs, "fluid_synth_get_sfont_by_id", None) is not None
+        self.missing: dict[int, tuple[int, int]] = {}  # channel -> (bank, program) asked for, absent
+        self.used: dict[tuple[int, int], tuple[int, int]] = {}  # (bank, program) absent -> used instead
+        self.reported: set[tuple[int, int]] = set()  # absent ones that notes were played with
+
+    def _has(self, bank: int, program: int) -> bool:
+        return not self.can_check or self.synth.sfpreset_name(self.sfid, bank, program) is not None
+
+    def select(self, channel: int, program: int) -> None:
+        bank = 128 if channel == 9 else 0
+        self.missing.pop(channel, None)
+        if not self._has(bank, program):
+            wanted = (bank, program)
+            found = next((bp for bp in ((bank, 0), (0, program), (0, 0)) if self._has(*bp)), None)
+            if found is None:
+                return  # the soundfont has nothing to play there: FluidSynth keeps what it had
+            self.missing[channel] = wanted
+            self.used.setdefault(wanted, found)
+            bank, program = found
+        self.synth.program_select(channel, self.sfid, bank, program)
+
+    def note(self, channel: int) -> None:
+        """A note starts on ``channel``: its program's gap (if any) is worth reporting."""
+        if channel in self.missing:
+            self.reported.add(self.missing[channel])
+
+    def report(self, soundfont: Path) -> None:
+        gaps = sorted(self.reported)
+        if not gaps:
+            return
+
+        def name(bank: int, program: int) -> str:
+            return f"drum kit {program}" if bank == 128 else f"GM program {program}"
+
+        said = ", ".join(f"{name(*g)} (played with {name(*self.used[g])})" for g in gaps)
+        warnings.warn(f"soundfont {soundfont.name} has no preset for {said}", SoundfontWarning, stacklevel=2)
+
+
+class SoundfontWarning(UserWarning):
+    """The soundfont lacks a program or drum kit the music asks for; a stand-in played it."""
+
+
+def _play(synth: Any, presets: _Presets, msg: mido.Message) -> None:
     if msg.type == "note_on" and msg.velocity > 0:
+        presets.note(msg.channel)
         synth.noteon(msg.channel, msg.note, msg.velocity)
     elif msg.type in ("note_on", "note_off"):
         synth.noteoff(msg.channel, msg.note)
     elif msg.type == "program_change":
-        synth.program_select(msg.channel, sfid, 128 if msg.channel == 9 else 0, msg.program)
+        presets.select(msg.channel, msg.program)
     elif msg.type == "control_change":
         synth.cc(msg.channel, msg.control, msg.value)
     elif msg.type == "pitchwheel":
@@ -373,6 +435,39 @@ def _music_end_seconds(mid: mido.MidiFile) -> float:
     return _events_seconds(mid)[1]
 
 
+def loop_end_seconds(mid: mido.MidiFile) -> float:
+    """Where a loop of ``mid`` ends, in seconds: the file's end (its last end-of-track) moved up
+    to the next bar line of its time-signature map (bars counted from each time signature; 4/4
+    before the first), under its tempo map. A file melodygan writes already ends on a bar line."""
+    sigs: list[tuple[int, int, int, int]] = []  # (tick, order in the file, numerator, denominator)
+    tempos: list[tuple[int, int]] = []
+    end = 0
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "time_signature":
+                sigs.append((tick, len(sigs), msg.numerator, msg.denominator))
+            elif msg.type == "set_tempo":
+                tempos.append((tick, msg.tempo))
+        end = max(end, tick)
+    anchor, num, den = 0, 4, 4
+    for tick, _, n, d in sorted(sigs):  # at one tick, the last in the file wins
+        if tick >= end:
+            break
+        anchor, num, den = tick, n, d
+    bar = mid.ticks_per_beat * 4 * num / den
+    bars = max(0, -(-round((end - anchor) * 1e6 / bar) // 1_000_000))  # whole bars, rounding noise aside
+    stop = anchor + bars * bar
+    seconds, last, tempo = 0.0, 0, 500000  # MIDI's default tempo: 120 bpm
+    for tick, value in sorted(tempos):
+        if tick >= stop:
+            break
+        seconds += (tick - last) * tempo / (mid.ticks_per_beat * 1e6)
+        last, tempo = tick, value
+    return seconds + (stop - last) * tempo / (mid.ticks_per_beat * 1e6)
+
+
 class _Spool:
     """Rendered blocks kept on disk (a temporary file beside the output), with the peak and each
     block's largest sample, so that the normalised WAV is written without the song in memory."""
@@ -384,7 +479,7 @@ class _Spool:
         self.maxima: list[float] = []
         self.frames = 0
         try:
-            with library_output("FluidSynth"):  # its own stderr lines (a missing preset …) as one warning
+            with library_output("FluidSynth"):  # its own stderr lines (if any remain) as one warning
                 for block in blocks:
                     self.file.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
                     self.maxima.append(_peak(block))
@@ -397,11 +492,16 @@ class _Spool:
         self.peak = max(self.maxima, default=0.0)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        self.file.seek(start * 8)
-        return np.frombuffer(self.file.read((stop - start) * 8), dtype=np.float32).reshape(-1, 2)
+        """Frames ``[start, stop)``; silence past the rendered end."""
+        out = np.zeros((max(stop - start, 0), 2), dtype=np.float32)
+        if start < self.frames:
+            self.file.seek(start * 8)
+            n = min(stop, self.frames) - start
+            out[:n] = np.frombuffer(self.file.read(n * 8), dtype=np.float32).reshape(-1, 2)
+        return out
 
     def end_frame(self, music_end: int, sample_rate: int) -> int:
-        """Where :func:`finish` cuts: the tail is kept while it is within 60 dB of the peak."""
+        """Where the tail is cut: once it is 60 dB under the peak (never before the music ends), plus 20 ms."""
         threshold = self.peak * 1e-3
         last = None  # the last loud frame at or after the music's end
         for i in reversed(range(len(self.maxima))):
@@ -416,23 +516,51 @@ class _Spool:
                 last = lo + int(loud[-1])
                 break
         end = last + 1 if last is not None else music_end
-        return min(end + sample_rate // 50, self.frames)
+        return min(end + sample_rate // 50, max(self.frames, music_end))
 
-    def write_wav(self, path: Path, gain: float, end: int, sample_rate: int, bit_depth: int, force: bool) -> Path:
-        """The PCM WAV of frames ``[0, end)`` times ``gain``, the last 20 ms faded, atomically."""
-        import soundfile
-
+    def output(self, end: int, loop_frames: int, sample_rate: int) -> Iterator[np.ndarray]:
+        """The WAV's frames before any gain, in blocks: ``[0, end)`` with the last 20 ms faded out;
+        or, for a loop of ``loop_frames``, everything rendered folded onto the loop (frame ``i``
+        is the sum of frames ``i``, ``i + loop_frames``, ``i + 2 * loop_frames`` …), so the
+        release tail of the last bar sounds over the first and the loop repeats seamlessly."""
+        if loop_frames:
+            for b0 in range(0, loop_frames, BLOCK_FRAMES):
+                b1 = min(b0 + BLOCK_FRAMES, loop_frames)
+                block = self.read(b0, b1)
+                for k in range(1, -(-self.frames // loop_frames)):
+                    block += self.read(b0 + k * loop_frames, b1 + k * loop_frames)
+                yield block
+            return
         fade = min(sample_rate // 50, end)
         ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
+        for b0 in range(0, end, BLOCK_FRAMES):
+            b1 = min(b0 + BLOCK_FRAMES, end)
+            block = self.read(b0, b1)
+            if b1 > end - fade:  # the fade-out's part in this block
+                a = max(b0, end - fade)
+                block[a - b0:] *= ramp[a - (end - fade):b1 - (end - fade)]
+            yield block
+
+    def measure(self, end: int, loop_frames: int, sample_rate: int,
+                loudness: bool) -> tuple[float, LoudnessMeter | None]:
+        """Sample peak (linear) and, if ``loudness``, the loudness meter fed with :meth:`output`."""
+        meter = LoudnessMeter(sample_rate) if loudness else None
+        peak = 0.0
+        for block in self.output(end, loop_frames, sample_rate):
+            peak = max(peak, _peak(block))
+            if meter is not None:
+                meter.feed(block)
+        return peak, meter
+
+    def write_wav(self, path: Path, gain: float, end: int, loop_frames: int, sample_rate: int, bit_depth: int,
+                  force: bool) -> Path:
+        """The PCM WAV of :meth:`output` times ``gain``, atomically."""
+        import soundfile
+
         with atomic_output(path, force=force) as tmp, \
                 soundfile.SoundFile(str(tmp), "w", sample_rate, 2, subtype=BIT_DEPTHS[bit_depth], format="WAV") as f:
-            for b0 in range(0, end, BLOCK_FRAMES):
-                b1 = min(b0 + BLOCK_FRAMES, end)
-                block = self.read(b0, b1) * np.float32(gain)
-                if b1 > end - fade:  # the fade-out's part in this block
-                    a = max(b0, end - fade)
-                    block[a - b0:] *= ramp[a - (end - fade):b1 - (end - fade)]
-                f.write(_pcm(block, bit_depth))
+            for block in self.output(end, loop_frames, sample_rate):
+                f.write(_pcm(block * np.float32(gain), bit_depth))
         return path
 
     def close(self) -> None:
@@ -449,16 +577,31 @@ def _pcm(audio: np.ndarray, bit_depth: int) -> np.ndarray:
     return pcm.astype(np.int16 if bit_depth == 16 else np.int32)
 
 
+class LoudnessWarning(UserWarning):
+    """A WAV could not reach the asked loudness without clipping; it was written quieter."""
+
+
 def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, soundfont: str | Path | None = None,
                sample_rate: int = DEFAULT_SAMPLE_RATE, bit_depth: int = 16, peak_dbfs: float = -1.0,
+               loudness_lufs: float | None = DEFAULT_LOUDNESS_LUFS, loop: bool = False,
                tail_seconds: float = 3.0, stems: bool = False, synth: str = "auto",
                force: bool = False) -> list[Path]:
     """Render a Piece or a MIDI file to a WAV (and optionally one WAV per track).
 
     Audio is rendered in blocks of :data:`BLOCK_FRAMES` frames into a temporary file beside the
-    output, then normalised and written block by block: memory stays bounded by the block, not
+    output, then measured and written block by block: memory stays bounded by the block, not
     the song (disk use is 8 bytes per frame while rendering). The song's length is bounded by
     the ``score_minutes`` limit (:mod:`melodygan.limits`).
+
+    Length: without ``loop``, the music plus its release tail (cut once it falls 60 dB under the
+    peak, then faded over 20 ms); with ``loop``, exactly the loop (:func:`loop_end_seconds` times
+    the sample rate, rounded to a frame) with the tail folded back onto the start, no fade. Stems
+    always have the mix's length.
+
+    Level: the mix is brought to ``loudness_lufs`` (integrated loudness, ITU-R BS.1770, see
+    :mod:`melodygan.formats.loudness`) with its sample peak at most ``peak_dbfs``; where the
+    target would need a higher peak the gain stops at ``peak_dbfs`` and a :class:`LoudnessWarning`
+    says what was reached. ``loudness_lufs=None`` puts the peak at ``peak_dbfs`` instead.
 
     Args:
         source: a Piece, a ``mido.MidiFile`` or a MIDI file path.
@@ -466,9 +609,11 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
         soundfont: ``.sf2``/``.sf3`` file; None for TimGM6mb.sf2.
         sample_rate: Hz (44100 default).
         bit_depth: 16 or 24.
-        peak_dbfs: the mix's peak after normalisation (<= -0.1).
+        peak_dbfs: the ceiling of the mix's sample peak (<= -0.1), or its level with ``loudness_lufs=None``.
+        loudness_lufs: target integrated loudness of the mix, -60..-5 LUFS; None: peak-normalise.
+        loop: make the WAV and the stems exactly one loop long, the tail folded onto the start.
         tail_seconds: release tail rendered after the end of the music.
-        stems: also write one WAV per track, at the mix's gain.
+        stems: also write one WAV per track, at the mix's gain (so that they add up to the mix).
         synth: ``"auto"``, ``"fluidsynth"`` or ``"additive"`` (see :func:`render_midifile`).
         force: replace existing files.
 
@@ -481,19 +626,25 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
     """
     from melodygan import limits
     from melodygan.files import make_folder
+    from melodygan.formats.loudness import loudness_gain
 
     if bit_depth not in BIT_DEPTHS:
         raise MelodyganError(f"bit depth {bit_depth} not supported; allowed: 16, 24")
     if peak_dbfs > MAX_PEAK_DBFS:
         raise MelodyganError(f"peak {peak_dbfs} dBFS above the allowed maximum {MAX_PEAK_DBFS} dBFS")
+    check_loudness(loudness_lufs)
     mid = midifile_of(source)
     names = track_names(mid)
     stem_paths = [stem_path(path, name) for name in names] if stems else []
     for p in [Path(path), *stem_paths]:
         check_writable(p, force)
     end_s = _music_end_seconds(mid)
+    loop_s = loop_end_seconds(mid) if loop else 0.0
     limits.check(path if not isinstance(source, (str, Path)) else source, "length to render",
-                 round((end_s + tail_seconds) / 60, 1), "score_minutes", " minutes")
+                 round((max(end_s, loop_s) + tail_seconds) / 60, 1), "score_minutes", " minutes")
+    loop_frames = round(loop_s * sample_rate)
+    if loop and loop_frames == 0:
+        raise MelodyganError(f"{Path(path).name}: the music is empty, there is no loop to render")
     music_end = round(end_s * sample_rate)
     folder = make_folder(Path(path).parent)
 
@@ -503,9 +654,19 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
 
     mix = render(mid)
     try:
-        gain = 10 ** (peak_dbfs / 20) / mix.peak if mix.peak > 0 else 1.0
-        written = [mix.write_wav(Path(path), gain, mix.end_frame(music_end, sample_rate), sample_rate, bit_depth,
-                                 force)]
+        end = loop_frames or mix.end_frame(music_end, sample_rate)
+        peak, meter = mix.measure(end, loop_frames, sample_rate, loudness_lufs is not None)
+        if loudness_lufs is None or meter is None:
+            gain = 10 ** (peak_dbfs / 20) / peak if peak > 0 else 1.0
+        else:
+            level = loudness_gain(meter, peak, loudness_lufs, peak_dbfs)
+            gain = level.gain
+            if level.limited:
+                warnings.warn(f"{Path(path).name}: {loudness_lufs:g} LUFS would put the peak at "
+                              f"{level.peak_dbfs + loudness_lufs - level.lufs:+.1f} dBFS; written at "
+                              f"{level.lufs:.1f} LUFS with the peak at {peak_dbfs:g} dBFS instead of clipping",
+                              LoudnessWarning, stacklevel=2)
+        written = [mix.write_wav(Path(path), gain, end, loop_frames, sample_rate, bit_depth, force)]
     finally:
         mix.close()
     limit = 10 ** (peak_dbfs / 20)
@@ -514,9 +675,9 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
         solo.tracks = [_meta_only(mid.tracks[0]), mid.tracks[_track_indices(mid)[i - 1]]]
         audio = render(solo)
         try:
-            stem_gain = gain if audio.peak * gain <= limit else limit / audio.peak
-            written.append(audio.write_wav(stem_file, stem_gain, audio.end_frame(music_end, sample_rate),
-                                           sample_rate, bit_depth, force))
+            stem_peak, _ = audio.measure(end, loop_frames, sample_rate, False)
+            stem_gain = gain if stem_peak * gain <= limit else limit / stem_peak
+            written.append(audio.write_wav(stem_file, stem_gain, end, loop_frames, sample_rate, bit_depth, force))
         finally:
             audio.close()
     return written

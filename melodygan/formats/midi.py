@@ -24,9 +24,10 @@ mido and pretty_midi are imported inside the functions that use them, so that im
 module (e.g. from the ``generate`` command) costs nothing until a file is read or written.
 
 Writing (:func:`write_midi`, :func:`piece_to_midifile`) produces DAW-ready files: type 1, 480
-ticks per quarter, a conductor track (title, tempo, time signature, key signature, one marker per
-chord change with the chord symbol) and one named track per part, each on its own channel
-(channel 10, the GM drum channel, is never used), with a General MIDI program, volume and pan.
+ticks per quarter, a conductor track (title, tempo, time signature, key signature, and at each
+chord change the chord symbol twice: as a marker and as a text event) and one named track per
+part, each on its own channel (channel 10, the GM drum channel, is never used), with a General
+MIDI program, volume and pan.
 Note-offs come before note-ons at the same tick, overlapping notes of one pitch in one track are
 cut where the next one starts (so none sticks), and every track's end-of-track event sits exactly
 on the final bar line so that a clip loops in a DAW. ``midi_to_piece(write_midi(piece))`` gives
@@ -580,7 +581,11 @@ def piece_to_midi_bytes(piece: Piece) -> bytes:
         conductor.append((0, 2, meta(mido.MetaMessage("time_signature", numerator=num, denominator=den))))
     for c in piece.chords:
         if c.start_steps < end_steps:
-            conductor.append((c.start_steps * tps, 4, meta(mido.MetaMessage("marker", text=c.symbol(key=piece.key)))))
+            symbol = c.symbol(key=piece.key)
+            conductor.append((c.start_steps * tps, 4, meta(mido.MetaMessage("marker", text=symbol))))
+            # the same symbol as a text event: the chord lane of parsers and DAWs that skip markers
+            # (pretty_midi's ``text_events``, event lists)
+            conductor.append((c.start_steps * tps, 5, meta(mido.MetaMessage("text", text=symbol))))
     tracks = [_encode_track(conductor, end_tick)]
 
     cut = 0

@@ -1,5 +1,6 @@
 """Audio rendering: pitch accuracy checked with librosa's pyin, no clipping, tails, stems, the
-fallback synth's single warning, overwrite refusal."""
+fallback synth's single warning, overwrite refusal; loop-exact lengths, equal stems, loudness
+targets (measured back with pyloudnorm), soundfont gaps reported in one line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pyloudnorm
 import pytest
 import soundfile
 
@@ -59,7 +61,8 @@ def test_fluidsynth_melody_is_in_tune_and_never_clips(tmp_path: Path) -> None:
     assert (info.samplerate, info.channels, info.subtype) == (sr, 2, "PCM_24")
     y, _ = soundfile.read(str(path), dtype="float32")
     peak = float(np.abs(y).max())
-    assert 10 ** (-1.2 / 20) <= peak <= 10 ** (-0.1 / 20)  # normalised to -1 dBFS, no clipping
+    assert peak <= 10 ** (-1 / 20)  # no clipping: under the -1 dBFS ceiling
+    assert pyloudnorm.Meter(sr).integrated_loudness(y.astype(np.float64)) == pytest.approx(-18.0, abs=0.1)
     music_end = len(TUNE) * 0.5
     assert len(y) / sr > music_end + 0.05  # the release tail is kept
     assert np.abs(y[-20:]).max() < 1e-3  # and faded out, no click
