@@ -32,9 +32,9 @@ class _Task:
 
         self.command = command
         self.stream = stream
-        self.label = "starting"
+        self.label = "loading"
         self.text = ""
-        self.bar: Any = tqdm(total=None, file=stream, leave=False, dynamic_ncols=True, mininterval=0.1,
+        self.bar: Any = tqdm(total=None, file=stream, leave=False, mininterval=0.1, desc=f"{command}: loading",
                              bar_format="{desc} [{elapsed}]")
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -55,7 +55,7 @@ class _Task:
     def stage(self, label: str, total: int | None) -> None:
         with self.lock:
             self.label, self.text = label, ""
-            self.bar.reset(total=total)
+            self.bar.n, self.bar.total = 0, total  # not reset(): the clock counts the whole command
             self._describe()
 
     def advance(self, n: int) -> None:

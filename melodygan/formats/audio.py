@@ -624,7 +624,7 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
         MelodyganError: existing outputs without ``force`` (checked before anything is rendered),
             bad settings, unreadable MIDI or soundfont, a song over the length limit.
     """
-    from melodygan import limits
+    from melodygan import limits, progress
     from melodygan.files import make_folder
     from melodygan.formats.loudness import loudness_gain
 
@@ -652,6 +652,7 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
         return _Spool(render_blocks(m, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds,
                                     synth=synth), folder)
 
+    progress.detail(Path(path).name)
     mix = render(mid)
     try:
         end = loop_frames or mix.end_frame(music_end, sample_rate)
@@ -671,6 +672,7 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
         mix.close()
     limit = 10 ** (peak_dbfs / 20)
     for i, stem_file in enumerate(stem_paths, start=1):
+        progress.detail(stem_file.name)
         solo = mido.MidiFile(type=1, ticks_per_beat=mid.ticks_per_beat)
         solo.tracks = [_meta_only(mid.tracks[0]), mid.tracks[_track_indices(mid)[i - 1]]]
         audio = render(solo)

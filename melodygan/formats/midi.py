@@ -40,6 +40,7 @@ import contextlib
 import functools
 import io
 import logging
+import math
 import struct
 import warnings
 from dataclasses import dataclass
@@ -483,9 +484,8 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
 # --- writing --------------------------------------------------------------------------------
 def _pickup_signature(pickup_steps: int, steps_per_quarter: int) -> tuple[int, int]:
     """Time signature of a pickup bar, e.g. 4 steps at 4 per quarter -> (1, 4)."""
-    num, den = pickup_steps, 4 * steps_per_quarter
-    while num % 2 == 0 and den > 1:
-        num, den = num // 2, den // 2
+    common = math.gcd(pickup_steps, 4 * steps_per_quarter)  # any grid: 480 steps at 480 per quarter too
+    num, den = pickup_steps // common, 4 * steps_per_quarter // common
     if den & (den - 1):
         raise MelodyganError(f"a pickup of {pickup_steps} steps cannot be written with {steps_per_quarter} "
                              "steps per quarter (needs a power of two)")

@@ -11,8 +11,11 @@
   every track of the file stays exactly as it was (the melody, drums, controllers, the whole
   tempo map), the piece's voices (the new chord and bass parts) are added as new tracks on
   channels the file does not use, and the chord symbols go with them as markers and text
-  events. With ``keep_tracks=False`` the file is the piece's own (melody and new parts only),
-  under the original's tempo map, so the melody still plays at the same seconds.
+  events. The file's old chords go: chord-symbol markers and text events (when its markers are
+  chord symbols, the reader's test) and an earlier arrangement (tracks "Chords" and "Bass" of a
+  file that has a "Chords" track, such as a clip melodygan wrote) are replaced, not doubled.
+  With ``keep_tracks=False`` the file is the piece's own (melody and new parts only), under the
+  original's tempo map, so the melody still plays at the same seconds.
 
 Times: a Piece read from a file with ``T`` ticks per quarter and ``S`` steps per quarter has its
 step ``s`` at tick ``s * T / S`` (what :func:`melodygan.formats.midi.midi_to_piece` reads), so new
@@ -110,7 +113,9 @@ def lay_over(base: mido.MidiFile, piece: Piece, *, keep_tracks: bool = True) -> 
     """The MIDI file of ``piece`` written over ``base``, the file the piece was read from (see the
     module docstring). ``piece.melody`` is taken to be a track of ``base`` already: with
     ``keep_tracks`` it is not written again, and every voice of the piece is a new track
-    (renamed "Bass 2" where the file has a "Bass").
+    (renamed "Bass 2" where the file has a "Bass"), except that a file with a "Chords" track was
+    arranged before: its "Chords" and "Bass" tracks are replaced by the piece's, as
+    :func:`melodygan.engines.arrange.arrange` replaces an earlier arrangement.
 
     Args:
         base: the original MIDI file (left unchanged).
@@ -125,10 +130,15 @@ def lay_over(base: mido.MidiFile, piece: Piece, *, keep_tracks: bool = True) -> 
         return _with_tempo_map(piece_to_midifile(piece), base)
     import mido
 
-    from melodygan.formats.audio import track_names
-
     tpb = base.ticks_per_beat
-    taken = set(track_names(base)) | {m.name.strip() for t in base.tracks for m in t if m.type == "track_name"}
+    named = [next((m.name.strip() for m in t if m.type == "track_name"), "") for t in base.tracks]
+    # a "Chords" track means the file was arranged before (as melodygan arranges): its "Chords"
+    # and bass tracks are that arrangement, and the new one takes their place
+    earlier = {i for i, n in enumerate(named) if "Chords" in named and "Chords" in piece.voices and n in piece.voices
+               and n in ("Chords", "Bass", "Bass line")}
+    kept_tracks = [_without_chord_symbols(t) if _chord_lane(base) else t
+                   for i, t in enumerate(base.tracks) if i not in earlier]
+    taken = {n for i, n in enumerate(named) if i not in earlier}
     renamed: dict[str, list] = {}
     for name, notes in piece.voices.items():
         new, k = name, 2
@@ -144,14 +154,14 @@ def lay_over(base: mido.MidiFile, piece: Piece, *, keep_tracks: bool = True) -> 
     def tick(t480: int) -> int:  # the writer's 480 per quarter -> the base's resolution
         return round(t480 * tpb / TICKS_PER_BEAT)
 
-    used = {m.channel for t in base.tracks for m in t if hasattr(m, "channel")}
+    used = {m.channel for t in kept_tracks for m in t if hasattr(m, "channel")}
     free = [c for c in range(16) if c != DRUMS and c not in used]
-    has_key = any(m.type == "key_signature" for t in base.tracks for m in t)
-    lanes = [(tick(t), m) for t, m in _absolute(drawn.tracks[0])
-             if m.type in ("marker", "text") or (m.type == "key_signature" and not has_key)]
+    # the chord symbols only: tempo, meter and key stay the file's own (in a type-1 file they
+    # belong to its first track, which is left as it is)
+    lanes = [(tick(t), m) for t, m in _absolute(drawn.tracks[0]) if m.type in ("marker", "text")]
     end = tick(sum(m.time for m in drawn.tracks[0]))
     out = mido.MidiFile(type=1, ticks_per_beat=tpb)
-    out.tracks = [mido.MidiTrack(t) for t in base.tracks]  # the same events, untouched
+    out.tracks = [mido.MidiTrack(t) for t in kept_tracks]  # the same events, untouched
     new_tracks = drawn.tracks[1:]
     if not new_tracks and lanes:  # chord symbols only: a lane of their own
         out.tracks.append(_encode(lanes, end, "Chord symbols"))
@@ -169,6 +179,30 @@ def lay_over(base: mido.MidiFile, piece: Piece, *, keep_tracks: bool = True) -> 
                 key=lambda e: e[:3])]
         out.tracks.append(_encode(moved, max(end, tick(sum(m.time for m in track))), name))
     return out
+
+
+def _is_chord(text: str) -> bool:
+    from melodygan.chords import parse_chord_symbol
+
+    try:
+        parse_chord_symbol(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _chord_lane(mid: mido.MidiFile) -> bool:
+    """Whether the file's markers are chord symbols (what the reader takes as its chords)."""
+    markers = [m.text for t in mid.tracks for m in t if m.type == "marker"]
+    return bool(markers) and all(_is_chord(text) for text in markers)
+
+
+def _without_chord_symbols(track: mido.MidiTrack) -> mido.MidiTrack:
+    """``track`` without its chord-symbol markers and text events (the old chords), timing kept."""
+    if not any(m.type in ("marker", "text") for m in track):
+        return track
+    return _encode([(t, m) for t, m in _absolute(track) if not (m.type in ("marker", "text") and _is_chord(m.text))],
+                   sum(m.time for m in track))
 
 
 def _with_tempo_map(mid: mido.MidiFile, base: mido.MidiFile) -> mido.MidiFile:

@@ -152,7 +152,6 @@ def test_wav_rendering_memory_is_bounded_by_the_block(tmp_path: Path) -> None:
     import soundfile
 
     from melodygan.formats.audio import render_midifile, render_wav
-
     from melodygan.formats.loudness import LoudnessMeter
 
     path = _midi(tmp_path / "held.mid", [(0, 480 * 2 * 60, 60)])  # one note held for 60 s
