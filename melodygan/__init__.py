@@ -30,7 +30,7 @@ _LAZY = {
     "arrange": "melodygan.engines.arrange",
     "infill": "melodygan.engines.infill",
     "vary": "melodygan.engines.infill",
-    "humanize": "melodygan.engines.humanize",
+    "humanize": "melodygan.performance",
     "read_score": "melodygan.formats.readers",
     "midi_to_piece": "melodygan.formats.midi",
     "write_midi": "melodygan.formats.midi",
@@ -66,11 +66,11 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from melodygan.engines.arrange import arrange
     from melodygan.engines.generate import generate
     from melodygan.engines.harmonize import harmonize
-    from melodygan.engines.humanize import humanize
     from melodygan.engines.infill import infill, vary
     from melodygan.formats.export import export_piece
     from melodygan.formats.midi import midi_to_piece, write_midi
     from melodygan.formats.readers import read_score
+    from melodygan.performance import humanize
 
 
 def __dir__() -> list[str]:

@@ -408,7 +408,9 @@ def _edit_paths(args: argparse.Namespace, suffix: str, num: int) -> list[Path]:
     return paths
 
 
-def _read_clip(args: argparse.Namespace) -> tuple[Piece, str]:
+def _read_clip(args: argparse.Namespace, check: Callable[[Piece], None] | None = None) -> tuple[Piece, str]:
+    """FILE as a Piece and its genre; ``check`` refuses what cannot be done with it before the
+    genre classifier (or any model) runs."""
     from melodygan import progress
     from melodygan.devices import sampling_threads
     from melodygan.engines.harmonize import guess_genre, load_harmonizer
@@ -419,6 +421,8 @@ def _read_clip(args: argparse.Namespace) -> tuple[Piece, str]:
     piece = read_score(args.file)
     if not piece.melody and not piece.chords:
         raise MelodyganError(f"{args.file} has neither melody notes nor chord symbols")
+    if check is not None:
+        check(piece)
     genre = args.genre or guess_genre(piece, load_harmonizer()[1])
     return piece, genre
 
@@ -443,14 +447,14 @@ def _write_edits(pieces: list[Piece], paths: list[Path], original: Piece, args: 
 
 def _run_infill(args: argparse.Namespace) -> int:
     from melodygan import progress
-    from melodygan.engines.infill import infill, parse_bars
+    from melodygan.engines.infill import check_infill, infill, parse_bars
 
     _check_daw_flags(args)
     bars = parse_bars(args.bars)
     if not 1 <= args.num <= 16:
         raise MelodyganError(f"--num {args.num} must be 1..16")
     paths = _edit_paths(args, "infill", args.num)
-    piece, genre = _read_clip(args)
+    piece, genre = _read_clip(args, lambda p: check_infill(p, bars, args.part, num=args.num))
     progress.stage(f"regenerating bars {args.bars}")
     pieces = infill(piece, bars, args.part, num=args.num, seed=args.seed, checkpoint=args.checkpoint,
                     genre=genre, temperature=args.temperature, threads=args.threads)

@@ -95,7 +95,7 @@ def _performance(piece: Piece, *, dynamics: bool, humanize: float, seed: int,
     """``(notated, midi)``: the piece to notate (accents added), and what the MIDI file and the
     WAV are made from: the piece as played (humanized), or that laid over ``base_midi`` as a
     ``mido.MidiFile``."""
-    from melodygan.engines.humanize import humanize as perform
+    from melodygan.performance import humanize as perform
 
     if dynamics:
         piece = add_dynamics(piece)
@@ -154,7 +154,7 @@ def export_piece(piece: Piece, midi_path: str | Path, *, wav: bool = False, png:
         loudness_lufs: the WAV's integrated loudness (never clipping); None: peak at -1 dBFS.
         split_tracks: also one ``<stem>-<part>.mid`` per part (:func:`melodygan.formats.tracks.split_parts`).
         humanize: 0..1, timing and velocity deviations in the MIDI and WAV
-            (:func:`melodygan.engines.humanize.humanize`); the MusicXML and PNG stay on the grid.
+            (:func:`melodygan.performance.humanize`); the MusicXML and PNG stay on the grid.
         seed: the humanization's seed.
         base_midi: the MIDI file the piece was read from (the melody given to ``harmonize``): the
             MIDI written keeps its tempo map and, with ``keep_tracks``, every one of its tracks as

@@ -1,5 +1,5 @@
-"""Humanize: a performance of a piece, with small deviations of timing and velocity that follow
-the meter and the instrument, the way players deviate from the grid.
+"""Performance: a piece as played (:func:`humanize`), with small deviations of timing and velocity
+that follow the meter and the instrument, the way players deviate from the grid.
 
 A Piece lives on a coarse grid (16ths), where a few milliseconds cannot be written, so
 :func:`humanize` returns the piece on the MIDI file's own grid, :data:`TICKS_PER_QUARTER` steps

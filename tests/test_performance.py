@@ -14,10 +14,10 @@ import melodygan
 from melodygan.chords import parse_chord_symbol
 from melodygan.cli import main
 from melodygan.engines.arrange import arrange
-from melodygan.engines.humanize import TICKS_PER_QUARTER, humanize
 from melodygan.errors import MelodyganError
 from melodygan.formats.export import export_piece
 from melodygan.notes import Note
+from melodygan.performance import TICKS_PER_QUARTER, humanize
 from melodygan.piece import Piece, add_dynamics, chords_from_changes
 
 
