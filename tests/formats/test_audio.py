@@ -14,6 +14,7 @@ import pytest
 import soundfile
 
 import melodygan.formats.audio as audio
+import melodygan.formats.synth as synth
 from melodygan.errors import MelodyganError
 from melodygan.formats.audio import SynthFallbackWarning, render_wav
 from melodygan.notes import Note
@@ -72,7 +73,7 @@ def test_fluidsynth_melody_is_in_tune_and_never_clips(tmp_path: Path) -> None:
 def test_fallback_synth_warns_once_names_the_fix_and_still_writes(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "fluidsynth", None)  # `import fluidsynth` now raises ImportError
-    monkeypatch.setattr(audio, "_warned_fallback", False)
+    monkeypatch.setattr(synth, "_warned_fallback", False)
     sr = 22050
     with pytest.warns(SynthFallbackWarning, match="libfluidsynth3") as rec:
         render_wav(melody_piece(), tmp_path / "a.wav", sample_rate=sr)
