@@ -4,7 +4,8 @@ Renders one arranged lead sheet (melody + chords + bass, ``--bars`` bars of 4/4 
 44.1 kHz stereo WAV with:
 
 * ``melodygan``            :func:`melodygan.formats.audio.render_wav` (FluidSynth via pyfluidsynth, float
-                           output, normalised, release tail, WAV written);
+                           output, brought to -18 LUFS, release tail, WAV written);
+* ``melodygan-peak``       the same, peak-normalised instead (no loudness measurement);
 * ``melodygan-additive``   the same with the plain fallback synth;
 * ``fluidsynth-cli``       the ``fluidsynth`` command-line program (``-ni -F out.wav``), when on PATH;
 * ``pretty_midi``          ``PrettyMIDI.fluidsynth()`` (mono, int16 inside) + soundfile.write, the
@@ -35,7 +36,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ENGINES = ("melodygan", "melodygan-additive", "fluidsynth-cli", "pretty_midi")
+ENGINES = ("melodygan", "melodygan-peak", "melodygan-additive", "fluidsynth-cli", "pretty_midi")
 
 
 def lead_sheet(bars: int, bpm: float):  # type: ignore[no-untyped-def]
@@ -69,6 +70,8 @@ def worker(engine: str, bars: int, bpm: float, out_dir: Path) -> dict[str, float
     def render() -> None:
         if engine == "melodygan":
             render_wav(piece, wav, force=True, synth="fluidsynth")
+        elif engine == "melodygan-peak":
+            render_wav(piece, wav, force=True, synth="fluidsynth", loudness_lufs=None)
         elif engine == "melodygan-additive":
             render_wav(piece, wav, force=True, synth="additive")
         elif engine == "pretty_midi":

@@ -26,10 +26,11 @@ mido and pretty_midi are imported inside the functions that use them, so that im
 module (e.g. from the ``generate`` command) costs nothing until a file is read or written.
 
 Writing (:func:`write_midi`, :func:`piece_to_midifile`) produces DAW-ready files: type 1, 480
-ticks per quarter, a conductor track (title, tempo, time signature, key signature, one marker per
-chord change with the chord symbol) and one named track per part, each on its own channel
-(channel 10, the GM drum channel, is never used), with the key signature again (notation programs
-such as MuseScore take a part's key from its own track only), a General MIDI program, volume and pan.
+ticks per quarter, a conductor track (title, tempo, time signature, key signature, and at each
+chord change the chord symbol twice: as a marker and as a text event) and one named track per
+part, each on its own channel (channel 10, the GM drum channel, is never used), with the key
+signature again (notation programs such as MuseScore take a part's key from its own track only),
+a General MIDI program, volume and pan.
 Note-offs come before note-ons at the same tick, overlapping notes of one pitch in one track are
 cut where the next one starts (so none sticks), and every track's end-of-track event sits exactly
 on the final bar line so that a clip loops in a DAW. ``midi_to_piece(write_midi(piece))`` gives
@@ -42,6 +43,7 @@ import contextlib
 import functools
 import io
 import logging
+import math
 import struct
 import warnings
 from collections.abc import Iterator
@@ -513,9 +515,8 @@ def _split_melody(name: str, notes: list[Note], voices: dict[str, list[Note]]
 # --- writing --------------------------------------------------------------------------------
 def _pickup_signature(pickup_steps: int, steps_per_quarter: int) -> tuple[int, int]:
     """Time signature of a pickup bar, e.g. 4 steps at 4 per quarter -> (1, 4)."""
-    num, den = pickup_steps, 4 * steps_per_quarter
-    while num % 2 == 0 and den > 1:
-        num, den = num // 2, den // 2
+    common = math.gcd(pickup_steps, 4 * steps_per_quarter)  # any grid: 480 steps at 480 per quarter too
+    num, den = pickup_steps // common, 4 * steps_per_quarter // common
     if den & (den - 1):
         raise MelodyganError(f"a pickup of {pickup_steps} steps cannot be written with {steps_per_quarter} "
                              "steps per quarter (needs a power of two)")
@@ -612,7 +613,11 @@ def piece_to_midi_bytes(piece: Piece) -> bytes:
         conductor.append((0, 2, meta(mido.MetaMessage("time_signature", numerator=num, denominator=den))))
     for c in piece.chords:
         if c.start_steps < end_steps:
-            conductor.append((c.start_steps * tps, 4, meta(mido.MetaMessage("marker", text=c.symbol(key=piece.key)))))
+            symbol = c.symbol(key=piece.key)
+            conductor.append((c.start_steps * tps, 4, meta(mido.MetaMessage("marker", text=symbol))))
+            # the same symbol as a text event: the chord lane of parsers and DAWs that skip markers
+            # (pretty_midi's ``text_events``, event lists)
+            conductor.append((c.start_steps * tps, 5, meta(mido.MetaMessage("text", text=symbol))))
     tracks = [_encode_track(conductor, end_tick)]
 
     cut = 0
