@@ -102,7 +102,8 @@ def fresh(code: str, pythonpath: Path = ROOT) -> tuple[float, float, float]:
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as report:
         t0 = time.perf_counter()
         subprocess.run([time_bin, "-f", "%U %S %M", "-o", report.name, sys.executable, "-c", code], check=True,
-                       capture_output=True, env=dict(os.environ, PYTHONPATH=str(pythonpath)))
+                       capture_output=True, env=dict(os.environ, PYTHONPATH=str(pythonpath)),
+                       cwd=pythonpath)  # (python -c puts the working folder first on sys.path)
         wall = time.perf_counter() - t0
         user, system, peak_kib = report.read().split()[-3:]
     return wall, float(user) + float(system), int(peak_kib) / 1024
