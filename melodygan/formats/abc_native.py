@@ -57,7 +57,7 @@ from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Pie
 __all__ = ["NotCovered", "read_tune"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Element:
     """A note, chord or rest on the time line (music21's notesAndRests), in ticks."""
 
@@ -92,33 +92,31 @@ def _chord_symbol(text: str) -> Chord | None:
         raise NotCovered(f"quoted text {text[:20]!r} that is not a chord symbol") from None
 
 
-def _split(elements: list[_Element], at: int) -> None:
-    """Cut the element sounding across ``at`` in two (music21's splitAtQuarterLength, ties added)."""
-    for idx, e in enumerate(elements):
-        if e.start < at < e.start + e.ticks:
-            if not e.exact:
-                raise NotCovered("a tuplet across an overfull bar line")
-            left_tie, right_tie = e.tie, e.tie
-            if e.spelled:
-                left_tie, right_tie = {None: ("start", "stop"), "start": ("start", "continue"),
-                                       "stop": ("continue", "stop"), "continue": ("continue", "continue")}[e.tie]
-            right = _Element(at, e.start + e.ticks - at, e.spelled, right_tie, e.chord, e.exact)
-            e.ticks, e.tie = at - e.start, left_tie
-            elements.insert(idx + 1, right)
-            return
+def _split(e: _Element, at: int) -> _Element:
+    """Cut ``e`` at ``at`` (music21's splitAtQuarterLength, ties added to notes); returns the right part."""
+    if not e.exact:
+        raise NotCovered("a tuplet across an overfull bar line")
+    left_tie, right_tie = e.tie, e.tie
+    if e.spelled:
+        left_tie, right_tie = {None: ("start", "stop"), "start": ("start", "continue"),
+                               "stop": ("continue", "stop"), "continue": ("continue", "continue")}[e.tie]
+    right = _Element(at, e.start + e.ticks - at, e.spelled, right_tie, e.chord, e.exact)
+    e.ticks, e.tie = at - e.start, left_tie
+    return right
 
 
 def _rebar(tokens: list[Token], measures: list[list[int]], elements: list[_Element],
-           element_of: dict[int, _Element]) -> None:
-    """music21's reBar: a bar longer than its meter is cut once at the bar length."""
+           element_of: dict[int, _Element]) -> list[_Element]:
+    """music21's reBar: a bar longer than its meter is cut once at the bar length; the elements after."""
     meter: tuple[int, int] | None = None
+    cut: dict[int, _Element] = {}  # id of an element cut in two → its right part
     for handler in measures:
         own = [tokens[k].value for k in handler if tokens[k].kind == META and tokens[k].text[0] == "M"]
         own_meters = [v for v in own if v is not None]
         if own_meters:
             meter = own_meters[-1]  # type: ignore[assignment]
         if meter is None:
-            return  # music21 stops re-barring at a measure with no meter in force
+            break  # music21 stops re-barring at a measure with no meter in force
         members = [element_of[k] for k in handler if k in element_of]
         bar = meter[0] * 4 * TICKS // meter[1]
         length = sum(e.ticks for e in members)
@@ -127,7 +125,18 @@ def _rebar(tokens: list[Token], measures: list[list[int]], elements: list[_Eleme
                 # music21 gives the rest of the bar a meter of its own (bestTimeSignature), and
                 # loses it when none fits (a 5/8 note alone, tuplets): left to music21
                 raise NotCovered("a bar longer than its meter by other than a bar")
-            _split(elements, members[0].start + bar)
+            at = members[0].start + bar
+            across = next((e for e in members if e.start < at < e.start + e.ticks), None)
+            if across is not None:
+                cut[id(across)] = _split(across, at)
+    if not cut:
+        return elements
+    out: list[_Element] = []
+    for e in elements:
+        out.append(e)
+        if id(e) in cut:
+            out.append(cut[id(e)])
+    return out
 
 
 def _strip_ties(elements: list[_Element]) -> None:
@@ -138,7 +147,7 @@ def _strip_ties(elements: list[_Element]) -> None:
         n, last = elements[i], elements[i - 1] if i else None
         if not n.chord and n.tie == "stop":
             return True
-        if last is None or i - 1 not in connected:
+        if last is None or not connected or connected[-1] != i - 1:  # (indices go in rising)
             return False
         if not last.chord and not n.chord and n.spelled and last.spelled:
             return last.spelled == n.spelled  # music21's Pitch ==: C#5 is not Db5, =C not C
@@ -150,7 +159,7 @@ def _strip_ties(elements: list[_Element]) -> None:
     for i, n in enumerate(elements):
         match: bool | None = None
         if n.tie == "start":
-            if i == 0 or i - 1 not in connected:
+            if not connected or connected[-1] != i - 1:
                 connected = [i]
             else:
                 connected.append(i)
@@ -237,7 +246,7 @@ def read_tune(text: str, title: str, steps_per_quarter: int = DEFAULT_STEPS_PER_
                 pickup = _steps(first_ticks, steps_per_quarter)
                 if not 0 < pickup < steps_per_quarter * 4 * time_signature[0] // time_signature[1]:
                     pickup = 0
-        _rebar(tokens, with_notes, elements, element_of)
+        elements = _rebar(tokens, with_notes, elements, element_of)
     _strip_ties(elements)
 
     notes: list[Note] = []

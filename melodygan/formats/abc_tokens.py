@@ -43,9 +43,9 @@ _SCAN = re.compile(r"""
   | (?P<tie>-)
   | (?P<quote>"[^"]*")
   | (?P<chord>\[[^\]\n]*\][\d/]*)
-  | (?P<note>~*[\^=_]*[A-Ga-gz][\d,/']*)
+  | (?P<note>~*(?P<accidentals>[\^=_]*)(?P<letter>[A-Ga-gz])(?P<tail>[\d,/']*))
 """, re.VERBOSE)
-_NOTE = re.compile(r"~*([\^=_]*)([A-Ga-gz])([\d,/']*)")
+_SIMPLE = {"tuplet": TUPLET, "slur": SLUR, "paren": PAREN, "tie": TIE}
 _INNER = re.compile(r"\s*(?:(-)|([\^=_]*)([A-Ga-g])([\d,/']*))")
 _LENGTH = re.compile(r"(\d*)(/*)(\d*)")
 _SPLIT_BARS = {"::": (":|", "|:"), "|1": ("|", "[1"), "|2": ("|", "[2"), ":|1": (":|", "[1"),
@@ -69,7 +69,7 @@ _FRACTION = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 Spelled = tuple[str, int, int, bool]  # (letter, alteration, octave, written natural)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Token:
     """One token; the note fields are filled by :func:`process`."""
 
@@ -218,13 +218,12 @@ def tokenize(text: str) -> list[Token]:
         elif kind == "quote":
             symbols.append(s[1:-1])
         elif kind == "note":
-            nm = _NOTE.fullmatch(s)
-            assert nm is not None
-            if nm.group(2) == "z" and nm.group(1):
+            accidentals, letter, tail = m.group("accidentals", "letter", "tail")
+            if letter == "z" and accidentals:
                 raise NotCovered(f"rest {s!r}")
-            tokens.append(Token(NOTE, s, symbol=symbols[0] if symbols else None,
-                               parts=[(nm.group(1), nm.group(2), nm.group(3))]))
-            symbols = []
+            tokens.append(Token(NOTE, s, symbols[0] if symbols else None, [(accidentals, letter, tail)]))
+            if symbols:
+                symbols = []
         elif kind == "chord":
             inner, _, outer = s[1:].partition("]")
             tok = Token(CHORD, s, symbol=symbols[0] if symbols else None, outer=outer)
@@ -241,7 +240,7 @@ def tokenize(text: str) -> list[Token]:
                 raise NotCovered(f"chord {s!r} without notes")
             tokens.append(tok)
         else:
-            tokens.append(Token({"tuplet": TUPLET, "slur": SLUR, "paren": PAREN, "tie": TIE}[kind], s))
+            tokens.append(Token(_SIMPLE[kind], s))
     return tokens
 
 
