@@ -92,6 +92,22 @@ def _chord_symbol(text: str) -> Chord | None:
         raise NotCovered(f"quoted text {text[:20]!r} that is not a chord symbol") from None
 
 
+# music21's title articles (all its languages): "Short Grass, The" becomes "The Short Grass"
+_ARTICLES = frozenset(["al-", "the", "a", "an", "der", "die", "das", "des", "dem", "den", "ein", "eine", "einer",
+                       "einem", "einen", "de", "het", "'t", "een", "el", "la", "los", "las", "un", "una", "unos",
+                       "unas", "o", "os", "as", "um", "uma", "uns", "umas", "le", "les", "l'", "une", "du", "de la",
+                       "il", "lo", "i", "gli", "un'", "uno", "del", "dello", "della", "dei", "degli", "delle"])
+
+
+def _title(text: str) -> str:
+    """A ``T:`` field as music21's metadata gives it back: a trailing ", The" moves to the front."""
+    if "," not in text:
+        return text
+    *rest, last = text.split(",")
+    trailing = last.strip()
+    return f"{trailing} {','.join(rest)}" if trailing.lower() in _ARTICLES else text
+
+
 def _split(e: _Element, at: int) -> _Element:
     """Cut ``e`` at ``at`` (music21's splitAtQuarterLength, ties added to notes); returns the right part."""
     if not e.exact:
@@ -271,6 +287,6 @@ def read_tune(text: str, title: str, steps_per_quarter: int = DEFAULT_STEPS_PER_
         return Piece(melody=melody, chords=chords, key=piece_key(key_value) if key_value else Key(),  # type: ignore[arg-type]
                      time_signature=time_signature, tempo_bpm=fields.tempo_bpm or 120.0,
                      steps_per_quarter=steps_per_quarter, pickup_steps=pickup, length_steps=end,
-                     title=fields.title or title)
+                     title=_title(fields.title) if fields.title else title)
     except ValueError as e:  # music21's path words the problem
         raise NotCovered(str(e)) from None

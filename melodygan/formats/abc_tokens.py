@@ -133,12 +133,13 @@ def _key_alterations(sharps: int) -> dict[str, int]:
 
 
 def _tempo(data: str) -> float:
-    """A ``Q:`` field in quarter notes per minute (``Q:120``, ``Q:3/8=60``)."""
+    """A ``Q:`` field in quarter notes per minute (``Q:120``, ``Q:3/8=60``), computed as music21 does
+    (``Q:1/4=104`` is 104.00000000000001 there)."""
     m = re.fullmatch(r"(?:(\d+)/(\d+)=)?(\d+(?:\.\d*)?)", data)
-    if not m or (m.group(2) and int(m.group(2)) == 0):
+    if not m or (m.group(2) and int(m.group(2)) not in (1, 2, 4, 8, 16, 32, 64)) or not float(m.group(3)):
         raise NotCovered(f"tempo Q:{data[:20]}")
-    bpm = float(m.group(3))
-    return bpm * int(m.group(1)) * 4 / int(m.group(2)) if m.group(1) else bpm
+    referent = float(m.group(1)) / float(m.group(2)) * 4 if m.group(1) else 1.0  # in quarter notes
+    return float(60 / ((60 / float(m.group(3))) / referent))
 
 
 @lru_cache(maxsize=4096)

@@ -98,6 +98,15 @@ def test_native_reads_what_music21_reads(name: str) -> None:
     assert native == _music21(text)
 
 
+@pytest.mark.parametrize(("title", "tempo", "expected"), [("Short Grass, The", "3/8=84", "The Short Grass"),
+                                                      ("Ale, a", "104", "a Ale"), ("A, B", "1/2=60", "A, B")])
+def test_titles_and_tempi_as_music21_gives_them(title: str, tempo: str, expected: str) -> None:
+    # music21's metadata moves a trailing article to the front; its tempo arithmetic is kept too
+    text = f"X:1\nT:{title}\nM:6/8\nL:1/8\nQ:{tempo}\nK:D\nd2e f2g|a3 a3|d2e f2g|a6|]\n"
+    native = read_tune(text, "x")
+    assert native.title == expected and native == _music21(text)
+
+
 def test_exact_notes_of_a_reel() -> None:
     piece = read_tune(_text(0, TUNES[next(iter(TUNES))]), "x")
     assert (piece.title, piece.time_signature, piece.key.name, piece.tempo_bpm, piece.pickup_steps) == \
