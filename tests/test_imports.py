@@ -12,10 +12,11 @@ NOT_NEEDED = ("music21", "librosa", "matplotlib", "torch._dynamo")
 
 
 def test_generate_with_wav_and_the_harmonizer_load_only_what_they_use(ar_checkpoint: Path, tmp_path: Path) -> None:
+    args = ["generate", "--bars", "8", "--wav", "--checkpoint", str(ar_checkpoint), "--out", str(tmp_path)]
     code = f"""
 import sys
 from melodygan.cli import main
-assert main(["generate", "--bars", "8", "--wav", "--checkpoint", {str(ar_checkpoint)!r}, "--out", {str(tmp_path)!r}]) == 0
+assert main({args!r}) == 0
 print("generate", *[m for m in {NOT_NEEDED!r} if m in sys.modules])
 from melodygan.engines.harmonize import load_harmonizer
 load_harmonizer()
