@@ -1,7 +1,7 @@
 """ABC notation → Pieces, with the chord-symbol spellings of folk collections.
 
 * Each tune is read by the native reader (:mod:`melodygan.formats.abc_native`: the ABC subset of
-  folk collections, about a hundred times faster than music21 and without importing it), and
+  folk collections, about eighty times faster than music21 and without importing it), and
   by music21's parser where the tune uses anything that reader leaves to it; both give the same
   Piece (the one known difference is in docs/formats.md). One :class:`Piece` per tune, in order.
   Title from ``T:``, meter from the first ``M:``, key from the first ``K:``.

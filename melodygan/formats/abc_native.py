@@ -2,11 +2,13 @@
 
 :func:`read_tune` turns one tune's text into the :class:`Piece` that music21's ABC parser plus
 :func:`melodygan.formats.notation.score_to_piece` make of it (:mod:`melodygan.formats.abc` tries it
-first), in about a hundredth of the time and without importing music21. It follows music21's
-reading of the text step for step: the same tokens, durations, measures, re-barring of overfull
-bars and tie merging; where music21's reading is not what the text means (the places listed
-below), the tune is not read here but left to music21, so a Piece never depends on which reader made
-it. Covered:
+first), about eighty times faster and without importing music21. It follows music21's reading of
+the text step for step: the same tokens (:mod:`melodygan.formats.abc_tokens`), durations, measures,
+re-barring of overfull bars and tie merging. Where music21 reads a construct its own way and the
+native reader cannot follow it exactly, the tune is left to music21 (below), so that the Piece does
+not depend on the reader; the one exception is a note letter before ``::`` (``G2B::``), which music21
+reads as a field ``B:``, losing the note and the rest of the line, and which is read here as the note
+it is (docs/formats.md). Covered:
 
 * fields ``X T M L Q K P`` and any other header line (``%`` comments, ``%%`` directives);
   ``M:`` ``N/D``, ``C``, ``C|``, ``none``; ``L:1/D``; ``Q:N`` and ``Q:a/b=N``; ``K:`` a tonic with an
@@ -25,7 +27,9 @@ Left to music21 (:class:`NotCovered`, with the construct named): voices ``V:``, 
 .``, ``x`` and ``Z`` rests, which music21 drops), a field in the middle of a line (``A:`` after a note
 reads as a field in music21), quoted text that is not a chord (annotations, remarks), a
 ``%abc-2`` version line (music21 then carries accidentals through the bar), ``(5 (7 (9``
-without ``q``, ties into rests or chords, zero-length notes, and anything else unusual.
+without ``q``, ties into rests or chords, zero-length notes, a bar longer than its meter by other
+than a whole bar (music21 makes up a meter for the rest, and loses it when none fits), a meter or
+key outside the first measure only, and anything else unusual.
 """
 
 from __future__ import annotations
