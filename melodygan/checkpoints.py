@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch.overrides import TorchFunctionMode
 
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
@@ -233,6 +234,41 @@ def non_finite(tensors: dict[str, torch.Tensor] | Iterable[tuple[str, torch.Tens
     return None
 
 
+_INIT_FILLS = frozenset(
+    [getattr(torch.nn.init, name) for name in dir(torch.nn.init) if name.endswith("_") and not name.startswith("_")]
+    + [getattr(torch.Tensor, name) for name in ("normal_", "uniform_", "fill_", "zero_", "copy_", "bernoulli_",
+                                                 "exponential_", "random_", "erfinv_", "clamp_", "mul_", "add_")])
+_LITERALS = frozenset([torch.tensor, torch.as_tensor, torch.scalar_tensor])
+_FACTORIES = frozenset([torch.empty, torch.zeros, torch.ones, torch.full, torch.arange, torch.linspace, torch.eye,
+                        torch.rand, torch.randn, torch.randint, torch.randperm])
+_SMALL_ELEMENTS = 1 << 16
+
+
+class _ShapeProbe(TorchFunctionMode):
+    """Inside ``torch.device("meta")``: a model built only for its tensor shapes, fast.
+
+    Large tensors stay on the meta device (no memory, so absurd sizes cost nothing), and filling
+    them with values is skipped (they hold none). Small tensors (at most 65,536 elements) and
+    tensors made from Python data are made for real: a constructor may compute with them, and
+    arithmetic on meta tensors runs through torch's Python decompositions, which import
+    ``torch._dynamo`` on first use and so cost seconds per command.
+    """
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _INIT_FILLS:
+            target = args[0] if args else kwargs.get("tensor", kwargs.get("self"))
+            if isinstance(target, torch.Tensor) and target.is_meta:
+                return target
+        elif kwargs.get("device") is None and (func in _LITERALS or func in _FACTORIES):
+            if func in _FACTORIES:
+                shape_only = func(*args, **{**kwargs, "device": "meta"})
+                if shape_only.numel() > _SMALL_ELEMENTS:
+                    return shape_only
+            kwargs = {**kwargs, "device": "cpu"}
+        return func(*args, **kwargs)
+
+
 def load_checkpoint(directory: str | Path, model_cls: type[torch.nn.Module], config_cls: type[C],
                     model_type: str, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, C, dict[str, Any]]:
     """Load ``(model, config, extra)`` from a checkpoint folder; the model is in eval mode.
@@ -250,8 +286,8 @@ def load_checkpoint(directory: str | Path, model_cls: type[torch.nn.Module], con
     except MelodyganError as e:
         raise MelodyganError(f"{directory}/config.json: {e}") from None
     try:  # on the meta device: no memory, so absurd sizes cost nothing before the shapes are compared
-        with torch.device("meta"):
-            probe = model_cls(config)
+        with torch.random.fork_rng(devices=[]), torch.device("meta"), _ShapeProbe():
+            probe = model_cls(config)  # (the small tensors it makes for real draw from a forked RNG)
     except Exception:  # a model whose constructor reads values (meta tensors have none): build it for real
         try:
             probe = model_cls(config)

@@ -56,3 +56,23 @@ def test_devices_and_generators():
     if not torch.cuda.is_available():
         with pytest.raises(MelodyganError, match="CUDA is not available"):
             pick_device("cuda")
+
+
+def test_the_shape_probe_gives_every_model_its_shapes_without_allocating_large_tensors() -> None:
+    from melodygan.checkpoints import _ShapeProbe
+    from melodygan.models.gan import GanConfig, MelodyGenerator
+    from melodygan.models.harmonizer import ChordHarmonizer, HarmonizerConfig
+    from melodygan.models.transformer import LeadSheetTransformer, TransformerConfig
+
+    for cls, config in ((LeadSheetTransformer, TransformerConfig()), (MelodyGenerator, GanConfig()),
+                        (ChordHarmonizer, HarmonizerConfig())):
+        state = torch.random.get_rng_state()
+        with torch.random.fork_rng(devices=[]), torch.device("meta"), _ShapeProbe():
+            probe = cls(config)
+        assert torch.equal(torch.random.get_rng_state(), state)
+        assert {k: v.shape for k, v in probe.state_dict().items()} == \
+            {k: v.shape for k, v in cls(config).state_dict().items()}, cls.__name__
+    with torch.device("meta"), _ShapeProbe():  # 3.2e13 numbers: only a meta tensor can hold them
+        huge = ChordHarmonizer(HarmonizerConfig(hidden=10**6))
+    assert huge.lstm.weight_hh_l0.is_meta and huge.lstm.weight_hh_l0.shape == (4 * 10**6, 10**6)
+

@@ -34,6 +34,7 @@ No randomness: the same piece gives the same arrangement.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable
 
@@ -153,9 +154,15 @@ def chord_track(piece: Piece, style: str = "block") -> list[Note]:
     events = _pattern(style, piece)
     out: list[Note] = []
     previous: tuple[int, ...] | None = None
+    end = piece.end_steps  # (a property that looks at every note: once, not per chord)
+    melody = sorted(piece.melody)
+    starts = [n.start_steps for n in melody]
+    longest = max((n.duration_steps for n in melody), default=0)
     for chord in _chord_spans(piece):
-        s, e = chord.start_steps, min(chord.end_steps, piece.end_steps)
-        under = [n.pitch for n in piece.melody if n.start_steps < e and n.end_steps > s]
+        s, e = chord.start_steps, min(chord.end_steps, end)
+        # the melody notes sounding in [s, e): they start before e, and no earlier than s - longest
+        window = melody[bisect.bisect_left(starts, s - longest):bisect.bisect_left(starts, e)]
+        under = [n.pitch for n in window if n.end_steps > s]
         voicing = choose_voicing(chord_tones(chord), previous, min(under) if under else None)
         previous = voicing
         onsets: list[tuple[int, int, str | int]] = []
@@ -198,9 +205,10 @@ def bass_track(piece: Piece, style: str = "root") -> list[Note]:
     chords = _chord_spans(piece)
     previous = BASS_START
     out: list[Note] = []
+    end = piece.end_steps
     for i, chord in enumerate(chords):
         assert chord.root is not None
-        s, e = chord.start_steps, min(chord.end_steps, piece.end_steps)
+        s, e = chord.start_steps, min(chord.end_steps, end)
         bottom = chord.bass if chord.bass is not None else chord.root
         tones = chord_tones(chord)
         if style == "walking":

@@ -216,7 +216,8 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
     work = to_bar_line(piece.replace(melody=_melody_of(piece), chords=[], voices={}))
     the_key = to_key(key)
     pinned = parse_fix(fix)
-    model, extra = load_harmonizer(checkpoint)
+    with cpu_threads(threads):  # checking and copying the weights: small tensors, one thread
+        model, extra = load_harmonizer(checkpoint)
     genre = genre or guess_genre(work, extra)
     song = song_from_piece(work, genre)
     chosen_key = the_key or choose_key(song.notes, work.key)

@@ -1,7 +1,10 @@
-"""ABC notation → Pieces (music21's parser), with the chord-symbol spellings of folk collections.
+"""ABC notation → Pieces, with the chord-symbol spellings of folk collections.
 
-* Each text is parsed with music21 (an Opus; one :class:`Piece` per tune, in order). Title from
-  ``T:``, meter from the first ``M:``, key from the first ``K:``.
+* Each tune is read by the native reader (:mod:`melodygan.formats.abc_native`: the ABC subset of
+  folk collections, about eighty times faster than music21 and without importing it), and
+  by music21's parser where the tune uses anything that reader leaves to it; both give the same
+  Piece (the one known difference is in docs/formats.md). One :class:`Piece` per tune, in order.
+  Title from ``T:``, meter from the first ``M:``, key from the first ``K:``.
 * Melody notes land on the 16th grid (tied notes merged; triplets spread over their span, a
   note on a step of its own, see :mod:`melodygan.formats.notation`; grace notes dropped; both
   counted in one warning); the anacrusis is kept as ``pickup_steps``.
@@ -31,6 +34,7 @@ from pathlib import Path
 from melodygan import limits
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError, library_output
+from melodygan.formats.abc_native import NotCovered, read_tune
 from melodygan.formats.notation import check_piece_length, score_to_piece
 from melodygan.piece import Piece
 
@@ -185,12 +189,20 @@ def _tune_title(tune: str, fallback: str) -> str:
     return m.group(1).strip() if m and m.group(1).strip() else fallback
 
 
-def iter_abc_tunes(abc_text: str, source: str = "<abc>") -> Iterator[Piece | str]:
+READERS = ("auto", "native", "music21")
+
+
+def iter_abc_tunes(abc_text: str, source: str = "<abc>", *, reader: str = "auto") -> Iterator[Piece | str]:
     """Every tune of an ABC text, in order, parsed one at a time: its Piece, or a one-line reason.
+
+    ``reader``: ``"auto"`` (the native reader, music21 for what it leaves), ``"native"`` (a tune it
+    leaves becomes a reason naming what it met) or ``"music21"`` (music21 only).
 
     Raises:
         MelodyganError: the text holds no tune, or more tunes than the ``abc_tunes`` limit.
     """
+    if reader not in READERS:
+        raise MelodyganError(f"unknown ABC reader {reader!r}; allowed: {', '.join(READERS)}")
     header, tunes = split_tunes(abc_text)
     if not tunes:
         raise MelodyganError(f"{source}: no tunes in the file")
@@ -203,16 +215,25 @@ def iter_abc_tunes(abc_text: str, source: str = "<abc>") -> Iterator[Piece | str
     for i, tune in enumerate(tunes):
         title = _tune_title(tune, f"{Path(source).stem} #{i + 1}")
         try:
-            yield _parse_tune(header + "\n" + tune if header else tune, title, source)
+            yield _parse_tune(header + "\n" + tune if header else tune, title, source, reader)
         except MelodyganError as e:
             yield f"tune {i + 1} ({title}): {str(e).removeprefix(f'{source}: ')}"
 
 
-def _parse_tune(text: str, title: str, source: str) -> Piece:
+def _parse_tune(text: str, title: str, source: str, reader: str = "auto") -> Piece:
     """One tune's text → Piece, after the checks; every failure becomes a MelodyganError."""
     problem = check_abc_tune(text, source)
     if problem:
         raise MelodyganError(problem)
+    if reader != "music21":
+        try:
+            piece = read_tune(text, title)
+        except NotCovered as e:
+            if reader == "native":
+                raise MelodyganError(f"not read natively: {e}") from None
+        else:
+            check_piece_length(piece, source)
+            return piece
     from music21 import converter, stream  # a second or two, only for a tune that passed the checks
     try:
         with limits.time_limit(source, "reading the tune"), library_output("music21"):
@@ -233,15 +254,16 @@ def _parse_tune(text: str, title: str, source: str) -> Piece:
         raise MelodyganError(f"{type(e).__name__}: {_first_line(e)}") from None
 
 
-def abc_tunes(abc_text: str, source: str = "<abc>") -> list[Piece | str]:
+def abc_tunes(abc_text: str, source: str = "<abc>", *, reader: str = "auto") -> list[Piece | str]:
     """Every tune of an ABC text, in order: its Piece, or a one-line reason it could not be read.
 
     One bad tune (a meter the grid cannot hold, a music21 error, a bound) does not lose the others.
+    ``reader`` as in :func:`iter_abc_tunes`.
 
     Raises:
         MelodyganError: the text holds no tune or too many (names ``source``).
     """
-    return list(iter_abc_tunes(abc_text, source))
+    return list(iter_abc_tunes(abc_text, source, reader=reader))
 
 
 def first_abc_tune(abc_text: str, source: str = "<abc>") -> Piece:
