@@ -24,6 +24,7 @@ import dataclasses
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -618,3 +619,31 @@ class NonFiniteGuard:
             raise MelodyganError(f"training stopped at step {step}: {self.limit} steps in a row with non-finite "
                                  f"loss or gradients; the last checkpoint is kept; {self.hint}")
         return False
+
+
+def resume_epoch_run(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                     model_config: Any, train_config: Any, rng: random.Random) -> tuple[int, float]:
+    """Restore an epoch-based run from ``resume.pt``: model, optimizer, Python and torch RNG;
+    returns ``(epoch, best)``.
+
+    Raises:
+        MelodyganError: the run was started with other settings (only ``epochs`` and
+            ``max_minutes``, how long it runs, may change), or the file is unreadable.
+    """
+    state = load_resume_state(path, ("model_config", "train_config", "model", "optimizer", "epoch", "best",
+                                     "rng", "torch_rng"))
+
+    def fixed(c: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in c.items() if k not in ("epochs", "max_minutes")}
+
+    if state["model_config"] != dataclasses.asdict(model_config) or fixed(state["train_config"]) != fixed(
+            dataclasses.asdict(train_config)):
+        raise MelodyganError(f"{Path(path).parent}: the run was started with other settings; resume with the same "
+                             "ones (only --epochs and --max-minutes may change)")
+    with restoring(path):
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        version, internal, gauss = state["rng"]  # torch may hand the inner tuple back as a list
+        rng.setstate((version, tuple(internal), gauss))
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["epoch"]), float(state["best"])

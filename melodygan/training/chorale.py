@@ -34,6 +34,7 @@ from melodygan.checkpoints import (
     TrainingRun,
     load_resume_state,
     restoring,
+    resume_epoch_run,
     save_checkpoint_folder,
     trim_metrics,
     weights_finite,
@@ -131,23 +132,7 @@ def _train(run: TrainingRun, train: list[np.ndarray], valid: list[np.ndarray], m
     epoch, best = 0, math.inf
     state_path = out / "resume.pt"
     if resume and state_path.exists():
-        state = load_resume_state(state_path, ("model_config", "train_config", "model", "optimizer", "epoch",
-                                               "best", "rng", "torch_rng"))
-
-        def fixed(c: dict[str, Any]) -> dict[str, Any]:  # what a resume may change: how long it runs
-            return {k: v for k, v in c.items() if k not in ("epochs", "max_minutes")}
-
-        if state["model_config"] != dataclasses.asdict(mcfg) or fixed(state["train_config"]) != fixed(
-                dataclasses.asdict(tcfg)):
-            raise MelodyganError(f"{out}: the run was started with other settings; resume with the same ones "
-                                 "(only --epochs and --max-minutes may change)")
-        with restoring(state_path):
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            epoch, best = int(state["epoch"]), float(state["best"])
-            version, internal, gauss = state["rng"]
-            rng.setstate((version, tuple(internal), gauss))
-            torch.set_rng_state(state["torch_rng"])
+        epoch, best = resume_epoch_run(state_path, model, opt, mcfg, tcfg, rng)
     trim_metrics(out / "metrics.jsonl", epoch, key="epoch")
     log(f"chorale voicer: {len(train)} training chorales ({sum(len(c) for c in train)} steps), "
         f"{len(valid)} validation; {sum(p.numel() for p in model.parameters()):,} parameters")

@@ -53,6 +53,7 @@ from melodygan.checkpoints import (
     TrainingRun,
     load_resume_state,
     restoring,
+    resume_epoch_run,
     save_checkpoint_folder,
     trim_metrics,
     weights_finite,
@@ -320,22 +321,7 @@ def _train_harmonizer(run: TrainingRun, train: dict[str, list[Piece]], valid: di
     history: list[dict[str, Any]] = []
     state_path = out / "resume.pt"
     if resume and state_path.exists():
-        state = load_resume_state(state_path, ("model_config", "train_config", "model", "optimizer", "epoch",
-                                               "best", "rng", "torch_rng"))
-
-        def fixed(c: dict[str, Any]) -> dict[str, Any]:  # what a resume may change: how long it runs
-            return {k: v for k, v in c.items() if k not in ("epochs", "max_minutes")}
-
-        if state["model_config"] != dataclasses.asdict(mcfg) or fixed(state["train_config"]) != fixed(
-                dataclasses.asdict(tcfg)):
-            raise MelodyganError(f"{out}: the run was started with other settings; resume with the same ones "
-                                 "(only --epochs and --max-minutes may change)")
-        with restoring(state_path):
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            epoch, best = int(state["epoch"]), float(state["best"])
-            rng.setstate(_python_rng_state(state["rng"]))
-            torch.set_rng_state(state["torch_rng"])
+        epoch, best = resume_epoch_run(state_path, model, opt, mcfg, tcfg, rng)
     trim_metrics(out / "metrics.jsonl", epoch, key="epoch")
     guard = NonFiniteGuard()
     while epoch < tcfg.epochs and (time.time() - t0) / 60 < tcfg.max_minutes:
@@ -407,9 +393,3 @@ def _train_harmonizer(run: TrainingRun, train: dict[str, list[Piece]], valid: di
              "train_config": dataclasses.asdict(tcfg)}
     save_checkpoint_folder(out / "best", model, mcfg, MODEL_TYPE, extra)
     return extra
-
-
-def _python_rng_state(state: Any) -> Any:
-    """``random.Random.getstate()`` as saved (torch may hand the inner tuple back as a list)."""
-    version, internal, gauss = state
-    return version, tuple(internal), gauss
