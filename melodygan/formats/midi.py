@@ -1,8 +1,12 @@
-"""MIDI files ⇄ Piece: the only module that imports pretty_midi (and mido for the meta events).
+"""MIDI files ⇄ Piece: with :mod:`melodygan.formats.midi_reader`, the only module that imports
+pretty_midi, mido and symusic.
 
 Reading (:func:`midi_to_piece`) takes any Standard MIDI File:
 
-* notes come from pretty_midi, are mapped to ticks and quantised to the step grid (16ths by
+* symusic parses it (:mod:`melodygan.formats.midi_reader`, which reads notes, names and meta
+  events exactly as pretty_midi and mido do, at symusic's speed; the few files it cannot settle
+  alike are read with pretty_midi);
+* notes are taken in ticks and quantised to the step grid (16ths by
   default); notes moved by more than a tenth of a step, notes stretched to one step, and
   collisions (two notes of one pitch at one onset, or overlapping each other) are counted and
   reported in one :class:`MidiImportWarning`, never dropped silently;
@@ -48,6 +52,7 @@ from typing import TYPE_CHECKING
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
+from melodygan.formats.midi_reader import OFF_GRID_TOLERANCE
 from melodygan.keys import Key, estimate_key
 from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
@@ -78,7 +83,6 @@ MIX: dict[str, tuple[int, int]] = {
     "Soprano": (105, 52), "Alto": (95, 40), "Tenor": (95, 88),
 }
 _MELODY_WORDS = ("melody", "melodie", "lead", "voice", "vocal", "vox", "soprano", "tune", "sing", "theme")
-_OFF_GRID_TOLERANCE = 0.1  # fraction of a step a note may sit off the grid before it is counted
 
 
 class MidiImportWarning(UserWarning):
@@ -143,13 +147,13 @@ def _seconds_at(tick: int, tempos: list[tuple[int, int]], ticks_per_beat: int) -
     return seconds + (tick - last) * tempo / (ticks_per_beat * 1e6)
 
 
-def check_midi_bounds(mid: mido.MidiFile, meta: _Meta, source: object, tick: int | None = None) -> None:
+def check_midi_bounds(ticks_per_beat: int, meta: _Meta, source: object, tick: int | None = None) -> None:
     """Refuse a MIDI file over the :mod:`melodygan.limits` (tracks, notes, and the length in ticks,
     minutes and bars up to ``tick``, default the last note) from its parsed events, before
     pretty_midi or anything sized by the song runs."""
     from melodygan import limits
 
-    tpb = max(int(mid.ticks_per_beat), 1)
+    tpb = max(int(ticks_per_beat), 1)
     tick = meta.last_note_tick if tick is None else tick
     limits.check(source, "track count", meta.tracks, "tracks")
     limits.check(source, "note count", meta.notes, "notes")
@@ -168,7 +172,7 @@ def _clip_after_notes(mid: mido.MidiFile, meta: _Meta) -> int:
     import mido
 
     try:
-        check_midi_bounds(mid, meta, "", meta.end_tick)
+        check_midi_bounds(mid.ticks_per_beat, meta, "", meta.end_tick)
         return 0
     except MelodyganError:
         pass
@@ -336,6 +340,10 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
     """Read a MIDI file into a Piece on the step grid.
 
+    symusic parses the file (:mod:`melodygan.formats.midi_reader`); the few files whose reading
+    it cannot settle the way pretty_midi does (see there) are read with pretty_midi. Both give
+    the same Piece and the same :class:`MidiImportWarning`.
+
     Args:
         path: a ``.mid``/``.midi`` file (type 0 or 1).
         melody_track: the melody's track name or index among the pitched tracks with notes (file
@@ -349,9 +357,6 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
     Raises:
         MelodyganError: missing, corrupt, empty or drum-only files; a bad ``melody_track``.
     """
-    import mido
-    import pretty_midi
-
     from melodygan import limits
 
     p = Path(path)
@@ -359,12 +364,77 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         raise MelodyganError(f"MIDI file {p} not found")
     limits.check(p, "file size", round(p.stat().st_size / 2**20, 2), "midi_mb", " MB")
     data = p.read_bytes()
+    read = _read_with_symusic(data, p, steps_per_quarter)
+    if read is None:
+        read = _read_with_pretty_midi(data, p, steps_per_quarter)
+    return _assemble(read, p, melody_track, steps_per_quarter)
+
+
+@dataclass
+class _Read:
+    """A MIDI file's tracks on the grid, before the melody is chosen (what both readers give)."""
+
+    meta: _Meta
+    ticks_per_beat: int
+    tracks: dict[str, list[Note]]
+    programs: dict[str, int]
+    drums: int
+    off_grid: int
+    stretched: int
+    collisions: int
+    problems: list[str]
+
+
+def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | None:
+    """The fast reader (:func:`melodygan.formats.midi_reader.read_tracks`), or None to use pretty_midi."""
+    from melodygan.formats.midi_reader import read_tracks
+
+    try:
+        got = read_tracks(data, steps_per_quarter)
+    except Exception:  # symusic refuses the file: pretty_midi says why, in its words
+        return None
+    if got is None:
+        return None
+    meta = _Meta(got.tempos, got.time_signatures, got.keys, got.markers, _clean_name(got.title), got.end_tick,
+                 got.notes, got.last_note_tick, got.tracks)
+    check_midi_bounds(got.ticks_per_beat, meta, p)
+    try:
+        check_midi_bounds(got.ticks_per_beat, meta, "", meta.end_tick)
+    except MelodyganError:
+        return None  # the file's end is far past its notes: the pretty_midi path clips it
+    tracks: dict[str, list[Note]] = {}
+    programs: dict[str, int] = {}
+    taken: set[str] = set()
+    drums = 0
+    for inst in got.instruments:
+        if inst.channel == DRUM_CHANNEL:
+            drums += inst.count
+            continue
+        base = _clean_name(inst.name.decode("latin-1")) or _program_name(inst.program)
+        name = _unique_name(base, taken)
+        tracks[name] = inst.notes
+        programs[name] = inst.program
+    return _Read(meta, got.ticks_per_beat, tracks, programs, drums, got.off_grid, got.stretched, got.collisions,
+                 list(got.problems))
+
+
+def _program_name(program: int) -> str:
+    import pretty_midi
+
+    return str(pretty_midi.program_to_instrument_name(program))
+
+
+def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Read:
+    """The reference reader: mido for the meta events, pretty_midi for the notes, quantised in Python."""
+    import mido
+    import pretty_midi
+
     try:
         mid = mido.MidiFile(file=io.BytesIO(data))
     except Exception as e:  # mido raises OSError, EOFError, KeyError, ValueError, IndexError
         raise _unreadable(p, e) from None
     meta = _read_meta(mid)  # before pretty_midi, which turns the delta times into absolute ticks
-    check_midi_bounds(mid, meta, p)
+    check_midi_bounds(mid.ticks_per_beat, meta, p)
     clipped = _clip_after_notes(mid, meta)
     if clipped:
         meta = _read_meta(mid)
@@ -375,18 +445,8 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
               else pretty_midi.PrettyMIDI(io.BytesIO(data)))
     except Exception as e:  # e.g. ValueError for a corrupt tick range or a file without tracks
         raise _unreadable(p, e) from None
-    resolution = mid.ticks_per_beat
-    ticks_per_step = resolution / steps_per_quarter
+    ticks_per_step = mid.ticks_per_beat / steps_per_quarter
     problems: list[str] = [f"{clipped} events more than a bar after the last note dropped"] if clipped else []
-
-    pickup, time_signature, ts_changes = _pickup_and_meter(meta.time_signatures, ticks_per_step, steps_per_quarter)
-    num, den = time_signature
-    if den not in ALLOWED_DENOMINATORS or (steps_per_quarter * 4 * num) % den:
-        problems.append(f"time signature {num}/{den} does not fit the grid, using 4/4")
-        time_signature, pickup = (4, 4), 0
-    if ts_changes:
-        problems.append(f"{ts_changes} later time-signature change(s) ignored")
-
     off_grid = stretched = collisions = 0
     tracks: dict[str, list[Note]] = {}
     programs: dict[str, int] = {}
@@ -400,7 +460,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         for n in inst.notes:
             on, off = pm.time_to_tick(n.start) / ticks_per_step, pm.time_to_tick(n.end) / ticks_per_step
             start, end = round(on), round(off)
-            if abs(on - start) > _OFF_GRID_TOLERANCE or abs(off - end) > _OFF_GRID_TOLERANCE:
+            if abs(on - start) > OFF_GRID_TOLERANCE or abs(off - end) > OFF_GRID_TOLERANCE:
                 off_grid += 1
             if end <= start:
                 end, stretched = start + 1, stretched + 1
@@ -413,17 +473,35 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         name = _unique_name(base, taken)
         tracks[name] = notes
         programs[name] = int(inst.program)
+    return _Read(meta, mid.ticks_per_beat, tracks, programs, drums, off_grid, stretched, collisions, problems)
+
+
+def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_quarter: int) -> Piece:
+    """The Piece from a file's tracks and meta events: meter, pickup, melody, key, tempo, chords,
+    length, and one warning with everything that did not fit."""
+    meta, tracks, programs = read.meta, read.tracks, read.programs
+    ticks_per_step = read.ticks_per_beat / steps_per_quarter
+    problems = list(read.problems)
+
+    pickup, time_signature, ts_changes = _pickup_and_meter(meta.time_signatures, ticks_per_step, steps_per_quarter)
+    num, den = time_signature
+    if den not in ALLOWED_DENOMINATORS or (steps_per_quarter * 4 * num) % den:
+        problems.append(f"time signature {num}/{den} does not fit the grid, using 4/4")
+        time_signature, pickup = (4, 4), 0
+    if ts_changes:
+        problems.append(f"{ts_changes} later time-signature change(s) ignored")
+
     if not tracks:
-        what = "only drums" if drums else "no notes"
+        what = "only drums" if read.drums else "no notes"
         raise MelodyganError(f"{p} has {what}; a melody needs a pitched track")
-    if drums:
-        problems.append(f"{drums} drum notes left out")
-    if off_grid:
-        problems.append(f"{off_grid} notes off the {steps_per_quarter}-per-quarter grid moved to it")
-    if stretched:
-        problems.append(f"{stretched} notes shorter than a step lengthened to one step")
-    if collisions:
-        problems.append(f"{collisions} same-pitch collisions merged")
+    if read.drums:
+        problems.append(f"{read.drums} drum notes left out")
+    if read.off_grid:
+        problems.append(f"{read.off_grid} notes off the {steps_per_quarter}-per-quarter grid moved to it")
+    if read.stretched:
+        problems.append(f"{read.stretched} notes shorter than a step lengthened to one step")
+    if read.collisions:
+        problems.append(f"{read.collisions} same-pitch collisions merged")
 
     chosen, reason = choose_melody_track(tracks, melody_track)
     melody = tracks.pop(chosen)
@@ -442,7 +520,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
 
     tempo_bpm = 120.0
     if meta.tempos:
-        tempo_bpm = round(mido.tempo2bpm(meta.tempos[0][1]), 2)
+        tempo_bpm = round(60 * 1e6 / meta.tempos[0][1] * 4 / 4.0, 2)  # mido.tempo2bpm, without importing mido
         if len({t for _, t in meta.tempos}) > 1:
             problems.append(f"{len(meta.tempos) - 1} tempo change(s) ignored, using {tempo_bpm:g} bpm")
     if not 10 <= tempo_bpm <= 400:
@@ -456,7 +534,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         key, _ = estimate_key(all_notes)
         logger.info("%s: no key signature, estimated %s", p.name, key.name)
 
-    content_end = max(n.end_steps for n in all_notes)
+    content_end = max(n.start_steps + n.duration_steps for n in all_notes)
     end_steps = meta.end_tick / ticks_per_step
     # The file's own length (its last end-of-track) when it lies on the grid and after the notes:
     # a bar line for files melodygan writes, or e.g. the short last bar that completes a pickup.
@@ -473,7 +551,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
             chords = chords_from_changes(changes, chord_end)
 
     if problems:
-        warnings.warn(f"{p.name}: " + "; ".join(problems), MidiImportWarning, stacklevel=2)
+        warnings.warn(f"{p.name}: " + "; ".join(problems), MidiImportWarning, stacklevel=3)
     return Piece(melody=melody, chords=chords, voices=voices, key=key, time_signature=time_signature,
                  tempo_bpm=tempo_bpm, steps_per_quarter=steps_per_quarter, pickup_steps=pickup,
                  length_steps=length, title=meta.title, melody_name=chosen, programs=programs)

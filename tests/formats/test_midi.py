@@ -241,6 +241,8 @@ def test_header_without_tracks_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_each_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import melodygan.formats.midi as midi_module
+
     path = write_midi(lead_sheet(), tmp_path / "a.mid")
     expected = midi_to_piece(path)
     loads = []
@@ -253,8 +255,11 @@ def test_each_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(mido, "MidiFile", CountingMidiFile)
     assert midi_to_piece(path) == expected
+    assert loads == []  # symusic reads it; mido and pretty_midi are not involved
+    monkeypatch.setattr(midi_module, "_read_with_symusic", lambda *args: None)
+    assert midi_to_piece(path) == expected
     if "mido_object" in pretty_midi.PrettyMIDI.__init__.__code__.co_varnames:
-        assert len(loads) == 1
+        assert len(loads) == 1  # the pretty_midi path: one mido parse, handed to pretty_midi
 
 
 def test_write_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
