@@ -184,6 +184,15 @@ def _export_batch(pieces: list[object], paths: list[Path], args: argparse.Namesp
     files appear only when the whole batch is written (:func:`melodygan.files.staged_outputs`)."""
     from melodygan.files import staged_outputs
 
+    if not (args.wav or args.png or args.musicxml):  # MIDI only: the pieces encoded together, one write
+        from melodygan.engines.arrange import arrange
+        from melodygan.formats.midi import write_midi_batch
+        from melodygan.piece import add_dynamics
+
+        if args.accompaniment != "none":
+            pieces = [arrange(p, style=args.accompaniment, bass=args.bass) for p in pieces]  # type: ignore[arg-type]
+        ready = [add_dynamics(p) for p in pieces]  # type: ignore[arg-type]
+        return [[p] for p in write_midi_batch(ready, list(paths), force=args.force)]
     folder = paths[0].parent
     names = [n for p in paths for n in _outputs_of(p, args)]
     written: list[list[Path]] = []

@@ -59,11 +59,10 @@ def notes_to_roll(notes: list[Note], length_steps: int, pitch_low: int = 0, num_
         raise ValueError(f"pitch {pitch} outside roll range {pitch_low}..{pitch_low + num_pitches - 1}")
     keep = ~outside & (start < length_steps)
     start, end, col = start[keep], np.minimum(end[keep], length_steps), col[keep]
-    # sustain: +1 where a note starts, -1 where it ends, summed over time (> 0 while any sounds)
-    edges = np.zeros((length_steps + 1, num_pitches), dtype=np.int32)  # (T + 1, P)
-    np.add.at(edges, (start, col), 1)
-    np.add.at(edges, (end, col), -1)
-    roll[SUSTAIN] = np.cumsum(edges[:-1], axis=0) > 0
+    # every sounding cell: each note's start repeated over its length, plus 0, 1, 2, ... within it
+    lengths = end - start
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    roll[SUSTAIN, np.repeat(start, lengths) + within, np.repeat(col, lengths)] = 1
     roll[ONSET, start, col] = 1
     return roll
 

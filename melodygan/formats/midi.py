@@ -43,16 +43,22 @@ import contextlib
 import functools
 import io
 import logging
+import os
+import shutil
 import struct
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
-from melodygan.formats.midi_reader import OFF_GRID_TOLERANCE
+from melodygan.formats.midi_bytes import note_blocks
+from melodygan.formats.midi_reader import OFF_GRID_TOLERANCE, clean_columns
 from melodygan.keys import Key, estimate_key
 from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
@@ -389,10 +395,7 @@ def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | 
     """The fast reader (:func:`melodygan.formats.midi_reader.read_tracks`), or None to use pretty_midi."""
     from melodygan.formats.midi_reader import read_tracks
 
-    try:
-        got = read_tracks(data, steps_per_quarter)
-    except Exception:  # symusic refuses the file: pretty_midi says why, in its words
-        return None
+    got = read_tracks(data, steps_per_quarter)
     if got is None:
         return None
     meta = _Meta(got.tempos, got.time_signatures, got.keys, got.markers, _clean_name(got.title), got.end_tick,
@@ -579,9 +582,9 @@ def _vlq(n: int) -> bytes:
     return bytes(reversed(out))
 
 
-def _encode_track(events: list[tuple[int, int, bytes]], end_tick: int) -> bytes:
-    """Absolute-tick events ``(tick, order, raw bytes)`` → an ``MTrk`` chunk ending at ``end_tick``,
-    with running status, byte for byte what mido writes for the same messages."""
+def _encode_events(events: list[tuple[int, int, bytes]]) -> tuple[bytes, int]:
+    """Absolute-tick events ``(tick, order, raw bytes)`` → their bytes in an ``MTrk`` chunk (with
+    running status, byte for byte what mido writes for the same messages) and the last tick."""
     out = bytearray()
     now, running = 0, -1
     for tick, _, raw in sorted(events, key=lambda e: (e[0], e[1])):
@@ -596,8 +599,44 @@ def _encode_track(events: list[tuple[int, int, bytes]], end_tick: int) -> bytes:
         else:
             out += raw
             running = status if status < 0xF0 else -1
-    out += _vlq(end_tick - now) + b"\xff\x2f\x00"
-    return b"MTrk" + struct.pack(">I", len(out)) + bytes(out)
+    return bytes(out), now
+
+
+def _chunk(body: bytes, last_tick: int, end_tick: int) -> bytes:
+    """An ``MTrk`` chunk of event bytes, ending (end-of-track) at ``end_tick``."""
+    body += _vlq(end_tick - last_tick) + b"\xff\x2f\x00"
+    return b"MTrk" + struct.pack(">I", len(body)) + body
+
+
+# mido's key names → (sharps, minor), as mido's key_signature message encodes them
+_KEY_SIGNATURES: dict[str, tuple[int, int]] = {
+    **{name: (i - 7, 0) for i, name in enumerate(("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B",
+                                                  "F#", "C#"))},
+    **{name: (i - 7, 1) for i, name in enumerate(("Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F#m",
+                                                  "C#m", "G#m", "D#m", "A#m"))},
+}
+
+
+def _meta(kind: int, data: bytes) -> bytes:
+    """A meta event: ``FF kind length data`` (the length as a variable-length quantity)."""
+    return bytes((0xFF, kind)) + _vlq(len(data)) + data
+
+
+def _text(text: str) -> bytes:
+    return text.encode("latin-1")  # mido's text encoding (a name outside Latin-1 raises, as in mido)
+
+
+def _tempo_bytes(bpm: float) -> bytes:
+    tempo = round(60 * 1e6 / bpm * 4 / 4.0)  # mido.bpm2tempo
+    if not 0 <= tempo <= 0xFFFFFF:
+        raise ValueError(f"tempo {bpm} bpm does not fit a MIDI file")
+    return bytes((tempo >> 16, tempo >> 8 & 0xFF, tempo & 0xFF))
+
+
+def _time_signature(num: int, den: int) -> bytes:
+    if den < 1 or den & (den - 1) or not 0 <= num <= 255:
+        raise ValueError(f"time signature {num}/{den} cannot be written to a MIDI file")
+    return _meta(0x58, bytes((num, den.bit_length() - 1, 24, 8)))  # mido's clocks per click and 32nds per beat
 
 
 def part_program(piece: Piece, name: str) -> int:
@@ -622,8 +661,8 @@ def piece_to_midifile(piece: Piece) -> mido.MidiFile:
 def piece_to_midi_bytes(piece: Piece) -> bytes:
     """Build the DAW-ready type-1 MIDI file of a Piece (see the module docstring), as bytes.
 
-    The conductor track's few meta events are made by mido; the note events, the bulk of a file,
-    are encoded here directly (mido validates every message: five times slower for a whole clip).
+    Every event is encoded here directly, byte for byte what mido writes for the same messages
+    (mido validates every message: five times slower for a whole clip).
 
     Notes past ``piece.end_steps`` are cut at the end (notes starting there are dropped, with a
     :class:`MidiImportWarning`), so the file is exactly ``piece.num_bars`` bars long.
@@ -631,62 +670,108 @@ def piece_to_midi_bytes(piece: Piece) -> bytes:
     Raises:
         MelodyganError: when the grid does not divide 480 ticks per quarter.
     """
-    import mido
+    return pieces_to_midi_bytes([piece])[0]
 
-    spq = piece.steps_per_quarter
-    if TICKS_PER_BEAT % spq:
-        raise MelodyganError(f"steps_per_quarter {spq} must divide {TICKS_PER_BEAT}")
-    tps = TICKS_PER_BEAT // spq
-    end_steps = piece.end_steps
-    end_tick = end_steps * tps
 
-    def meta(msg: mido.MetaMessage) -> bytes:
-        return bytes(msg.bytes())
+def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
+    """:func:`piece_to_midi_bytes` of many pieces, the note events of all of them cleaned, sorted
+    and encoded together in one pass of array operations (no per-note Python work)."""
+    heads: list[tuple[bytes, int, int]] = []  # per track: header bytes, last header tick, end tick
+    markers: dict[tuple[object, Key], bytes] = {}  # chord marker events, the same in many pieces of a batch
+    track_heads: dict[tuple[str, int, int, int, int], tuple[bytes, int]] = {}  # name, program, volume, pan
+    conductors: list[bytes] = []
+    columns: list[tuple[int, int, int, int]] = []
+    track_of: list[int] = []
+    channel: list[int] = []
+    tick_scale: list[int] = []
+    end_of: list[int] = []
+    piece_of: list[int] = []
+    for index, piece in enumerate(pieces):
+        spq = piece.steps_per_quarter
+        if TICKS_PER_BEAT % spq:
+            raise MelodyganError(f"steps_per_quarter {spq} must divide {TICKS_PER_BEAT}")
+        tps = TICKS_PER_BEAT // spq
+        end_steps = piece.end_steps
+        conductors.append(_chunk(*_encode_events(_conductor_events(piece, tps, end_steps, markers)), end_steps * tps))
+        for i, (name, notes) in enumerate(piece.tracks().items()):
+            ch = PITCHED_CHANNELS[i % len(PITCHED_CHANNELS)]
+            volume, pan = MIX.get(name, (100, [64, 40, 88, 52, 76][i % 5]))
+            setup = (name, ch, part_program(piece, name), volume, pan)
+            if setup not in track_heads:
+                track_heads[setup] = _encode_events([
+                    (0, 0, _meta(0x03, _text(name))),
+                    (0, 1, bytes((0xC0 | ch, setup[2]))),
+                    (0, 2, bytes((0xB0 | ch, 7, volume))),
+                    (0, 3, bytes((0xB0 | ch, 10, pan))),
+                ])
+            heads.append((*track_heads[setup], end_steps * tps))
+            g = len(channel)
+            channel.append(ch)
+            tick_scale.append(tps)
+            end_of.append(end_steps)
+            piece_of.append(index)
+            columns += [(n.start_steps, n.duration_steps, n.pitch, n.velocity) for n in notes]
+            track_of += [g] * len(notes)
+    groups = len(channel)
+    cols = np.asarray(columns, dtype=np.int64).reshape(-1, 4)  # (N, 4): start, duration, pitch, velocity
+    group = np.asarray(track_of, dtype=np.int64)
+    start, dur, pitch, vel, group, _ = clean_columns(cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], group)
+    end_steps_of = np.asarray(end_of, dtype=np.int64)[group]
+    inside = start < end_steps_of
+    stop = np.minimum(start + dur, end_steps_of)
+    cut = np.bincount(np.asarray(piece_of, dtype=np.int64)[group], weights=~inside | (stop < start + dur),
+                      minlength=len(pieces))
+    start, stop, pitch, vel, group = start[inside], stop[inside], pitch[inside], vel[inside], group[inside]
+    # each note's on then off; per track sorted by tick with note-offs first at one tick (no stuck
+    # notes), then in that order: a stable sort on (track, tick, 5 for on / 4 for off)
+    k = len(start)
+    scale = np.asarray(tick_scale, dtype=np.int64)[group]
+    tick = np.empty(2 * k, dtype=np.int64)  # (2K,) on, off, on, off, ...
+    tick[0::2], tick[1::2] = start * scale, stop * scale
+    kind = np.tile(np.array([5, 4]), k)
+    group2 = np.repeat(group, 2)
+    order = np.lexsort((np.arange(2 * k), kind, tick, group2))
+    status = np.where(kind == 5, 0x90, 0x80) | np.asarray(channel, dtype=np.int64)[group2]
+    data2 = np.empty(2 * k, dtype=np.int64)
+    data2[0::2], data2[1::2] = vel, 0
+    try:
+        blocks, last_tick = note_blocks(group2[order], tick[order], status[order], np.repeat(pitch, 2)[order],
+                                        data2[order], groups)
+    except ValueError as e:
+        raise MelodyganError(str(e)) from None
+    tracks: list[list[bytes]] = [[c] for c in conductors]
+    for g, ((head, last, end_tick), block) in enumerate(zip(heads, blocks)):
+        tracks[piece_of[g]].append(_chunk(head + block, int(last_tick[g]) if block else last, end_tick))
+    for piece, n in zip(pieces, cut.tolist()):
+        if n:
+            warnings.warn(f"{int(n)} notes ran past the end of the piece (bar {piece.num_bars}) and were cut",
+                          MidiImportWarning, stacklevel=3)
+    return [b"MThd" + struct.pack(">IHHH", 6, 1, len(t), TICKS_PER_BEAT) + b"".join(t) for t in tracks]
 
-    conductor: list[tuple[int, int, bytes]] = [
-        (0, 0, meta(mido.MetaMessage("track_name", name=piece.title or "melodygan"))),
-        (0, 1, meta(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(piece.tempo_bpm)))),
-        (0, 3, meta(mido.MetaMessage("key_signature", key=piece.key.name))),
+
+def _conductor_events(piece: Piece, tps: int, end_steps: int,
+                      markers: dict[tuple[object, Key], bytes]) -> list[tuple[int, int, bytes]]:
+    """Title, tempo, key, time signature(s) and one marker per chord change."""
+    sharps, minor = _KEY_SIGNATURES[piece.key.name]
+    events: list[tuple[int, int, bytes]] = [
+        (0, 0, _meta(0x03, _text(piece.title or "melodygan"))),
+        (0, 1, _meta(0x51, _tempo_bytes(piece.tempo_bpm))),
+        (0, 3, _meta(0x59, bytes((sharps & 0xFF, minor)))),
     ]
     num, den = piece.time_signature
     if piece.pickup_steps:
-        pnum, pden = _pickup_signature(piece.pickup_steps, spq)
-        conductor.append((0, 2, meta(mido.MetaMessage("time_signature", numerator=pnum, denominator=pden))))
-        conductor.append((piece.pickup_steps * tps, 2, meta(mido.MetaMessage("time_signature", numerator=num,
-                                                                             denominator=den))))
+        pnum, pden = _pickup_signature(piece.pickup_steps, piece.steps_per_quarter)
+        events.append((0, 2, _time_signature(pnum, pden)))
+        events.append((piece.pickup_steps * tps, 2, _time_signature(num, den)))
     else:
-        conductor.append((0, 2, meta(mido.MetaMessage("time_signature", numerator=num, denominator=den))))
+        events.append((0, 2, _time_signature(num, den)))
     for c in piece.chords:
         if c.start_steps < end_steps:
-            conductor.append((c.start_steps * tps, 4, meta(mido.MetaMessage("marker", text=c.symbol(key=piece.key)))))
-    tracks = [_encode_track(conductor, end_tick)]
-
-    cut = 0
-    for i, (name, notes) in enumerate(piece.tracks().items()):
-        ch = PITCHED_CHANNELS[i % len(PITCHED_CHANNELS)]
-        volume, pan = MIX.get(name, (100, [64, 40, 88, 52, 76][i % 5]))
-        events: list[tuple[int, int, bytes]] = [
-            (0, 0, meta(mido.MetaMessage("track_name", name=name))),
-            (0, 1, bytes((0xC0 | ch, part_program(piece, name)))),
-            (0, 2, bytes((0xB0 | ch, 7, volume))),
-            (0, 3, bytes((0xB0 | ch, 10, pan))),
-        ]
-        cleaned, _ = _clean_track(list(notes))
-        on, off = 0x90 | ch, 0x80 | ch
-        for n in cleaned:
-            if n.start_steps >= end_steps:
-                cut += 1
-                continue
-            stop = min(n.end_steps, end_steps)
-            cut += stop < n.end_steps
-            # note-offs (order 4) sort before note-ons (order 5) at the same tick: no stuck notes
-            events.append((n.start_steps * tps, 5, bytes((on, n.pitch, n.velocity))))
-            events.append((stop * tps, 4, bytes((off, n.pitch, 0))))
-        tracks.append(_encode_track(events, end_tick))
-    if cut:
-        warnings.warn(f"{cut} notes ran past the end of the piece (bar {piece.num_bars}) and were cut",
-                      MidiImportWarning, stacklevel=2)
-    return b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), TICKS_PER_BEAT) + b"".join(tracks)
+            spelled = (c.root, c.quality, c.bass), piece.key
+            if spelled not in markers:
+                markers[spelled] = _meta(0x06, _text(c.symbol(key=piece.key)))
+            events.append((c.start_steps * tps, 4, markers[spelled]))
+    return events
 
 
 def piece_to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
@@ -714,6 +799,67 @@ def write_midi(piece: Piece, path: str | Path, force: bool = False) -> Path:
     with atomic_output(path, force=force) as tmp:
         Path(tmp).write_bytes(data)
     return Path(path)
+
+
+def write_midi_batch(pieces: list[Piece], paths: list[str | Path], force: bool = False) -> list[Path]:
+    """Write many Pieces as MIDI files, all-or-nothing: every file is encoded first (an error
+    writes nothing), then all are written into one staging folder and moved into place together
+    (:func:`melodygan.files.staged_outputs`), with no temporary file per piece.
+
+    Args:
+        pieces: what to write.
+        paths: one ``.mid`` per piece, all in one folder.
+        force: replace existing files.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        MelodyganError: paths in several folders, a repeated name, or an existing file without ``force``.
+    """
+    from melodygan.files import fs_error, make_folder, staged_outputs
+
+    out = [Path(p) for p in paths]
+    if len(out) != len(pieces):
+        raise MelodyganError(f"{len(pieces)} pieces for {len(out)} paths")
+    if not out:
+        return []
+    folders = {p.parent for p in out}
+    if len(folders) > 1:
+        raise MelodyganError(f"a MIDI batch goes into one folder, got {len(folders)}")
+    names = [p.name for p in out]
+    if len(set(names)) != len(names):
+        raise MelodyganError("a MIDI batch names one file twice")
+    encoded = pieces_to_midi_bytes(pieces)
+    folder = out[0].parent
+    if not folder.exists():
+        # a new folder: written in full beside it, then renamed into place in one step
+        parent = make_folder(folder.parent)
+        stage = parent / f".{folder.name}.staging-{uuid.uuid4().hex[:8]}"
+        try:
+            stage.mkdir()
+            _write_files(stage, names, encoded)
+            os.rename(stage, folder)
+        except OSError as e:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise fs_error(folder, e) from None
+        return out
+    with staged_outputs(folder, names, force=force) as stage:
+        try:
+            _write_files(stage, names, encoded)
+        except OSError as e:
+            raise fs_error(folder, e) from None
+    return out
+
+
+def _write_files(folder: Path, names: list[str], contents: list[bytes]) -> None:
+    mode = 0o666  # less the umask, as for any new file
+    for name, data in zip(names, contents):
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
 
 def track_notes_seconds(path: str | Path, track_name: str) -> list[tuple[float, float, int, int]]:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from melodygan.formats.midi_bytes import END_TEXT, TAG_OFFSET, Undecided, Walk, split_chunks, walk, wrap_chunk
-from melodygan.notes import Note
+from melodygan.notes import Note, notes_from_arrays
 
 logger = logging.getLogger(__name__)
 OFF_GRID_TOLERANCE = 0.1  # fraction of a step a note may sit off the grid before it is counted
@@ -193,43 +193,35 @@ def _notes_on_grid(s: np.ndarray, e: np.ndarray, p: np.ndarray, v: np.ndarray,
     short = stop <= start
     stop[short] = start[short] + 1
     dur = stop - start
-    vel = np.clip(v, 1, 127)
+    st, du, pi, ve, _, collisions = clean_columns(start, dur, p, np.clip(v, 1, 127), np.zeros(len(start), np.int64))
+    return notes_from_arrays(st, du, pi, ve), off_grid, int(short.sum()), collisions
+
+
+def clean_columns(start: np.ndarray, dur: np.ndarray, pitch: np.ndarray, vel: np.ndarray,
+                  group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """:func:`melodygan.formats.midi._clean_track` on note columns in the list's order, per track
+    (``group`` gives each note's track): the longest of the notes sharing an onset and pitch (the
+    first of equals), each note cut where the next one of its pitch starts.
+
+    Returns:
+        ``(start, duration, pitch, velocity, group, collisions)``, sorted by track, then as Notes sort.
+    """
     n = len(start)
-    # the longest of the notes sharing an onset and pitch; the first (pretty_midi order) of equals
-    order = np.lexsort((np.arange(n), -dur, p, start))
-    st, du, pi, ve = start[order], dur[order], p[order], vel[order]
+    gr = group
+    order = np.lexsort((np.arange(n), -dur, pitch, start, gr))
+    st, du, pi, ve, gr = start[order], dur[order], pitch[order], vel[order], gr[order]
     first = np.ones(len(st), dtype=bool)
-    first[1:] = (st[1:] != st[:-1]) | (pi[1:] != pi[:-1])
-    st, du, pi, ve = st[first], du[first], pi[first], ve[first]
+    first[1:] = (st[1:] != st[:-1]) | (pi[1:] != pi[:-1]) | (gr[1:] != gr[:-1])
+    st, du, pi, ve, gr = st[first], du[first], pi[first], ve[first], gr[first]
     collisions = n - len(st)
-    # a note is cut where the next one of its pitch starts
-    order = np.lexsort((st, pi))
-    st, du, pi, ve = st[order], du[order], pi[order], ve[order]
-    nxt = np.zeros(len(st), dtype=bool)
-    nxt[:-1] = (pi[1:] == pi[:-1]) & (st[:-1] + du[:-1] > st[1:])
-    du[:-1][nxt[:-1]] = st[1:][nxt[:-1]] - st[:-1][nxt[:-1]]
-    collisions += int(nxt.sum())
-    order = np.lexsort((ve, pi, du, st))  # Note order: start, duration, pitch, velocity
-    return _make_notes(st[order], du[order], pi[order], ve[order]), off_grid, int(short.sum()), collisions
-
-
-def _make_notes(st: np.ndarray, du: np.ndarray, pi: np.ndarray, ve: np.ndarray) -> list[Note]:
-    """Notes from checked columns. The arrays hold valid values by construction (start >= 0,
-    duration >= 1, pitch 0-127, velocity 1-127), so the per-note checks of ``Note.__init__`` are
-    skipped: they were most of the reading time of a long file."""
-    new, set_attr = object.__new__, object.__setattr__
-    out = []
-    for a, b, c, d in zip(st.tolist(), du.tolist(), pi.tolist(), ve.tolist()):
-        note = new(Note)
-        set_attr(note, "__dict__", {"start_steps": a, "duration_steps": b, "pitch": c, "velocity": d})
-        out.append(note)
-    return out
-
-
-def _key_name(sharps: int, minor: int) -> str | None:
-    if not -7 <= sharps <= 7 or minor not in (0, 1):
-        return None
-    return (_MINOR if minor else _MAJOR)[sharps + 7]
+    order = np.lexsort((st, pi, gr))
+    st, du, pi, ve, gr = st[order], du[order], pi[order], ve[order], gr[order]
+    cut = np.zeros(len(st), dtype=bool)
+    cut[:-1] = (pi[1:] == pi[:-1]) & (gr[1:] == gr[:-1]) & (st[:-1] + du[:-1] > st[1:])
+    du[:-1][cut[:-1]] = st[1:][cut[:-1]] - st[:-1][cut[:-1]]
+    collisions += int(cut.sum())
+    order = np.lexsort((ve, pi, du, st, gr))  # Note order: start, duration, pitch, velocity
+    return st[order], du[order], pi[order], ve[order], gr[order], collisions
 
 
 @dataclass
@@ -246,6 +238,12 @@ class _Raw:
     first_close: int = 0
 
 
+def _key_name(sharps: int, minor: int) -> str | None:
+    if not -7 <= sharps <= 7 or minor not in (0, 1):
+        return None
+    return (_MINOR if minor else _MAJOR)[sharps + 7]
+
+
 @functools.cache
 def _pairs_first_in_first_out() -> bool:
     """Whether the installed symusic pairs a note-off with the oldest open note-on of its pitch, as
@@ -253,18 +251,15 @@ def _pairs_first_in_first_out() -> bool:
     import symusic
 
     chunk = bytes((0, 0x90, 60, 90, 10, 0x90, 60, 90, 10, 0x80, 60, 0, 10, 0x80, 60, 0, 0, 0xFF, 0x2F, 0))
-    score = symusic.Score.from_midi(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
-                                    + struct.pack(">I", len(chunk)) + chunk)
+    score: Any = symusic.Score.from_midi(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
+                                         + struct.pack(">I", len(chunk)) + chunk)
     return [(n.time, n.end) for t in score.tracks for n in t.notes] == [(0, 20), (10, 30)]
 
 
 def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
     """Read a MIDI file's bytes into pretty_midi's instruments on the step grid (see the module
-    docstring), or None where the pretty_midi reader must.
-
-    Raises:
-        Exception: whatever symusic raises for a file it cannot parse (the caller reads it with
-            pretty_midi then, for the same error message as before).
+    docstring), or None where the pretty_midi reader must (symusic refusing the file included:
+    pretty_midi then says why, in its own words).
     """
     import symusic
 
@@ -281,7 +276,10 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
     bad_keys = 0
     try:
         for ci, chunk in enumerate(chunks):
-            score: Any = symusic.Score.from_midi(wrap_chunk(chunk, tpq))  # symusic's stub types a bare Score
+            try:
+                score: Any = symusic.Score.from_midi(wrap_chunk(chunk, tpq))  # symusic's stub types a bare Score
+            except Exception as e:  # symusic refuses the chunk: pretty_midi says why, in its own words
+                raise Undecided(f"symusic: {e}") from None
             ends = [int(m.time) for m in score.markers if m.text == END_TEXT]
             if len(ends) != 1:
                 raise Undecided("the end marker did not come back")
