@@ -37,8 +37,12 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = sub.add_parser("preprocess", help="turn corpora into cached arrays + meta.json", formatter_class=_FMT)
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="music21:bach, music21:folk, nottingham:DIR, jsb:FILE, midi:DIR or musicxml:DIR")
-    p.add_argument("--out", required=True, help="output folder (arrays per split, pieces.json, meta.json, cache/)")
-    p.add_argument("--workers", type=int, default=0, help="worker processes; 0 = CPU count, at most 8")
+    p.add_argument("--out", required=True,
+                   help="output folder (shards/ of arrays per split, manifest.json, meta.json, cache/); the same "
+                        "command on a folder a stopped run left resumes it")
+    p.add_argument("--workers", type=int, default=0, help="worker processes; 0 = every CPU core")
+    p.add_argument("--shard-size", type=int, default=1000,
+                   help="input files per shard (written as soon as it is read; memory holds one)")
     p.add_argument("--label-per", choices=("beat", "bar"), default="beat",
                    help="chord-labelling window for sources without chord symbols")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -49,7 +53,8 @@ def _run_preprocess(args: argparse.Namespace) -> int:
     from melodygan.corpora.preprocess import PreprocessConfig, preprocess
 
     meta = preprocess(args.sources, args.out, workers=args.workers,
-                      config=PreprocessConfig(label_per=args.label_per), progress=not args.quiet)
+                      config=PreprocessConfig(label_per=args.label_per), progress=not args.quiet,
+                      shard_size=args.shard_size)
     c = meta["counts"]
     print(f"{args.out}: {c['train']} train / {c['valid']} valid / {c['test']} test pieces; "
           f"{len(meta['skipped'])} inputs skipped (reasons in meta.json); "
