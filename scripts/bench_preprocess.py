@@ -31,6 +31,7 @@ each; the numbers move with the machine's load.
 
 Usage: ``python scripts/bench_preprocess.py [--files 1000] [--notes 300] [--workers 2]``
        ``python scripts/bench_preprocess.py --pop909 ../shared/datasets/pop909 [--limit 288] [--before DIR]``
+       ``python scripts/bench_preprocess.py --scale 1000 10000 [--workers 2] [--shard-size 1000]``
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +174,47 @@ def pop909_table(root: Path, limit: int, checkout: str | None) -> None:
         print(f"| {name} | {seconds:.2f} | {rate:,.0f} | {pm / seconds:.2f}× | {sym / seconds:.3f}× |")
 
 
+def write_small_corpus(folder: Path, files: int, seed: int = 0) -> None:
+    """``files`` eight-bar songs (melody + bass, 16th grid) written with melodygan's batch writer."""
+    from melodygan.formats.midi import write_midi_batch
+    from melodygan.notes import Note
+    from melodygan.piece import Piece
+
+    rng = np.random.default_rng(seed)
+    for first in range(0, files, 1000):
+        pieces = []
+        for _ in range(first, min(first + 1000, files)):
+            steps = np.cumsum(rng.choice([1, 2, 2, 4, 4, 8], size=64))
+            steps = steps[steps < 128]
+            melody = [Note(int(a), int(b - a), int(60 + rng.integers(0, 24))) for a, b in pairwise(steps)]
+            bass = [Note(16 * k, 16, int(36 + rng.integers(0, 12))) for k in range(8)]
+            pieces.append(Piece(melody=melody, voices={"Bass": bass}, length_steps=128))
+        write_midi_batch(pieces, [folder / f"{i:06d}.mid" for i in range(first, first + len(pieces))])
+
+
+def scale_table(sizes: list[int], workers: int, shard_size: int) -> None:
+    """``melodygan preprocess midi:DIR`` on synthetic folders of each size: wall time, files/s and
+    the peak memory of the main process and of the largest worker (GNU time, ``ru_maxrss``)."""
+    import resource
+
+    print(f"melodygan preprocess of synthetic MIDI folders, {workers} workers, {shard_size} files per shard\n")
+    print("| files | wall s | files/s | CPU s (all processes) | peak RSS MiB (largest process) |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "midi"
+            write_small_corpus(folder, n)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "melodygan", "preprocess", f"midi:{folder}", "--out",
+                            str(Path(tmp) / "out"), "--workers", str(workers), "--shard-size", str(shard_size),
+                            "--quiet"], check=True, capture_output=True)
+            wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            print(f"| {n:,} | {wall:.1f} | {n / wall:,.0f} | {cpu:.1f} | {after.ru_maxrss / 1024:.0f} |")
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -187,11 +230,17 @@ def main() -> None:
     ap.add_argument("--pop909", default=None, help="POP909 folder: read its songs instead of a synthetic corpus")
     ap.add_argument("--limit", type=int, default=288, help="POP909 songs to read (the first, by id)")
     ap.add_argument("--before", default=None, help="checkout of an earlier melodygan to time as well (--pop909)")
+    ap.add_argument("--scale", type=int, nargs="+", default=None, metavar="FILES",
+                    help="time `melodygan preprocess` on synthetic folders of these sizes (e.g. 1000 10000)")
+    ap.add_argument("--shard-size", type=int, default=1000, help="files per shard (--scale)")
     ap.add_argument("--child-ours", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_ours:
         paths = [Path(p) for p in json.loads(Path(args.child_ours).read_text())]
         print(cpu_timed(lambda: ours(paths)))
+        return
+    if args.scale:
+        scale_table(args.scale, args.workers, args.shard_size)
         return
     if args.pop909:
         pop909_table(Path(args.pop909), args.limit, args.before)

@@ -57,7 +57,7 @@ from melodygan.chords import Chord, chord_from_index
 from melodygan.corpora import shards
 from melodygan.corpora.sources import Job, JobResult, list_jobs, run_job
 from melodygan.errors import MelodyganError
-from melodygan.files import atomic_output
+from melodygan.files import fs_error
 from melodygan.keys import Key
 from melodygan.notes import Note
 from melodygan.pianoroll import chords_to_labels, notes_to_roll
@@ -156,9 +156,16 @@ def _job_key(job: Job, config: PreprocessConfig) -> str:
     return h.hexdigest()[:32]
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    with atomic_output(path, force=True) as tmp:
+def _write_cache(path: Path, text: str) -> None:
+    """Write a cache entry whole or not at all (a temporary name of this process, then a rename):
+    one per input file, so without the checks of :func:`melodygan.files.atomic_output`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
         tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise fs_error(path, e) from None
 
 
 def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any], bool]:
@@ -180,7 +187,7 @@ def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any]
         else:
             items.append({"id": pid, "split": split, "source": job.source, "piece": piece_to_dict(piece)})
     out = {"job": asdict(job), "items": items, "skipped": [list(s) for s in skipped]}
-    _write_text_atomic(cache_file, json.dumps(out, separators=(",", ":")))
+    _write_cache(cache_file, json.dumps(out, separators=(",", ":")))
     return out, False
 
 
