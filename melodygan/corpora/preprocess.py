@@ -289,63 +289,133 @@ def preprocess(sources: list[str], out_dir: str | Path, workers: int | None = No
     """
     from tqdm import tqdm
 
-    config = config or PreprocessConfig()
-    if config.label_per not in ("beat", "bar"):
-        raise MelodyganError(f"label_per must be 'beat' or 'bar', got {config.label_per!r}")
-    if not sources:
-        raise MelodyganError("no sources given; e.g. music21:bach, nottingham:DIR, jsb:FILE, midi:DIR")
     if workers is not None and workers < 0:
         raise MelodyganError(f"workers must be >= 0 (0 = every core), got {workers}")
-    out = Path(out_dir)
-    ours = (out / "meta.json").exists() or (out / shards.MANIFEST).exists()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not ours)):
-        raise MelodyganError(f"{out} exists and is not a preprocessing folder; choose a new or empty folder")
-    jobs = [job for spec in sources for job in list_jobs(spec)]
-    plan = shards.plan(jobs, shard_size)
-    cache_dir = out / "cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(sources, out_dir, config, shard_size)
+    out, config, plan = run.out, run.config, run.plan
     workers = workers or available_cpus()
-
-    keys = [shards.shard_key(part, config, FORMAT_VERSION) for part in plan]
     manifest = shards.read_manifest(out)
     if manifest.get("format_version") != FORMAT_VERSION:
         manifest = {}
-    manifest.update({"format_version": FORMAT_VERSION, "sources": list(sources), "config": asdict(config),
-                     "shard_size": shard_size, "shards": len(plan), "files": len(jobs)})
-    manifest.setdefault("done", {})
-    done = [shards.is_done(out, manifest, i, k) for i, k in enumerate(keys)]
+    manifest.update(run.manifest_head())
+    manifest["done"] = {k: v for k, v in manifest.get("done", {}).items() if k in run.names}
+    done = [shards.is_done(out, i, k) for i, k in enumerate(run.keys)]
     todo = [job for part, d in zip(plan, done) if not d for job in part]
-    bar = tqdm(total=len(jobs), initial=sum(len(p) for p, d in zip(plan, done) if d), desc="preprocess",
+    bar = tqdm(total=len(run.jobs), initial=sum(len(p) for p, d in zip(plan, done) if d), desc="preprocess",
                unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     seen: set[str] = set()
     reused = sum(len(p) for p, d in zip(plan, done) if d)
-    results = _results(todo, config, cache_dir, workers)
+    results = _results(todo, config, run.cache_dir, workers)
     try:
         for index, part in enumerate(plan):
             if done[index]:
                 seen.update(i["id"] for s in SPLITS for i in shards.read_info(out, index)["pieces"][s])
                 continue
-            shard = _Shard()
+            shard = _Shard(run.keys[index])
             for _ in part:
                 res, hit = next(results)
                 reused += hit
                 shard.add(res, hit, seen)
                 bar.update(1)
             shards.write_shard(out, index, shard.arrays(), shard.info())
-            shards.record(out, manifest, index, keys[index])
+            shards.record(out, manifest, index, run.keys[index])
     finally:
         results.close()  # stops the pool when the run stops early
         bar.close()
-    meta = _summary(out, sources, config, len(plan), len(jobs), reused)
-    shards.remove_stale(out, len(plan))
-    shards.write_text_atomic(out / "meta.json", json.dumps(meta, indent=1))
-    return meta
+    return run.finish(reused)
+
+
+class _Run:
+    """A run's plan: its jobs cut into shards, each with its key, and the folder they go to."""
+
+    def __init__(self, sources: list[str], out_dir: str | Path, config: PreprocessConfig | None,
+                 shard_size: int) -> None:
+        self.config = config or PreprocessConfig()
+        if self.config.label_per not in ("beat", "bar"):
+            raise MelodyganError(f"label_per must be 'beat' or 'bar', got {self.config.label_per!r}")
+        if not sources:
+            raise MelodyganError("no sources given; e.g. music21:bach, nottingham:DIR, jsb:FILE, midi:DIR")
+        self.sources, self.shard_size = list(sources), shard_size
+        self.out = Path(out_dir)
+        ours = (self.out / "meta.json").exists() or (self.out / shards.MANIFEST).exists() or \
+            (self.out / shards.SHARD_DIR).is_dir()
+        if self.out.exists() and (not self.out.is_dir() or (any(self.out.iterdir()) and not ours)):
+            raise MelodyganError(f"{self.out} exists and is not a preprocessing folder; choose a new or empty folder")
+        self.jobs = [job for spec in sources for job in list_jobs(spec)]
+        self.plan = shards.plan(self.jobs, shard_size)
+        self.keys = [shards.shard_key(part, self.config, FORMAT_VERSION) for part in self.plan]
+        self.names = {shards.shard_name(i) for i in range(len(self.plan))}
+        self.cache_dir = self.out / "cache"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def manifest_head(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "sources": self.sources, "config": asdict(self.config),
+                "shard_size": self.shard_size, "shards": len(self.plan), "files": len(self.jobs)}
+
+    def finish(self, reused: int) -> dict[str, Any]:
+        """``meta.json`` (and a complete manifest) once every shard is written."""
+        missing = [shards.shard_name(i) for i, k in enumerate(self.keys) if not shards.is_done(self.out, i, k)]
+        if missing:
+            raise MelodyganError(f"{self.out}: {len(missing)} of {len(self.plan)} shards are not written yet "
+                                 f"(first: {missing[0]}); write them, then finish")
+        manifest = {**self.manifest_head(), "done": dict(zip(sorted(self.names), self.keys))}
+        shards.write_text_atomic(self.out / shards.MANIFEST, json.dumps(manifest, indent=1))
+        meta = _summary(self.out, self.sources, self.config, len(self.plan), len(self.jobs), reused)
+        shards.remove_stale(self.out, len(self.plan))
+        shards.write_text_atomic(self.out / "meta.json", json.dumps(meta, indent=1))
+        return meta
+
+
+def shard_count(sources: list[str], shard_size: int = DEFAULT_SHARD_SIZE) -> int:
+    """How many shards :func:`preprocess` cuts these sources into."""
+    return len(shards.plan([job for spec in sources for job in list_jobs(spec)], shard_size))
+
+
+def preprocess_shard(sources: list[str], out_dir: str | Path, index: int, *, config: PreprocessConfig | None = None,
+                     shard_size: int = DEFAULT_SHARD_SIZE) -> int:
+    """Read one shard of a run in this process and write its files: the task that an engine for
+    several machines (Ray, Dask …, see docs/data.md) maps over ``range(shard_count(sources))``.
+    Every task needs the same sources (paths the same on every machine) and ``out_dir`` on a
+    shared file system; :func:`finish_preprocess` then writes ``meta.json``. A shard already
+    written with the same key is left as it is. Unlike :func:`preprocess`, the same source given
+    twice is not merged.
+
+    Returns:
+        The number of input files read (0 when the shard was already there).
+
+    Raises:
+        MelodyganError: bad sources or settings, an index outside the plan.
+    """
+    run = _Run(sources, out_dir, config, shard_size)
+    if not 0 <= index < len(run.plan):
+        raise MelodyganError(f"shard {index} outside 0..{len(run.plan) - 1}")
+    if shards.is_done(run.out, index, run.keys[index]):
+        return 0
+    shard = _Shard(run.keys[index])
+    for res, hit in _results(run.plan[index], run.config, run.cache_dir, 1):
+        shard.add(res, hit, set())
+    shards.write_shard(run.out, index, shard.arrays(), shard.info())
+    return len(run.plan[index])
+
+
+def finish_preprocess(sources: list[str], out_dir: str | Path, *, config: PreprocessConfig | None = None,
+                      shard_size: int = DEFAULT_SHARD_SIZE) -> dict[str, Any]:
+    """Write ``meta.json`` of a run whose shards :func:`preprocess_shard` wrote (wherever it ran).
+
+    Raises:
+        MelodyganError: a shard of the plan is missing or was written with other inputs or settings.
+    """
+    run = _Run(sources, out_dir, config, shard_size)
+    reused = sum(shards.read_info(run.out, i).get("reused_from_cache", 0) for i in range(len(run.plan))
+                 if shards.is_done(run.out, i, run.keys[i]))
+    return run.finish(reused)
 
 
 class _Shard:
     """One shard's pieces, counts and skips while it is being read."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
         self.by_split: dict[str, list[tuple[dict[str, Any], Piece]]] = {s: [] for s in SPLITS}
         self.skipped: list[dict[str, str]] = []
         self.per_source: dict[str, Counter[str]] = {}
@@ -375,7 +445,8 @@ class _Shard:
         return {s: encode_pieces([p for _, p in self.by_split[s]]) for s in SPLITS}
 
     def info(self) -> dict[str, Any]:
-        return {"pieces": {s: [i for i, _ in self.by_split[s]] for s in SPLITS}, "skipped": self.skipped,
+        return {"key": self.key, "pieces": {s: [i for i, _ in self.by_split[s]] for s in SPLITS},
+                "skipped": self.skipped,
                 "per_source": {k: dict(v) for k, v in self.per_source.items()}, "reused_from_cache": self.reused}
 
 

@@ -9,11 +9,12 @@ A run lists every input file (its jobs, in a fixed order), cuts the list into sh
     shards/k.json   per split the pieces' ids, titles, sources, track names and programs; the inputs
                     skipped with their reasons; counts per source; files read from the cache
 
-(``k`` as five digits), each file atomically, and then records the shard in ``manifest.json``
-with a key: a hash of the format version, the settings and the shard's jobs (source, name, path,
-size and modification time of each file). A killed run leaves whole shards and a manifest of
-those; run again, it skips every shard whose key still matches and reads the rest (files already
-read come from the per-file cache). Only one shard's pieces are in memory at a time.
+(``k`` as five digits), each file atomically, the ``.json`` last and holding the shard's key: a
+hash of the format version, the settings and the shard's jobs (source, name, path, size and
+modification time of each file). ``manifest.json`` lists the plan and the shards written so far.
+A killed run leaves whole shards; run again, it skips every shard whose key still matches and
+reads the rest (files already read come from the per-file cache). Only one shard's pieces are in
+memory at a time.
 
 When every shard is written, ``meta.json`` sums them up (counts, skips, sources) and says how many
 shards there are; :func:`iter_pieces` reads a split back shard by shard.
@@ -91,11 +92,15 @@ def record(out: Path, manifest: dict[str, Any], index: int, key: str) -> None:
     write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1))
 
 
-def is_done(out: Path, manifest: dict[str, Any], index: int, key: str) -> bool:
-    name = shard_name(index)
+def is_done(out: Path, index: int, key: str) -> bool:
+    """Whether shard ``index`` is written with ``key`` (its ``.json``, written after its ``.npz``,
+    holds the key)."""
     folder = out / SHARD_DIR
-    return (manifest.get("done", {}).get(name) == key and (folder / f"{name}.npz").is_file()
-            and (folder / f"{name}.json").is_file())
+    try:
+        info = read_info(out, index)
+    except (OSError, json.JSONDecodeError):
+        return False
+    return isinstance(info, dict) and info.get("key") == key and (folder / f"{shard_name(index)}.npz").is_file()
 
 
 def write_shard(out: Path, index: int, arrays: dict[str, dict[str, np.ndarray]], info: dict[str, Any]) -> None:

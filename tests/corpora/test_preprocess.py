@@ -269,3 +269,23 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
         load_pieces(tmp_path / "mine", "train")
     with pytest.raises(MelodyganError, match="split"):
         load_pieces(tmp_path / "mine", "dev")
+
+
+def test_shards_written_one_by_one_anywhere_then_finished(midi_corpus: Path, tmp_path: Path) -> None:
+    from melodygan.corpora.preprocess import finish_preprocess, preprocess_shard, shard_count
+
+    sources = [f"midi:{midi_corpus}"]
+    whole = preprocess(sources, tmp_path / "whole", workers=1, progress=False, shard_size=3)
+    out = tmp_path / "tasks"
+    n = shard_count(sources, shard_size=3)
+    assert n == 4
+    for index in reversed(range(1, n)):  # as tasks on several machines would, in any order
+        assert preprocess_shard(sources, out, index, shard_size=3) > 0
+    with pytest.raises(MelodyganError, match="1 of 4 shards are not written"):
+        finish_preprocess(sources, out, shard_size=3)
+    preprocess_shard(sources, out, 0, shard_size=3)
+    assert preprocess_shard(sources, out, 0, shard_size=3) == 0  # written already
+    meta = finish_preprocess(sources, out, shard_size=3)
+    assert {k: meta[k] for k in ("counts", "per_source", "skipped")} == {k: whole[k] for k in
+                                                                           ("counts", "per_source", "skipped")}
+    assert _all_pieces(out) == _all_pieces(tmp_path / "whole")
