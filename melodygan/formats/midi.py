@@ -48,7 +48,9 @@ import shutil
 import struct
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -866,12 +868,60 @@ def track_notes_seconds(path: str | Path, track_name: str) -> list[tuple[float, 
     """The notes of one named track in seconds, unquantised: ``(start_s, end_s, pitch, velocity)``
     sorted by start. For corpora whose grid comes from beat annotations, not from the MIDI ticks.
 
+    The notes and seconds are pretty_midi's (its note pairing, and its tempo map: the tempo events
+    of the first track), read by the symusic reader where it can (the same floats), else by
+    pretty_midi.
+
     Raises:
         MelodyganError: the file is unreadable or has no track of that name (case-insensitive).
     """
-    import pretty_midi
+    from melodygan.formats.midi_reader import read_tracks
 
     p = Path(path)
+    wanted = track_name.strip().upper()
+    try:
+        got = read_tracks(p.read_bytes(), DEFAULT_STEPS_PER_QUARTER)
+    except OSError:
+        got = None
+    # tempo events of one tick in file order decide pretty_midi's map; symusic keeps only their times
+    if got is not None and len({t for t, _ in got.first_tempos}) == len(got.first_tempos):
+        names = [raw.name.decode("latin-1") for raw in got.raw]
+        for raw, name in zip(got.raw, names):
+            if name.strip().upper() == wanted:
+                seconds = _pretty_midi_seconds(got.first_tempos, got.ticks_per_beat)
+                cols = zip(seconds(raw.start).tolist(), seconds(raw.end).tolist(), raw.pitch.tolist(),
+                           raw.velocity.tolist())
+                return sorted((float(a), float(b), int(c), int(d)) for a, b, c, d in cols)
+        shown = ", ".join(repr(n) for n in names) or "none"
+        raise MelodyganError(f"{p}: no track named {track_name!r} (tracks: {shown})")
+    return _track_notes_seconds_pretty_midi(p, track_name)
+
+
+def _pretty_midi_seconds(tempos: list[tuple[int, int]], resolution: int) -> Callable[[np.ndarray], np.ndarray]:
+    """pretty_midi's tick → seconds map (``PrettyMIDI._update_tick_to_time``) from its tick scales:
+    120 bpm until the first tempo, a tempo at tick 0 replacing it, repeated tempos dropped."""
+    scales = [(0, 60.0 / (120.0 * resolution))]
+    for tick, tempo in tempos:
+        scale = 60.0 / ((6e7 / tempo) * resolution)
+        if tick == 0:
+            scales = [(0, scale)]
+        elif scale != scales[-1][1]:
+            scales.append((tick, scale))
+    starts = np.array([t for t, _ in scales], dtype=np.int64)
+    origin = [0.0]
+    for (t0, sc), (t1, _) in pairwise(scales):
+        origin.append(origin[-1] + sc * (t1 - t0))  # the time at each segment's first tick
+
+    def seconds(ticks: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(starts, ticks, side="right") - 1
+        return np.asarray(origin)[k] + np.asarray([sc for _, sc in scales])[k] * (ticks - starts[k])
+
+    return seconds
+
+
+def _track_notes_seconds_pretty_midi(p: Path, track_name: str) -> list[tuple[float, float, int, int]]:
+    import pretty_midi
+
     try:
         pm = pretty_midi.PrettyMIDI(str(p))
     except Exception as e:  # pretty_midi/mido raise many types for corrupt files

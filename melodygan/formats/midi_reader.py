@@ -93,6 +93,10 @@ class Tracks:
     stretched: int = 0
     collisions: int = 0
     problems: list[str] = field(default_factory=list)
+    # in ticks, for readers that want pretty_midi's seconds: each instrument's notes before the
+    # grid, and the first chunk's tempo events (what pretty_midi's tempo map is made of)
+    raw: list[Raw] = field(default_factory=list)
+    first_tempos: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _replay_pretty_midi(start: np.ndarray, end: np.ndarray, vel: np.ndarray,
@@ -225,7 +229,7 @@ def clean_columns(start: np.ndarray, dur: np.ndarray, pitch: np.ndarray, vel: np
 
 
 @dataclass
-class _Raw:
+class Raw:
     """One instrument's notes in ticks, in pretty_midi's order, before the grid."""
 
     channel: int
@@ -286,6 +290,8 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
             chunk_end = ends[0]
             out.end_tick = max(out.end_tick, chunk_end)
             out.tempos += [(int(t.time), int(t.mspq)) for t in score.tempos]
+            if ci == 0:
+                out.first_tempos = out.tempos[:]
             if any(mspq <= 0 for _, mspq in out.tempos):
                 raise Undecided("a zero tempo")  # pretty_midi refuses it, with its own message
             out.time_signatures += [(int(t.time), int(t.numerator), int(t.denominator))
@@ -306,6 +312,7 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
                 out.title = ""  # track 0 is a part, its name is not a title
             for raw in raws:
                 out.instruments.append(_on_grid(ci, raw, ticks_per_step, out))
+            out.raw += raws
     except Undecided as e:
         logger.debug("read with pretty_midi: %s", e)
         return None
@@ -319,10 +326,10 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
 
 
 def _chunk_instruments(score: Any, chunk: bytes, chunk_end: int,
-                       out: Tracks) -> tuple[list[_Raw], bool, Walk | None]:
+                       out: Tracks) -> tuple[list[Raw], bool, Walk | None]:
     """One chunk's instruments in pretty_midi's order, from symusic's tracks where they settle it,
     else from walking the chunk; whether the chunk has notes; the walk made, if any."""
-    raws: list[_Raw] = []
+    raws: list[Raw] = []
     has_notes = False
     try:
         tag_time = chunk_end + TAG_OFFSET
@@ -353,7 +360,7 @@ def _chunk_instruments(score: Any, chunk: bytes, chunk_end: int,
             out.last_note_tick = max(out.last_note_tick, int(start.max()), int(closed.max()) if len(closed) else 0)
             s, e, p, v = _pair(start, end, pitch, vel, chunk_end)
             if len(s):
-                raws.append(_Raw(channel, int(track.program), b"", s, e, p, v, int(e.min())))
+                raws.append(Raw(channel, int(track.program), b"", s, e, p, v, int(e.min())))
         w = _needed_walk(chunk, raws)
         return _pretty_midi_order(raws, w), has_notes, w
     except Undecided as e:
@@ -362,12 +369,12 @@ def _chunk_instruments(score: Any, chunk: bytes, chunk_end: int,
     raws = []
     for (channel, program), notes in w.notes.items():
         cols = np.asarray(notes, dtype=np.int64).reshape(-1, 4)  # (N, 4): start, end, pitch, velocity
-        raws.append(_Raw(channel, program, w.created[(channel, program)], cols[:, 0], cols[:, 1], cols[:, 2],
+        raws.append(Raw(channel, program, w.created[(channel, program)], cols[:, 0], cols[:, 1], cols[:, 2],
                          cols[:, 3]))
     return raws, has_notes or w.has_note_on, w
 
 
-def _on_grid(chunk: int, raw: _Raw, ticks_per_step: float, out: Tracks) -> Instrument:
+def _on_grid(chunk: int, raw: Raw, ticks_per_step: float, out: Tracks) -> Instrument:
     if raw.channel == 9:
         return Instrument(chunk, raw.channel, raw.program, raw.name, [], len(raw.start))
     notes, off_grid, stretched, collisions = _notes_on_grid(raw.start, raw.end, raw.pitch, raw.velocity,
@@ -378,7 +385,7 @@ def _on_grid(chunk: int, raw: _Raw, ticks_per_step: float, out: Tracks) -> Instr
     return Instrument(chunk, raw.channel, raw.program, raw.name, notes, len(raw.start))
 
 
-def _needed_walk(chunk: bytes, raws: list[_Raw]) -> Walk | None:
+def _needed_walk(chunk: bytes, raws: list[Raw]) -> Walk | None:
     """Walk the chunk as far as its names, markers and the order of instruments whose first
     note-offs share a tick need; None when nothing does."""
     until_pos = max(chunk.rfind(b"\xff\x03"), len(chunk) if b"\xff\x06" in chunk else -1)
@@ -390,7 +397,7 @@ def _needed_walk(chunk: bytes, raws: list[_Raw]) -> Walk | None:
     return walk(chunk, until_pos, until_tick)
 
 
-def _pretty_midi_order(raws: list[_Raw], w: Walk | None) -> list[_Raw]:
+def _pretty_midi_order(raws: list[Raw], w: Walk | None) -> list[Raw]:
     """A chunk's instruments in the order pretty_midi creates them (by first closing note-off,
     ties in the walker's order), each with the track name it had then."""
     final = w.names[-1] if w is not None and w.names else b""

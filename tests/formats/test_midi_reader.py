@@ -251,3 +251,20 @@ def test_pop909_reads_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     for path in sorted(POP909.glob("*/*.mid")):
         assert read_tracks(path.read_bytes(), 4) is not None, path
         assert_same_reading(path, monkeypatch)
+
+
+def test_track_notes_in_seconds_as_pretty_midi_gives_them(tmp_path: Path) -> None:
+    from melodygan.formats.midi import _track_notes_seconds_pretty_midi, track_notes_seconds
+
+    head = [meta(0, "set_tempo", tempo=600000), meta(0, "set_tempo", tempo=500000),
+            meta(700, "set_tempo", tempo=450000), meta(1500, "set_tempo", tempo=450000),
+            meta(2000, "set_tempo", tempo=700000)]
+    melody = [meta(0, "track_name", name=" melody "), on(0, 60), on(240, 60), off(480, 60), on(650, 62), off(1900, 62),
+              on(2100, 64), off(2300, 64)]
+    other = [meta(0, "track_name", name="Bass"), meta(100, "set_tempo", tempo=300000), on(0, 40), off(960, 40)]
+    path = _file(tmp_path / "sec.mid", [head, melody, other], ticks_per_beat=384)
+    got = track_notes_seconds(path, "MELODY")
+    assert got == _track_notes_seconds_pretty_midi(path, "MELODY")
+    assert [round(s, 6) for s, *_ in got] == [0.0, 0.3125, 0.846354, 2.617187]  # the first track's tempos only
+    with pytest.raises(Exception, match="no track named 'Lead'"):
+        track_notes_seconds(path, "Lead")
