@@ -681,6 +681,7 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
     heads: list[tuple[bytes, int, int]] = []  # per track: header bytes, last header tick, end tick
     markers: dict[tuple[object, Key], bytes] = {}  # chord marker events, the same in many pieces of a batch
     track_heads: dict[tuple[str, int, int, int, int], tuple[bytes, int]] = {}  # name, program, volume, pan
+    conductor_rest: dict[tuple[object, ...], tuple[bytes, int]] = {}
     conductors: list[bytes] = []
     columns: list[tuple[int, int, int, int]] = []
     track_of: list[int] = []
@@ -694,7 +695,15 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
             raise MelodyganError(f"steps_per_quarter {spq} must divide {TICKS_PER_BEAT}")
         tps = TICKS_PER_BEAT // spq
         end_steps = piece.end_steps
-        conductors.append(_chunk(*_encode_events(_conductor_events(piece, tps, end_steps, markers)), end_steps * tps))
+        # the conductor less its title, the same for the many pieces of a batch that share their
+        # tempo, key, meter and chords (the title comes first, at tick 0, and resets running status)
+        setting = (piece.tempo_bpm, piece.key, piece.time_signature, piece.pickup_steps, spq, end_steps,
+                   tuple((c.start_steps, c.root, c.quality, c.bass) for c in piece.chords))
+        if setting not in conductor_rest:
+            conductor_rest[setting] = _encode_events(_conductor_events(piece, tps, end_steps, markers))
+        rest, last = conductor_rest[setting]
+        title = b"\x00" + _meta(0x03, _text(piece.title or "melodygan"))
+        conductors.append(_chunk(title + rest, last, end_steps * tps))
         for i, (name, notes) in enumerate(piece.tracks().items()):
             ch = PITCHED_CHANNELS[i % len(PITCHED_CHANNELS)]
             volume, pan = MIX.get(name, (100, [64, 40, 88, 52, 76][i % 5]))
@@ -753,10 +762,9 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
 
 def _conductor_events(piece: Piece, tps: int, end_steps: int,
                       markers: dict[tuple[object, Key], bytes]) -> list[tuple[int, int, bytes]]:
-    """Title, tempo, key, time signature(s) and one marker per chord change."""
+    """Tempo, key, time signature(s) and one marker per chord change (the title goes before them)."""
     sharps, minor = _KEY_SIGNATURES[piece.key.name]
     events: list[tuple[int, int, bytes]] = [
-        (0, 0, _meta(0x03, _text(piece.title or "melodygan"))),
         (0, 1, _meta(0x51, _tempo_bytes(piece.tempo_bpm))),
         (0, 3, _meta(0x59, bytes((sharps & 0xFF, minor)))),
     ]

@@ -211,7 +211,7 @@ def test_a_killed_process_resumes(tmp_path: Path) -> None:
     proc.wait()
     assert midway  # killed with shards written and shards to go
     subprocess.run([*cmd, str(out)], check=True, capture_output=True)
-    subprocess.run([*cmd, str(tmp_path / "whole")], check=True, capture_output=True)
+    preprocess([f"midi:{corpus}"], tmp_path / "whole", workers=1, progress=False, shard_size=4)
     assert _all_pieces(out) == _all_pieces(tmp_path / "whole")
     meta = json.loads((out / "meta.json").read_text())
     assert meta["counts"] == json.loads((tmp_path / "whole" / "meta.json").read_text())["counts"]
