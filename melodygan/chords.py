@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from melodygan.keys import Key, estimate_key, spell_flats
+from melodygan.keys import Key, key_profile, spell_flats
 from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP, Note
 
 QUALITIES: dict[str, tuple[int, ...]] = {
@@ -334,7 +334,87 @@ class ChordTimeline:
         return self.chords[i] if i >= 0 else None
 
 
+# dom7 counts as a tonic in major for the blues (C7 F7 G7 is in C)
+_TONIC_QUALITIES = {"major": ("maj", "maj7", "maj6", "sus2", "sus4", "dom7"), "minor": ("min", "min7", "min6")}
+_DOMINANT_QUALITIES = ("maj", "dom7", "sus4")
+_LEADING_TONE_QUALITIES = ("dim", "dim7", "hdim7")
+
+
+def _chord_fit(chord: Chord, key: Key) -> float:
+    """1 when all of a chord's tones lie in the key (the major scale, or natural minor with the
+    raised 7th on the dominant V, V7 and the leading-tone chord vii°, vii°7 of harmonic minor),
+    0.75 when its triad does but an added tone does not (C7 in C, Cmaj7 in D minor), else 0."""
+    assert chord.root is not None
+    scale = set(key.scale)
+    step = (chord.root - key.tonic) % 12
+    if key.mode == "minor" and ((step == 7 and chord.quality in _DOMINANT_QUALITIES)
+                                or (step == 11 and chord.quality in _LEADING_TONE_QUALITIES)):
+        scale.add((key.tonic + 11) % 12)
+    tones = [(chord.root + i) % 12 for i in QUALITIES[chord.quality]]
+    if all(pc in scale for pc in tones):
+        return 1.0
+    return 0.75 if all(pc in scale for pc in tones[:3]) else 0.0
+
+
+def _is_tonic(chord: Chord, key: Key) -> bool:
+    return chord.root == key.tonic and chord.quality in _TONIC_QUALITIES[key.mode]
+
+
 def key_of_chords(chords: Sequence[Chord]) -> Key:
-    """The Krumhansl-Schmuckler key of a progression: its chord tones weighted by duration."""
-    notes = [Note(c.start_steps, c.duration_steps, 60 + pc) for c in chords for pc in c.pitch_classes]
-    return estimate_key(notes)[0]
+    """The key a chord progression is in, from its chord roots and qualities.
+
+    Each of the 24 keys gets a score (weights set by hand on textbook progressions):
+
+    * diatonic fit, 2 × the share of the duration on chords whose tones all lie in the key (in
+      minor the dominant and leading-tone chords may take the raised 7th: ``Am Dm E7`` is A minor;
+      a chord whose triad fits but not its seventh counts three quarters);
+    * tonic, 0.5 × the share of the duration on the key's tonic chord (I, Imaj7, I6, the blues'
+      I7; i, im7);
+    * cadences, 0.5 × the share of chord changes that go from the dominant (V, V7) to the tonic,
+      and as much again for each ii–V–I;
+    * ends: 0.25 when the last chord is the tonic, 0.15 when the first one is;
+    * a tie-breaker, 0.05 × the Krumhansl-Schmuckler correlation of the chord tones.
+
+    ``Dm7 G7 Cmaj7 A7`` is C major (three diatonic chords and a ii–V–I; D minor has two),
+    ``D A Bm G`` D major (all diatonic in B minor too, but it starts on D). No chords: C major.
+    """
+    sounding = [c for c in chords if c.root is not None]
+    if not sounding:
+        return Key(0, "major")
+    weights = np.array([max(c.duration_steps, 0) for c in sounding], dtype=np.float64)
+    weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(sounding), 1.0 / len(sounding))
+    moves = max(len(sounding) - 1, 1)
+    notes = [Note(c.start_steps, max(c.duration_steps, 1), 60 + pc) for c in sounding for pc in c.pitch_classes]
+    best, best_score = Key(0, "major"), -np.inf
+    for mode in ("major", "minor"):
+        for tonic in range(12):
+            key = Key(tonic, mode)
+            dominant = (tonic + 7) % 12
+            fit = sum(w * _chord_fit(c, key) for c, w in zip(sounding, weights))
+            tonic_share = sum(w for c, w in zip(sounding, weights) if _is_tonic(c, key))
+            cadences = 0
+            for i in range(1, len(sounding)):
+                prev, chord = sounding[i - 1], sounding[i]
+                if _is_tonic(chord, key) and prev.root == dominant and prev.quality in _DOMINANT_QUALITIES:
+                    cadences += 1
+                    before = sounding[i - 2] if i >= 2 else None
+                    if before is not None and before.root == (tonic + 2) % 12 and \
+                            before.quality in ("min", "min7", "hdim7", "dim"):
+                        cadences += 1  # ii–V–I
+            score = (2.0 * fit + 0.5 * tonic_share + 0.5 * cadences / moves
+                     + 0.25 * _is_tonic(sounding[-1], key) + 0.15 * _is_tonic(sounding[0], key))
+            score += 0.05 * _key_correlation(notes, key)
+            if score > best_score + 1e-9:
+                best, best_score = key, score
+    return best
+
+
+def _key_correlation(notes: list[Note], key: Key) -> float:
+    """Krumhansl-Kessler profile correlation of some notes with one key (0 when undefined)."""
+    h = np.zeros(12)
+    for n in notes:
+        h[n.pitch % 12] += n.duration_steps
+    profile = key_profile(key)
+    if h.std() == 0:
+        return 0.0
+    return float(np.corrcoef(h, profile)[0, 1])

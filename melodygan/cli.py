@@ -27,14 +27,46 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"melodygan: error: {message} (see `{self.prog} --help`)\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a flag's default once: not where the help text already says it ("(default: ..."),
+    nor for defaults that mean "not given" (None, False, an empty list). Descriptions and epilogs
+    are wrapped by paragraph, but lines that start with spaces (the examples) are kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == [] \
+            or action.default is argparse.SUPPRESS  # `is`: a default of 0 is a real default
+        if "(default" in text or "%(default)" in text or unset:
+            return text
+        return super()._get_help_string(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        paragraph: list[str] = []
+        for line in [*text.splitlines(), ""]:
+            if line.strip() and not line.startswith(" "):
+                paragraph.append(line.strip())
+                continue
+            if paragraph:
+                out.append(super()._fill_text(" ".join(paragraph), width, indent))
+                paragraph = []
+            if line.strip():
+                out.append(indent + line)
+        return "\n".join(out)
+
+
 # Each subcommand: `_add_<name>(sub)` declares its flags, `_run_<name>(args)` calls one library
-# function. Flags carry help= text; defaults show in --help.
-_FMT = argparse.ArgumentDefaultsHelpFormatter
+# function. Flags carry help= text; defaults show in --help (once); `epilog=` holds examples.
+_FMT = _HelpFormatter
 
 
 # --- preprocess -------------------------------------------------------------------------------
 def _add_preprocess(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("preprocess", help="turn corpora into cached arrays + meta.json", formatter_class=_FMT)
+    p = sub.add_parser("preprocess", help="turn corpora into cached arrays + meta.json", formatter_class=_FMT,
+                       epilog="examples:\n"
+                              "  melodygan preprocess nottingham:data/nottingham --out cache/nottingham\n"
+                              "  melodygan preprocess music21:bach --out cache/bach --label-per bar\n"
+                              "  melodygan preprocess midi:songs/ musicxml:scores/ --out cache/mine --workers 2")
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="music21:bach, music21:folk, nottingham:DIR, jsb:FILE, midi:DIR or musicxml:DIR")
     p.add_argument("--out", required=True,
@@ -70,7 +102,11 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("render", help="render a MIDI file to WAV / PNG / MusicXML", formatter_class=_FMT,
                        description="Render any MIDI file. Outputs go beside the input with the same stem "
                                    "(song.mid -> song.wav, song.png, song.musicxml) unless --out says otherwise; "
-                                   "an existing output is never replaced without --force.")
+                                   "an existing output is never replaced without --force.",
+                       epilog="examples:\n"
+                              "  melodygan render song.mid --wav --png --musicxml\n"
+                              "  melodygan render song.mid --wav --stems --out renders/\n"
+                              "  melodygan render piano.mid --musicxml --melody-track \"Right hand\" --force")
     p.add_argument("midi", metavar="FILE.mid", help="the MIDI file to render")
     p.add_argument("--wav", action="store_true", help="render a WAV with FluidSynth and a General MIDI soundfont")
     p.add_argument("--png", action="store_true", help="draw a piano-roll PNG")
@@ -83,8 +119,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="WAV sample size in bits")
     p.add_argument("--layout", choices=("auto", "lead-sheet", "score"), default="auto",
                    help="MusicXML layout: melody + chord symbols, or one part per track")
-    p.add_argument("--melody-track", default=None, metavar="NAME|INDEX",
-                   help="the melody's track name or index (default: chosen by name, else pitch and monophony)")
+    p.add_argument("--melody-track", default=None, metavar="NUMBER|NAME", help=_MELODY_TRACK_HELP)
     p.add_argument("--out", default=None, metavar="DIR", help="folder for the outputs (default: beside the input)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.set_defaults(func=_run_render)
@@ -109,8 +144,8 @@ def _run_render(args: argparse.Namespace) -> int:
 def _add_output_flags(p: argparse.ArgumentParser) -> None:
     from melodygan.engines.arrange import BASS_STYLES, STYLES
 
-    p.add_argument("--accompaniment", default="block", choices=(*STYLES, "none"), metavar="STYLE",
-                   help=f"chord-track pattern: {', '.join(STYLES)}, or none")
+    p.add_argument("--accompaniment", default=None, choices=(*STYLES, "none"), metavar="STYLE",
+                   help=f"chord-track pattern: {', '.join(STYLES)}, or none (default: block; none for chorales)")
     p.add_argument("--bass", default="root", choices=BASS_STYLES, help="bass pattern")
     p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
     p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
@@ -122,8 +157,8 @@ def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) ->
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same files")
     p.add_argument("--temperature", type=float, default=temperature, help="sampling temperature (0 = greedy)")
     p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="model checkpoint folder (default: %(default)s, the shipped weights)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
+                   help="model checkpoint folder (default: the shipped weights)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     _add_threads_flag(p)
     _add_output_flags(p)
 
@@ -134,8 +169,20 @@ def _add_threads_flag(p: argparse.ArgumentParser) -> None:
                         "models, above all on a busy machine)")
 
 
+_MELODY_TRACK_HELP = ("the melody's track: MIDI, its number counted from 0 as mido does (track 0 of most files is "
+                      "the tempo track, so the first instrument is track 1, as DAWs show it) or its name; MusicXML, "
+                      "the part's index from 0 or name (default: scored by name, GM program, monophony, register and "
+                      "density; the choice and its reason are printed)")
+
+
 def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("generate", help="generate lead-sheet clips (melody + chords)", formatter_class=_FMT)
+    p = sub.add_parser("generate", help="generate lead-sheet clips (melody + chords)", formatter_class=_FMT,
+                       epilog="examples:\n"
+                              "  melodygan generate --out clips/ --num 4 --wav\n"
+                              "  melodygan generate --out jazz/ --chords \"Dm7 G7 Cmaj7 A7\" --bars 8   "
+                              "# in C, from the chords\n"
+                              "  melodygan generate --out waltz/ --meter 3/4 --key D --accompaniment waltz --musicxml\n"
+                              "  melodygan generate --out more/ --primer tune.mid --bars 8")
     p.add_argument("--engine", default="ar", choices=("ar", "gan", "hybrid"),
                    help="ar: transformer; gan: GAN melody over --chords (or the transformer's); hybrid: "
                         "transformer chords, GAN melody")
@@ -151,6 +198,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
                    help="style of melody, chords and harmonic rhythm (default: guessed from --primer, else folk)")
     p.add_argument("--candidates", type=int, default=1,
                    help="transformer: samples per 4-bar segment, the most likely kept (1: plain sampling)")
+    p.add_argument("--ending", default="full", choices=("full", "open"),
+                   help="full: each clip is a whole tune, ending on a final cadence; open: the opening of a longer "
+                        "tune, ending where a strain does (loops and continues well)")
     p.add_argument("--top-k", type=int, default=None, help="sample from the k likeliest tokens only")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: smallest set with this probability")
     _add_sampling_flags(p)
@@ -170,8 +220,9 @@ def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
     from melodygan.engines.arrange import arrange
     from melodygan.formats.export import export_piece
 
-    if args.accompaniment != "none":
-        piece = arrange(piece, style=args.accompaniment, bass=args.bass)  # type: ignore[arg-type]
+    style = args.accompaniment or "block"
+    if style != "none":
+        piece = arrange(piece, style=style, bass=args.bass)  # type: ignore[arg-type]
     return export_piece(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml,  # type: ignore[arg-type]
                         force=args.force)
 
@@ -231,7 +282,7 @@ def _run_generate(args: argparse.Namespace) -> int:
                       tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                       checkpoint=args.checkpoint, device=args.device, genre=args.genre,
-                      candidates=args.candidates, threads=args.threads)
+                      candidates=args.candidates, threads=args.threads, ending=args.ending)
     if paths:
         for files in _export_batch(list(pieces), paths, args):
             for written in files:
@@ -245,7 +296,7 @@ def _add_edit_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same files")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="transformer checkpoint folder (default: %(default)s, the shipped weights)")
+                   help="transformer checkpoint folder (default: the shipped weights)")
     _add_threads_flag(p)
     p.add_argument("--wav", action="store_true", help="also render a WAV with FluidSynth")
     p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
@@ -379,10 +430,15 @@ def _run_vary(args: argparse.Namespace) -> int:
 
 # --- harmonize --------------------------------------------------------------------------------
 def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("harmonize", help="add chords (and accompaniment) to your melody", formatter_class=_FMT)
+    p = sub.add_parser("harmonize", help="add chords (and accompaniment) to your melody", formatter_class=_FMT,
+                       epilog="examples:\n"
+                              "  melodygan harmonize tune.mid --wav\n"
+                              "  melodygan harmonize song.mid --melody-track 2 --genre pop --num 3\n"
+                              "  melodygan harmonize reel.abc --key D --chord-rate bar --fix \"1:D,8:A7\"\n"
+                              "  melodygan harmonize hummed.wav --tempo 96 --musicxml")
     p.add_argument("file", metavar="FILE",
                    help="your melody: MIDI, MusicXML/.mxl, ABC, kern, or a WAV/FLAC/MP3/OGG recording")
-    p.add_argument("--melody-track", default=None, help="MIDI track / part holding the melody (name or index)")
+    p.add_argument("--melody-track", default=None, metavar="NUMBER|NAME", help=_MELODY_TRACK_HELP)
     p.add_argument("--key", default=None,
                    help="key, e.g. F, Em (default: estimated from the notes, the file's key signature as evidence)")
     p.add_argument("--genre", default=None, choices=("folk", "pop"),
@@ -392,13 +448,16 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--fix", default=None, metavar="BAR:CHORD,...",
                    help='chords to keep exactly, e.g. "3:G7,5:Em" (bars from 1; the pickup is bar 0)')
     p.add_argument("--num", type=int, default=1, help="distinct harmonizations, best first (-1.mid, -2.mid, ...)")
-    p.add_argument("--style", default="leadsheet", choices=("leadsheet",), help="leadsheet: chord symbols")
+    p.add_argument("--style", default="leadsheet", choices=("leadsheet", "chorale"),
+                   help="leadsheet: chord symbols (with an accompaniment); chorale: alto, tenor and bass in Bach's "
+                        "manner under your melody as soprano (four named tracks; --musicxml writes the score)")
     p.add_argument("--tempo", type=float, default=None,
                    help="recordings only: the performance's tempo in quarter notes per minute (default: estimated)")
     p.add_argument("--seed", type=int, default=1, help="seed of the alternatives (--num > 1)")
-    p.add_argument("--temperature", type=float, default=1.0, help="spread of the alternatives")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="spread of the alternatives (chorale: sampling temperature of the voices; default 1)")
     p.add_argument("--checkpoint", default=None, metavar="DIR",
-                   help="harmonizer checkpoint folder (default: %(default)s, the shipped weights)")
+                   help="harmonizer (or chorale voicer) checkpoint folder (default: the shipped weights)")
     _add_threads_flag(p)
     _add_output_flags(p)
     p.add_argument("--out", default=None, metavar="PATH",
@@ -418,6 +477,13 @@ def _run_harmonize(args: argparse.Namespace) -> int:
     path = paths[0]
     parse_fix(args.fix)  # a bad --fix or --threads is refused before any reading or writing
     sampling_threads(args.threads)
+    if args.style == "chorale":
+        for flag, value, default in (("--genre", args.genre, None), ("--chord-rate", args.chord_rate, "auto"),
+                                     ("--fix", args.fix, None)):
+            if value != default:
+                raise MelodyganError(f"{flag} does not apply to --style chorale (its chords follow from the voices)")
+        if args.accompaniment is None:
+            args.accompaniment = "none"  # the three voices are the accompaniment
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
@@ -455,16 +521,25 @@ def _run_tokens(args: argparse.Namespace) -> int:
 
 # --- train ------------------------------------------------------------------------------------
 def _add_train(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("train", help="train a model", formatter_class=_FMT)
+    p = sub.add_parser("train", help="train a model", formatter_class=_FMT,
+                       epilog="examples:\n"
+                              "  melodygan train ar --data cache/folk --pop cache/pop909 --out runs/ar --size small\n"
+                              "  melodygan train ar --data cache/nottingham --out runs/ar --resume --steps 4000\n"
+                              "  melodygan train gan --data cache/nottingham --out runs/gan\n"
+                              "  melodygan train harmonizer --folk cache/nottingham --pop cache/pop909 --out runs/harm")
     models = p.add_subparsers(dest="model", metavar="MODEL", parser_class=_Parser)
     models.required = True
     _add_train_ar(models)
     _add_train_gan(models)
     _add_train_harmonizer(models)
+    _add_train_chorale(models)
 
 
 def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = models.add_parser("ar", help="train the autoregressive transformer", formatter_class=_FMT)
+    p = models.add_parser("ar", help="train the autoregressive transformer", formatter_class=_FMT,
+                          epilog="examples:\n"
+                                 "  melodygan train ar --data cache/folk --out runs/ar --size small --steps 2000\n"
+                                 "  melodygan train ar --data cache/nottingham --out runs/ar --resume --steps 4000")
     p.add_argument("--data", default=None, metavar="DIR",
                    help="folk corpus: a folder written by `melodygan preprocess` (train/valid splits), e.g. Nottingham")
     p.add_argument("--pop", default=None, metavar="DIR", help="pop corpus: a preprocessed folder, e.g. of POP909")
@@ -531,7 +606,10 @@ def _run_train_ar(args: argparse.Namespace) -> int:
 
 
 def _add_train_harmonizer(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = models.add_parser("harmonizer", help="train the whole-melody chord harmonizer", formatter_class=_FMT)
+    p = models.add_parser("harmonizer", help="train the whole-melody chord harmonizer", formatter_class=_FMT,
+                          epilog="examples:\n"
+                                 "  melodygan train harmonizer --folk cache/folk --pop cache/pop909 --out runs/harm\n"
+                                 "  melodygan train harmonizer --folk cache/folk --out runs/harm --epochs 2")
     p.add_argument("--folk", default=None, metavar="DIR",
                    help="preprocessed folk corpus with chords (e.g. `melodygan preprocess nottingham:...`)")
     p.add_argument("--pop", default=None, metavar="DIR",
@@ -568,8 +646,46 @@ def _run_train_harmonizer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train_chorale(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = models.add_parser("chorale", help="train the four-part chorale voicer (alto, tenor, bass under a soprano)",
+                          formatter_class=_FMT)
+    p.add_argument("--data", required=True, metavar="JSON",
+                   help="the JSB Chorales file Jsb16thSeparated.json (see data/jsb-chorales/README.md); "
+                        "its train split trains, valid picks the best epoch, test is never read")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder: best/, resume.pt, metrics.jsonl")
+    p.add_argument("--epochs", type=int, default=120, help="passes over the training chorales")
+    p.add_argument("--max-minutes", type=float, default=150.0, help="stop (with a checkpoint) after this long")
+    p.add_argument("--size", default="small", choices=("tiny", "small"), help="model size preset")
+    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="start afresh in an --out that holds a run (replaces it)")
+    p.set_defaults(func=_run_train_chorale)
+
+
+def _run_train_chorale(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from melodygan.corpora.jsb import read_jsb_steps
+    from melodygan.models.chorale import ChoraleConfig
+    from melodygan.training.chorale import ChoraleTrainConfig, train_chorale
+
+    data = read_jsb_steps(args.data)
+    torch.set_num_threads(max(1, args.threads))
+    mcfg = ChoraleConfig.tiny() if args.size == "tiny" else ChoraleConfig()
+    tcfg = ChoraleTrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
+    extra = train_chorale(args.out, [np.array(c) for c in data["train"]], [np.array(c) for c in data["valid"]],
+                          model_config=mcfg, train_config=tcfg, resume=args.resume, force=args.force)
+    print(f"wrote {args.out}/best ({extra['epochs']} epochs, best valid NLL {extra['best_valid_nll']:.4f})")
+    return 0
+
+
 def _add_train_gan(models: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT)
+    p = models.add_parser("gan", help="train the convolutional GAN", formatter_class=_FMT,
+                          epilog="examples:\n"
+                                 "  melodygan train gan --data cache/nottingham --out runs/gan\n"
+                                 "  melodygan train gan --data cache/nottingham --out runs/gan --resume --steps 10000")
     p.add_argument("--data", required=True, help="folder written by `melodygan preprocess` (train/valid splits)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, resume.pt, metrics.jsonl, samples/")
     p.add_argument("--steps", type=int, default=7000, help="total optimisation steps")
@@ -595,9 +711,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p = sub.add_parser("evaluate", help="measure a model against real data; writes a report", formatter_class=_FMT)
     p.add_argument("--engine", required=True,
                    help="what to judge: rule-triad, rule-tonic, harmonize, harmonize-transformer (harmonizers); "
-                        "ar, gan, hybrid, gan-chords (generators)")
+                        "chorale (four-part voicing; --data the JSB json); ar, gan, hybrid, gan-chords (generators)")
     p.add_argument("--data", required=True,
-                   help="held-out data: a preprocessed folder (its test split), Nottingham .abc file(s), or a score")
+                   help="held-out data: a preprocessed folder (its test split), the JSB Chorales json (its test "
+                        "split), Nottingham .abc file(s), or a score")
     p.add_argument("--out", required=True, help="report folder (report.md, metrics.json, PNG plots)")
     p.add_argument("--checkpoint", default=None, help="model folder for model engines (default: shipped weights)")
     p.add_argument("--num", type=int, default=64, help="pieces to harmonize or generate")
@@ -634,8 +751,8 @@ def _add_studio(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     for flag, model in (("ar", "transformer"), ("gan", "GAN"), ("harmonizer", "harmonizer")):
         p.add_argument(f"--{flag}-checkpoint", default=None, metavar="DIR",
-                       help=f"{model} checkpoint folder (default: %(default)s, the shipped weights)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: %(default)s, CUDA when available)")
+                       help=f"{model} checkpoint folder (default: the shipped weights)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload accepted, in MB")
     p.add_argument("--workers", type=int, default=2, help="model jobs run at once")
     p.set_defaults(func=_run_studio)
@@ -674,7 +791,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="melodygan", description="Generate music and harmonize melodies.",
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                     formatter_class=_FMT)
     parser.add_argument("--version", action="version", version=f"melodygan {__version__}")
     parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                         help="raise (or lower) a reader's bound, e.g. --limit score_minutes=240 (0 = none); "
@@ -689,9 +806,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 2 user error).
 
-    What the readers chose (melody track, estimated key) and what they had to change (quantised,
-    merged or dropped notes) is printed as one ``melodygan: …`` line each on stderr once the command
-    has succeeded; a failure prints only its own one-line error.
+    What the readers chose (melody track, estimated key) is printed as one ``melodygan: …`` line
+    each on stderr at once, before any model runs; what they had to change (quantised, merged or
+    dropped notes) once the command has succeeded; a failure prints its own one-line error. When
+    the reader of stdout goes away (``melodygan tokens | head``) the command stops quietly with
+    exit code 141, as Unix tools do on SIGPIPE.
     """
     import logging
     import warnings
@@ -699,8 +818,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     notes: list[str] = []
+
+    def tell(record: logging.LogRecord) -> None:
+        line = _one_line(record.getMessage())
+        if line not in notes:
+            notes.append(line)
+            print(f"melodygan: {line}", file=sys.stderr, flush=True)
+
     handler = logging.Handler(logging.INFO)
-    handler.emit = lambda record: notes.append(record.getMessage())  # type: ignore[method-assign]
+    handler.emit = tell  # type: ignore[method-assign]
     log = logging.getLogger("melodygan")
     log.addHandler(handler)
     old_level = log.level
@@ -715,6 +841,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("default")  # each distinct warning once
             limits.set_from_flags(args.limit)
             code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except MelodyganError as e:
         print(f"melodygan: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
@@ -739,10 +869,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)) \
                 and not str(w.filename).startswith(str(Path(__file__).parent)):
             continue  # other libraries' deprecation notices are not the user's business
-        notes.append(f"warning: {str(w.message).strip()}")
-    for line in dict.fromkeys(notes):
-        print(f"melodygan: {_one_line(line)}", file=sys.stderr)
+        line = _one_line(f"warning: {str(w.message).strip()}")
+        if line not in notes:
+            notes.append(line)
+            print(f"melodygan: {line}", file=sys.stderr)
     return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush at exit finds no closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real descriptor behind sys.stdout (captured in tests)
+        pass
 
 
 def _one_line(text: str) -> str:

@@ -108,6 +108,17 @@ def _harmonize_transformer(real: list[Piece], num: int, checkpoint: Path | None,
             for p in tqdm(real[:num], desc="harmonize-transformer", unit="tune")]
 
 
+@register_engine("chorale", "harmonizer")
+def _chorale(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
+             genre: str | None = None) -> list[Piece]:
+    harmonize_chorale = _import("melodygan.engines.chorale", "chorale").harmonize_chorale
+    return [harmonize_chorale(strip_chords(p), seed=seed, checkpoint=checkpoint)[0]
+            for p in tqdm(real[:num], desc="chorale", unit="chorale")]
+
+
+WHOLE_PIECES = frozenset({"chorale"})  # engines judged on whole pieces (chorales are short), not bars 1-16
+
+
 def _generator(engine: str) -> EngineFn:
     def run(real: list[Piece], num: int, checkpoint: Path | None, seed: int,
         genre: str | None = None) -> list[Piece]:
@@ -272,6 +283,17 @@ def piece_metrics(piece: Piece) -> dict[str, float]:
     return row
 
 
+def pooled_voice_leading(pieces: list[Piece]) -> dict[str, float]:
+    """Voice-leading counts per 100 transitions pooled over all the chorales' transitions
+    (:func:`melodygan.metrics.voice_leading`), and the number of transitions."""
+    rows = [metrics.voice_leading({"Soprano": p.melody, **p.voices}) for p in pieces]
+    n = sum(r["transitions"] for r in rows)
+    out = {"transitions": n}
+    for key in ("parallel_fifths", "parallel_octaves", "crossings", "spacing", "out_of_range"):
+        out[key] = sum(r[key] * r["transitions"] for r in rows if r["transitions"]) / n if n else math.nan
+    return out
+
+
 def chord_agreement(human: Piece, model: Piece) -> float:
     """Share of melody-sounding steps where the model's chord equals the human one (root and quality)."""
     steps = [t for n in human.melody for t in range(n.start_steps, n.end_steps)]
@@ -332,7 +354,7 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
     pieces = [p for p in load_real(data) if _usable(p, kind)]
     if kind == "generator":
         pieces = [e for e in (excerpt(p) for p in pieces) if _usable(e, kind)]
-    else:
+    elif engine not in WHOLE_PIECES:
         pieces = [h for h in (head(p) for p in pieces) if _usable(h, kind)]
     if len(pieces) < 2:
         raise MelodyganError(f"the data has {len(pieces)} usable pieces; need at least 2")
@@ -354,6 +376,10 @@ def evaluate(engine: str, data: str | Path | list[Piece], num: int, out_dir: str
     if kind == "harmonizer":
         result["chord_agreement"] = float(np.nanmean([chord_agreement(h, m) for h, m in zip(real, model)]))
         result["per_beat"] = judge_harmonizations(real, model)
+    if all(_is_chorale(p) for p in real + model):
+        result["voice_leading"] = {side: pooled_voice_leading(ps) for side, ps in (("real", real), ("model", model))}
+    if engine == "chorale" and not isinstance(data, list) and Path(data).suffix.lower() == ".json":
+        result["conditional_nll"] = _import("melodygan.engines.chorale", "chorale").jsb_nll(data, checkpoint=ckpt)
     if kind == "generator":
         result["distribution"] = metrics.distribution_match([p.melody for p in real], [p.melody for p in model])
     if listener_test:
@@ -433,6 +459,21 @@ def render_report(result: dict[str, Any], plots: list[str]) -> str:
             lines.append(f"| {result['engine'] if name == 'model' else name} | {_fmt(r.get('root'))} | "
                          f"{_fmt(r.get('label'))} | {_fmt(r.get('changes_per_bar'))} | {_fmt(r.get('mid_bar'))} | "
                          f"{_fmt(r.get('last_on_tonic'))} | {_fmt(r.get('cadence'))} |")
+    if "voice_leading" in result:
+        vl = result["voice_leading"]
+        lines += ["", "Voice leading, per 100 transitions pooled over all chorales:", "",
+                  "| | transitions | parallel fifths | parallel octaves | crossings | spacing > octave "
+                  "| out of range |",
+                  "|---|---|---|---|---|---|---|"]
+        for side in ("real", "model"):
+            r = vl[side]
+            lines.append(f"| {side} | {_fmt(r['transitions'])} | {_fmt(r['parallel_fifths'])} | "
+                         f"{_fmt(r['parallel_octaves'])} | {_fmt(r['crossings'])} | {_fmt(r['spacing'])} | "
+                         f"{_fmt(r['out_of_range'])} |")
+    if "conditional_nll" in result:
+        nll = result["conditional_nll"]
+        lines += ["", "Note-wise NLL of alto, tenor and bass given the soprano (nats per voice and 16th step): "
+                      + ", ".join(f"{split} {_fmt(v)}" for split, v in nll.items()) + "."]
     if "distribution" in result:
         lines += ["", "Distribution match of melodies (Yang & Lerch 2020; OA 1 = identical, KL 0 = identical):", "",
                   "| feature | OA | KL |", "|---|---|---|"]

@@ -151,6 +151,11 @@ def estimate_key(notes: list[Note]) -> tuple[Key, float]:
     return best, best_r
 
 
+def key_profile(key: Key) -> np.ndarray:
+    """The Krumhansl-Kessler profile of ``key``, shape ``(12,)``, rotated to its tonic."""
+    return np.roll(_MAJOR_PROFILE if key.mode == "major" else _MINOR_PROFILE, key.tonic)
+
+
 def estimate_key_aarden_essen(notes: list[Note]) -> Key:
     """Key with the highest Pearson correlation between the duration-weighted pitch-class histogram
     and a rotated Aarden–Essen profile (24 candidates; C major for no notes).
@@ -169,12 +174,45 @@ def estimate_key_aarden_essen(notes: list[Note]) -> Key:
 
 
 def spell_flats(pitch_class: int, key: Key) -> bool | None:
-    """How to spell a black-key pitch class in ``key``: with the key's own accidentals for its
-    scale notes and with flats in flat keys (True = flats, False = sharps), else None for the
-    common name (Bb, Eb, Ab with flats; F#, C# with sharps). In A major C# and G# are sharps, so
-    its chords read ``C#m`` and ``G#dim``, not ``Dbm`` and ``Abdim``."""
+    """How to spell a black-key chord root in ``key``: with the key's own accidentals for its
+    scale notes, sharps for a minor key's raised 6th and 7th (the leading tone of its dominant),
+    flats in flat keys (True = flats, False = sharps), else None for the common name (Bb, Eb, Ab
+    with flats; F#, C# with sharps). In A major C# and G# are sharps, so its chords read ``C#m``
+    and ``G#dim``, not ``Dbm`` and ``Abdim``; in A minor and D minor the leading-tone chords read
+    ``G#dim`` and ``C#dim``."""
+    pc = pitch_class % 12
+    if key.mode == "minor" and pc in ((key.tonic + 9) % 12, (key.tonic + 11) % 12):
+        return False
     if key.sharps < 0:
         return True
-    if key.sharps > 0 and pitch_class in key.scale:
+    if key.sharps > 0 and pc in key.scale:
         return False
     return None
+
+
+# Pitch names along the line of fifths, Fb (-8) .. B# (12): position p names pitch class 7p mod 12.
+_FIFTHS_LETTERS = "FCGDAEB"
+
+
+def _fifths_name(position: int) -> str:
+    letter = _FIFTHS_LETTERS[(position + 1) % 7]
+    accidentals = (position + 1) // 7  # 0 for F..B, 1 for F#..B#, -1 for Fb..Bb
+    return letter + ("#" * accidentals if accidentals > 0 else "b" * -accidentals)
+
+
+def pitch_spelling(pitch_class: int, key: Key) -> str:
+    """The name of a melody note's pitch class in ``key`` (``'G#'``, ``'Ab'``, ``'E#'``), one
+    accidental at most.
+
+    The name nearest to the key on the line of fifths wins: the key's scale notes get the key
+    signature's own names, chromatic notes the name closest to them (in C major F#, C#, Eb, Bb;
+    in A major D# and A#; in F# major E#). A minor key leans one fifth to the sharp side, so its
+    raised 6th and 7th are sharps (G# and F# in A minor, C# and B in D minor). A tie goes to the
+    flat name in major keys and to the sharp name in minor keys (Ab in C major, D# in A minor).
+    """
+    pc = pitch_class % 12
+    center = key.sharps + (3 if key.mode == "minor" else 2)  # the middle of the key's scale (D in C major)
+    candidates = [p for p in range(-8, 13) if (7 * p) % 12 == pc]
+    minor = key.mode == "minor"
+    best = min(candidates, key=lambda p: (abs(p - center), -p if minor else p))
+    return _fifths_name(best)

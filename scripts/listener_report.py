@@ -19,6 +19,13 @@ baseline: Nottingham holds variants of the same tunes).
 
     python scripts/listener_report.py --data DIR [--engines ar,gan-chords] [--num 100] [--seed 1]
         [--meters matched|default] [--genre folk|pop] [--candidates N] [--checkpoint RUN] [--json OUT.json]
+        [--ending full|open] [--reference openings|endings] [--split test|valid] [--temperature T] [--top-p P]
+
+``--reference endings`` judges the clips against the *last* 8 bars of the test tunes instead (the
+reference for clips written as whole tunes, ``--ending full``); ``--ending open`` asks the transformer
+for tune openings (the reference: bars 1–8). ``--split valid`` judges the validation tunes (to choose
+sampling settings without looking at the test split). ``--temperature`` and ``--top-p`` go to the
+transformer.
 
 ``--genre`` is passed to the generators (``pop`` for a POP909 folder); ``--candidates`` and
 ``--checkpoint`` too (the transformer's re-ranking by its own likelihood, another transformer).
@@ -57,6 +64,18 @@ def excerpts(pieces: list[Piece], first_bar: int, bars: int) -> list[Piece]:
     for p in pieces:
         if p.num_bars >= first_bar + bars - 1:
             w = listener.window(p, first_bar, bars)
+            if len(w.melody) >= MIN_NOTES:
+                out.append(w)
+    return out
+
+
+def last_bars(pieces: list[Piece], bars: int) -> list[Piece]:
+    """The last ``bars`` bars of each tune that is longer than ``bars`` (its close), with at least
+    MIN_NOTES notes."""
+    out = []
+    for p in pieces:
+        if p.num_bars > bars:
+            w = listener.window(p, p.num_bars - bars + 1, bars)
             if len(w.melody) >= MIN_NOTES:
                 out.append(w)
     return out
@@ -126,8 +145,9 @@ def giveaway_text(result: dict[str, Any], k: int = SHOW_GIVEAWAYS) -> str:
 
 
 def render(out: dict[str, Any]) -> str:
-    lines = [f"# Listener report: `{out['data']}` (test split)", "",
-             f"{out['num_real']} real excerpts (bars 1–{out['bars']}), seed {out['seed']}, meters {out['meters']}, "
+    which = f"the last {out['bars']} bars" if out.get("reference") == "endings" else f"bars 1–{out['bars']}"
+    lines = [f"# Listener report: `{out['data']}` ({out.get('split', 'test')} split)", "",
+             f"{out['num_real']} real excerpts ({which}), seed {out['seed']}, meters {out['meters']}, "
              f"generator options {out.get('options', {})}. "
              f"Accuracy = 5-fold CV × {out['repeats']} repeats, mean ± std over folds; 0.5 = indistinguishable. "
              "Give-aways: real mean → generated mean (standardized difference).", "",
@@ -174,21 +194,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--genre", choices=("folk", "pop"), default=None, help="genre asked of the generators")
     ap.add_argument("--candidates", type=int, default=1, help="transformer: samples per segment, most likely kept")
     ap.add_argument("--checkpoint", default=None, help="transformer checkpoint folder (default: the shipped one)")
+    ap.add_argument("--temperature", type=float, default=None, help="transformer: sampling temperature (default: "
+                    "generate's)")
+    ap.add_argument("--top-p", type=float, default=None, help="transformer: nucleus sampling (default: generate's)")
+    ap.add_argument("--ending", choices=("full", "open"), default=None,
+                    help="transformer: clips as whole tunes (full) or tune openings (open); default: generate's")
+    ap.add_argument("--reference", choices=("openings", "endings"), default="openings",
+                    help="real excerpts the clips are judged against: bars 1-8 of the test tunes (openings) or "
+                         "their last 8 bars (endings: what a whole tune's close sounds like)")
+    ap.add_argument("--split", choices=("test", "valid"), default="test",
+                    help="the split judged: valid to choose sampling settings, test to report them")
     ap.add_argument("--json", type=Path, help="write everything here")
     args = ap.parse_args(argv)
     options: dict[str, Any] = {"genre": args.genre, "candidates": args.candidates}
+    for name in ("temperature", "top_p", "ending"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     if args.checkpoint:
         options["checkpoint"] = args.checkpoint
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
 
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    test, train = load_pieces(args.data, "test"), load_pieces(args.data, "train")
-    real = excerpts(test, 1, args.bars)
+    test, train = load_pieces(args.data, args.split), load_pieces(args.data, "train")
+    openings = excerpts(test, 1, args.bars)
+    endings = last_bars(test, args.bars)
+    real = openings if args.reference == "openings" else endings
     opening, later = paired_halves(test, args.bars)
     if len(real) < 4:
         raise MelodyganError(f"{args.data}: {len(real)} usable test excerpts; need at least 4")
-    feats = {id(p): listener.melody_features(p, args.bars) for p in real + opening + later}
+    feats = {id(p): listener.melody_features(p, args.bars) for p in openings + endings + opening + later}
 
     def f(ps: list[Piece]) -> list[dict[str, float]]:
         return [feats[id(p)] if id(p) in feats else listener.melody_features(p, args.bars) for p in ps]
@@ -206,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(later) >= 4:
         tests.append({"name": f"real bars 1–{args.bars} vs {args.bars + 1}–{2 * args.bars}",
                       "result": judge(f(opening), f(later))})
-    profiles = {f"real 1–{args.bars}": listener.profile(real, args.bars)}
+    if len(endings) >= 4:
+        tests.append({"name": f"real bars 1–{args.bars} vs the last {args.bars} (tune endings)",
+                      "result": judge(f(openings), f(endings))})
+    profiles = {f"real 1–{args.bars}": listener.profile(openings, args.bars)}
     if later:
         profiles[f"real {args.bars + 1}–{2 * args.bars}"] = listener.profile(later, args.bars)
-    novelty = {f"real test 1–{args.bars}": listener.novelty(real, train, args.bars)}
+    if endings:
+        profiles[f"real last {args.bars}"] = listener.profile(endings, args.bars)
+    novelty = {f"real {args.split} {args.reference}": listener.novelty(real, train, args.bars)}
     seconds["references"] = time.perf_counter() - t0
 
     chord_tests: list[dict[str, Any]] = []
@@ -237,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds["total"] = time.perf_counter() - t0
 
     out: dict[str, Any] = {
-        "data": str(args.data), "bars": args.bars, "seed": args.seed, "meters": args.meters, "num": args.num,
+        "data": str(args.data), "split": args.split, "reference": args.reference,
+        "bars": args.bars, "seed": args.seed, "meters": args.meters, "num": args.num,
         "options": {k: v for k, v in options.items()},
         "repeats": args.repeats,
         "num_real": len(real), "num_later": len(later), "num_train": len(train),

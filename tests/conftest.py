@@ -55,3 +55,15 @@ def harmonizer_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ck") / "harmonizer"
     save_checkpoint(path, model, config, HARMONIZER, {"path_weights": {}})
     return path
+
+
+@pytest.fixture(scope="session")
+def chorale_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny, randomly initialised chorale voicer."""
+    from melodygan.models.chorale import MODEL_TYPE as CHORALE
+    from melodygan.models.chorale import ChoraleConfig, ChoraleVoicer
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ck") / "chorale"
+    save_checkpoint(path, ChoraleVoicer(ChoraleConfig.tiny()), ChoraleConfig.tiny(), CHORALE)
+    return path

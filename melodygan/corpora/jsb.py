@@ -64,16 +64,7 @@ def read_jsb(path: str | Path, label: bool = True) -> dict[str, list[Piece]]:
     Raises:
         MelodyganError: the file is missing, not JSON, or not in this layout.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise MelodyganError(
-            f"{path}: no such file; pass the JSB Chorales file Jsb16thSeparated.json (see data/jsb-chorales/README.md)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MelodyganError(f"{path}: not a JSON file ({e})") from None
-    if not isinstance(data, dict) or not all(k in data for k in JSB_SPLITS):
-        raise MelodyganError(f"{path}: expected a JSON object with keys {', '.join(JSB_SPLITS)}")
+    data = read_jsb_steps(path)
     out: dict[str, list[Piece]] = {}
     for split in JSB_SPLITS:
         pieces = []
@@ -84,3 +75,29 @@ def read_jsb(path: str | Path, label: bool = True) -> dict[str, list[Piece]]:
                 raise MelodyganError(f"{path}: {split} chorale {i}: {e}") from None
         out[split] = pieces
     return out
+
+
+def read_jsb_steps(path: str | Path) -> dict[str, list[list[list[int]]]]:
+    """The raw steps of ``Jsb16thSeparated.json`` per split: each chorale ``T`` lists of
+    ``[S, A, T, B]`` MIDI pitches (−1 = silence), checked to hold four voices per step.
+
+    Raises:
+        MelodyganError: the file is missing, not JSON, or not in this layout.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MelodyganError(
+            f"{path}: no such file; pass the JSB Chorales file Jsb16thSeparated.json (see data/jsb-chorales/README.md)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise MelodyganError(f"{path}: not a JSON file ({e})") from None
+    if not isinstance(data, dict) or not all(k in data for k in JSB_SPLITS):
+        raise MelodyganError(f"{path}: expected a JSON object with keys {', '.join(JSB_SPLITS)}")
+    for split in JSB_SPLITS:
+        for i, chorale in enumerate(data[split]):
+            if not isinstance(chorale, list) or not chorale or any(
+                    not isinstance(s, list) or len(s) != 4 or not all(isinstance(p, int) and -1 <= p <= 127 for p in s)
+                    for s in chorale):
+                raise MelodyganError(f"{path}: {split} chorale {i}: expected steps of four MIDI pitches (-1 = silence)")
+    return {split: data[split] for split in JSB_SPLITS}

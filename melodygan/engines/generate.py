@@ -20,7 +20,7 @@ from pathlib import Path
 from melodygan import tokens as tk
 from melodygan.chords import Chord, key_of_chords, parse_chord_symbol
 from melodygan.devices import cpu_threads, sampling_threads
-from melodygan.engines.leadsheet import requantize, sample_leadsheets
+from melodygan.engines.leadsheet import ENDINGS, requantize, sample_leadsheets
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key, to_key
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
@@ -58,7 +58,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
              chords: str | list[Chord] | None = None, primer: str | Path | Piece | None = None,
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              checkpoint: str | Path | None = None, device: str | None = None, genre: str | None = None,
-             candidates: int = 1, threads: int | None = None) -> list[Piece]:
+             candidates: int = 1, threads: int | None = None, ending: str = "full") -> list[Piece]:
     """Generate ``num`` lead-sheet clips of ``bars`` bars.
 
     Args:
@@ -84,6 +84,10 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         threads: torch CPU threads for the transformer (None: ``$MELODYGAN_THREADS``, else 1 —
             sampling a small model one token at a time gains nothing from a second thread, and
             loses a lot when another process is busy).
+        ending: ``"full"``: each clip is a whole tune, ending on a final cadence; ``"open"``: the
+            opening of a longer tune, ending where a strain ends (a half close as often as a full
+            one; loops and continues well). The transformer's chords and melody (``ar``,
+            ``hybrid``, and ``gan`` without given chords).
 
     Returns:
         Pieces with melody and chords (no accompaniment: see :func:`melodygan.engines.arrange.arrange`).
@@ -107,6 +111,8 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         raise MelodyganError(f"unknown genre {genre!r}; allowed: {', '.join(tk.GENRES)}")
     if not 1 <= candidates <= 64:
         raise MelodyganError(f"candidates {candidates} must be 1..64")
+    if ending not in ENDINGS:
+        raise MelodyganError(f"unknown ending {ending!r}; allowed: {', '.join(ENDINGS)}")
     sampling_threads(threads)
     time_signature = (int(time_signature[0]), int(time_signature[1]))
     tk.meter_token(time_signature)
@@ -134,7 +140,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
             pieces = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
                                        primer=primer_piece, temperature=temperature, top_k=top_k, top_p=top_p,
                                        checkpoint=ar_checkpoint, device=device, tempo_bpm=tempo_bpm, genre=genre,
-                                       candidates=candidates)
+                                       candidates=candidates, ending=ending)
         return pieces
     from melodygan.engines import gan as gan_engine  # the GAN engine is only imported when asked for
 
@@ -147,7 +153,7 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
             sheets = sample_leadsheets(num, bars, the_key, time_signature, seed=seed, chords=chord_list,
                                        temperature=temperature, top_k=top_k, top_p=top_p,
                                        checkpoint=checkpoint if engine == "hybrid" else None, device=device,
-                                       tempo_bpm=tempo_bpm, genre=genre, candidates=candidates)
+                                       tempo_bpm=tempo_bpm, genre=genre, candidates=candidates, ending=ending)
         chord_lists = [s.chords for s in sheets]
         key_for_gan = [s.key for s in sheets]  # each clip's melody in the key of its own chords
     gan_checkpoint = checkpoint if engine == "gan" else None

@@ -48,7 +48,7 @@ from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece
 
 CHORD_RATES = ("auto", "beat", "half-bar", "bar")
-STYLES = ("leadsheet",)
+STYLES = ("leadsheet", "chorale")
 
 
 # --- the model ------------------------------------------------------------------------------------
@@ -102,6 +102,14 @@ def _melody_of(piece: Piece) -> list[Note]:
     return notes
 
 
+def to_bar_line(piece: Piece) -> Piece:
+    """The piece with its length rounded up to the next bar line (a melody that stops mid-bar
+    gets a whole last bar, as a DAW's grid and the chords want); the notes are untouched."""
+    body = max(piece.end_steps - piece.pickup_steps, 0)
+    end = piece.pickup_steps + max(-(-body // piece.bar_steps), 1) * piece.bar_steps
+    return piece if end == piece.end_steps else piece.replace(length_steps=end)
+
+
 def parse_fix(text: str | dict[int, str] | None) -> dict[int, Chord]:
     """``"3:G7,5:Em"`` (bar numbers from 1, the pickup is bar 0) or ``{3: "G7"}`` → ``{bar: Chord}``.
 
@@ -145,8 +153,8 @@ def _fixed_beats(song: BeatSong, fix: dict[int, Chord], key: Key, bars: int) -> 
 def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre: str | None = None,
               chord_rate: str = "auto", fix: str | dict[int, str] | None = None, num: int = 1, seed: int = 1,
               style: str = "leadsheet", checkpoint: str | Path | None = None,
-              temperature: float = 1.0, threads: int | None = None) -> Piece | list[Piece]:
-    """Chord symbols for a whole melody.
+              temperature: float | None = None, threads: int | None = None) -> Piece | list[Piece]:
+    """Chord symbols for a whole melody, or (``style="chorale"``) three voices under it.
 
     Args:
         piece: the melody, or a score file :func:`melodygan.read_score` reads (``piece.melody``;
@@ -160,13 +168,20 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
             fixed chord holds its bar); the rest is chosen around them.
         num: 1 for the best harmonization, more for distinct alternatives, best first.
         seed: the draw of the alternatives (the best one does not depend on it).
-        style: ``"leadsheet"`` (chord symbols).
-        checkpoint: a harmonizer checkpoint folder; None = the shipped weights.
-        temperature: spread of the alternatives (higher = more adventurous).
+        style: ``"leadsheet"`` (chord symbols) or ``"chorale"`` (alto, tenor and bass in Bach's
+            manner under the melody as soprano, with chord symbols labelled from the four voices;
+            :func:`melodygan.engines.chorale.harmonize_chorale`; ``genre``, ``chord_rate`` and
+            ``fix`` do not apply).
+        checkpoint: a harmonizer (or, for chorales, chorale voicer) checkpoint folder; None = the
+            shipped weights.
+        temperature: spread of the alternatives (higher = more adventurous; default 1; for
+            chorales the sampling temperature of the voices, default
+            :data:`melodygan.engines.chorale.DEFAULT_TEMPERATURE`).
         threads: torch CPU threads (None: ``$MELODYGAN_THREADS``, else 1).
 
     Returns:
-        The piece with the same melody notes and new chords (key as used) when ``num`` is 1, else
+        The piece with the same melody notes and new chords (key as used), its length rounded up
+        to the next bar line (:func:`to_bar_line`), when ``num`` is 1, else
         a list of ``num`` such pieces (fewer if the melody admits fewer distinct ones).
 
     Raises:
@@ -180,13 +195,25 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
         raise MelodyganError(f"genre {genre!r}; allowed: {', '.join(GENRES)}")
     if not 1 <= num <= 32:
         raise MelodyganError(f"num {num} must be 1..32")
-    if temperature <= 0:
-        raise MelodyganError(f"temperature {temperature} must be > 0")
     if not isinstance(piece, Piece):
         from melodygan.formats.readers import read_score
 
         piece = read_score(piece)
-    work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
+    if style == "chorale":
+        from melodygan.engines.chorale import DEFAULT_TEMPERATURE, harmonize_chorale
+
+        for name, value, default in (("genre", genre, None), ("chord_rate", chord_rate, "auto"), ("fix", fix, None)):
+            if value != default:
+                raise MelodyganError(f"{name.replace('_', '-')} does not apply to the chorale style (its chords "
+                                     "follow from the four voices)")
+        voiced = harmonize_chorale(to_bar_line(piece), key=key, num=num, seed=seed, checkpoint=checkpoint,
+                                   threads=threads,
+                                   temperature=DEFAULT_TEMPERATURE if temperature is None else temperature)
+        return voiced[0] if num == 1 else voiced
+    temperature = 1.0 if temperature is None else temperature
+    if temperature <= 0:
+        raise MelodyganError(f"temperature {temperature} must be > 0")
+    work = to_bar_line(piece.replace(melody=_melody_of(piece), chords=[], voices={}))
     the_key = to_key(key)
     pinned = parse_fix(fix)
     model, extra = load_harmonizer(checkpoint)
@@ -232,7 +259,7 @@ def harmonize_with_transformer(piece: Piece, *, seed: int = 1, checkpoint: str |
                                temperature: float = 0.8, candidates: int = 16) -> Piece:
     """The earlier harmonizer: the lead-sheet transformer bar by bar (best of ``candidates`` by its
     likelihood and a consonance critic); kept for comparison in ``melodygan evaluate``."""
-    work = piece.replace(melody=_melody_of(piece), chords=[], voices={})
+    work = to_bar_line(piece.replace(melody=_melody_of(piece), chords=[], voices={}))
     if work.steps_per_quarter != DEFAULT_STEPS_PER_QUARTER:
         work = requantize(work)
     key = choose_key(work.melody, work.key)

@@ -181,12 +181,20 @@ def split_bars(tokens: list[int]) -> list[list[int]]:
     return bars
 
 
+ENDINGS = ("full", "open")
+OPEN_ENDING_BARS = 8  # an open clip is written as the opening of a tune this many bars longer
+
+
 def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tuple[int, int], *, seed: int = 1,
                       chords: list[Chord] | None = None, primer: Piece | None = None, temperature: float = 1.0,
                       top_k: int | None = None, top_p: float | None = None, checkpoint: str | Path | None = None,
                       device: str | None = None, tempo_bpm: float = 110.0, genre: str = "folk",
-                      candidates: int = GENERATE_CANDIDATES) -> list[Piece]:
+                      candidates: int = GENERATE_CANDIDATES, ending: str = "full") -> list[Piece]:
     """The transformer's lead sheets (melody + chords).
+
+    ``ending="full"`` writes each clip as a whole tune (its bars count down to a final cadence);
+    ``"open"`` as the opening bars of a tune :data:`OPEN_ENDING_BARS` bars longer (phrases close,
+    the tune does not: it ends where a strain would, ready to loop or go on).
 
     Each clip is written :data:`GENERATE_SEGMENT_BARS` bars at a time, seeing up to
     :data:`GENERATE_CONTEXT_BARS` bars before; with ``candidates`` > 1 the most likely of that many
@@ -222,16 +230,19 @@ def sample_leadsheets(num: int, bars: int, key: Key | None, time_signature: tupl
                                   scale=Key(0, k.mode).scale_extended, pitch_range=(50, 93), bars=tuple(specs),
                                   max_chords_per_bar=2, pickup=pickup)
         prefix = tk.prefix_tokens("leadsheet", Key(0, k.mode), time_signature, genre)
+        tune_bars = total_bars + (OPEN_ENDING_BARS if ending == "open" else 0)
         row = _leadsheet_tokens(model, prefix, constraints, generator, candidates,
-                                dict(temperature=temperature, top_k=top_k, top_p=top_p))
+                                dict(temperature=temperature, top_k=top_k, top_p=top_p), tune_bars)
         p = tk.decode(row, tempo_bpm=tempo_bpm)
         pieces.append(p.transposed(up).replace(key=k, title=f"melodygan clip {i + 1}"))
     return pieces
 
 
 def _leadsheet_tokens(model: LeadSheetTransformer, prefix: list[int], constraints: Constraints,
-                      generator: torch.Generator, candidates: int, filters: dict) -> list[int]:
-    """One lead sheet, a segment at a time; of several candidates the most likely per token is kept."""
+                      generator: torch.Generator, candidates: int, filters: dict,
+                      tune_bars: int | None = None) -> list[int]:
+    """One lead sheet, a segment at a time; of several candidates the most likely per token is kept.
+    ``tune_bars``: the length of the whole tune the bars are counted down to (default: the clip's)."""
     specs = list(constraints.bars) + [BarSpec()] * max(0, constraints.num_bars - len(constraints.bars))
 
     def score(new: list[int], logprob: float, _b0: int, _bars: int, _chosen: list[list[int]]) -> float:
@@ -243,7 +254,8 @@ def _leadsheet_tokens(model: LeadSheetTransformer, prefix: list[int], constraint
                            scale=constraints.scale, pitch_range=constraints.pitch_range, bars=bars,
                            chord_every_bar=constraints.chord_every_bar,
                            max_chords_per_bar=constraints.max_chords_per_bar, first_bar=first_bar,
-                           total_bars=constraints.num_bars, pickup=constraints.pickup, history=history)
+                           total_bars=tune_bars or constraints.num_bars, pickup=constraints.pickup,
+                           history=history)
 
     chosen = search_segments(model, prefix, specs, segment, generator, candidates=candidates, score=score,
                              need=lambda bars: len(bars) * TOKENS_PER_BAR_BOUND,

@@ -2,8 +2,9 @@
 
 * Each text is parsed with music21 (an Opus; one :class:`Piece` per tune, in order). Title from
   ``T:``, meter from the first ``M:``, key from the first ``K:``.
-* Melody notes land on the 16th grid (triplets rounded to the nearest 16th, tied notes merged);
-  the anacrusis is kept as ``pickup_steps``.
+* Melody notes land on the 16th grid (tied notes merged; triplets spread over their span, a
+  note on a step of its own, see :mod:`melodygan.formats.notation`; grace notes dropped; both
+  counted in one warning); the anacrusis is kept as ``pickup_steps``.
 * Chord symbols are read from their *original* quoted text with
   :func:`melodygan.chords.parse_chord_symbol`, which knows the Nottingham Music Database's spelling
   (``Gd`` = G diminished, ``Ea`` = E augmented, ``Fa7`` = F augmented seventh, ``D/f+`` = D over F♯,
@@ -223,7 +224,7 @@ def _parse_tune(text: str, title: str, source: str) -> Piece:
             md = parsed.metadata
             if md is not None and md.title:
                 title = str(md.title)
-            piece = score_to_piece(parsed, title=title)
+            piece = score_to_piece(parsed, title=title, source=f"{Path(source).name}: {title}")
         check_piece_length(piece, source)
         return piece
     except MelodyganError:

@@ -11,18 +11,20 @@ Reading (:func:`midi_to_piece`) takes any Standard MIDI File:
   collisions (two notes of one pitch at one onset, or overlapping each other) are counted and
   reported in one :class:`MidiImportWarning`, never dropped silently;
 * tempo, time signature and key come from the meta events (the first of each; later changes are
-  reported); without a key signature the key is estimated (Krumhansl-Schmuckler);
+  reported; of several at one tick the last in file order counts, as a sequencer plays them);
+  without a key signature the key is estimated (Krumhansl-Schmuckler);
 * a pickup is detected when the file starts with a short bar of its own time signature (what
   notation programs and :func:`write_midi` write), e.g. ``1/4`` for one bar then ``4/4``;
 * chord symbols come back from marker events (what :func:`write_midi` writes) when every marker
   parses as a chord symbol;
-* the melody track is chosen by ``melody_track`` (a track name, or an index into the pitched
-  tracks in file order), else by name (melody, lead, voice, vocal, soprano, tune, …), else as the
-  mostly-monophonic track with the highest mean pitch (tracks with under a quarter of the notes
-  of the busiest track are not candidates). A polyphonic melody track is reduced to its skyline;
-  the notes under it stay as a voice ``"<name> accompaniment"``. All other pitched tracks are kept
-  as voices under their track names; drum tracks (channel 10) are left out. The choice is logged
-  on the ``melodygan.formats.midi`` logger at INFO level.
+* the melody track is ``melody_track`` (a track name, or the file's track number counted from 0
+  as mido counts them: in a type-1 file track 0 is the tempo track, so the first part is track 1),
+  else the best-scoring track of :func:`melodygan.formats.tracks.choose_melody_track` (its name in
+  several languages, GM program, monophony, register, note density, the share of notes in the
+  key). A polyphonic melody track is reduced to its skyline; the notes under it stay as a voice
+  ``"<name> accompaniment"``. All other pitched tracks are kept as voices under their track names;
+  drum tracks (channel 10) are left out. The choice, with the track numbers and the reason, is
+  logged on the ``melodygan.formats.midi`` logger at INFO level.
 
 mido and pretty_midi are imported inside the functions that use them, so that importing this
 module (e.g. from the ``generate`` command) costs nothing until a file is read or written.
@@ -30,7 +32,8 @@ module (e.g. from the ``generate`` command) costs nothing until a file is read o
 Writing (:func:`write_midi`, :func:`piece_to_midifile`) produces DAW-ready files: type 1, 480
 ticks per quarter, a conductor track (title, tempo, time signature, key signature, one marker per
 chord change with the chord symbol) and one named track per part, each on its own channel
-(channel 10, the GM drum channel, is never used), with a General MIDI program, volume and pan.
+(channel 10, the GM drum channel, is never used), with the key signature again (notation programs
+such as MuseScore take a part's key from its own track only), a General MIDI program, volume and pan.
 Note-offs come before note-ons at the same tick, overlapping notes of one pitch in one track are
 cut where the next one starts (so none sticks), and every track's end-of-track event sits exactly
 on the final bar line so that a clip loops in a DAW. ``midi_to_piece(write_midi(piece))`` gives
@@ -46,9 +49,10 @@ import logging
 import os
 import shutil
 import struct
+import types
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -61,6 +65,7 @@ from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
 from melodygan.formats.midi_bytes import note_blocks
 from melodygan.formats.midi_reader import OFF_GRID_TOLERANCE, clean_columns
+from melodygan.formats.tracks import choose_melody_track
 from melodygan.keys import Key, estimate_key
 from melodygan.notes import Note, is_monophonic, skyline
 from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
@@ -90,7 +95,6 @@ MIX: dict[str, tuple[int, int]] = {
     "Melody": (100, 64), "Chords": (120, 48), "Bass": (86, 64),
     "Soprano": (105, 52), "Alto": (95, 40), "Tenor": (95, 88),
 }
-_MELODY_WORDS = ("melody", "melodie", "lead", "voice", "vocal", "vox", "soprano", "tune", "sing", "theme")
 
 
 class MidiImportWarning(UserWarning):
@@ -110,6 +114,15 @@ class _Meta:
     notes: int = 0  # note-ons with a velocity
     last_note_tick: int = 0  # the last note event (on or off)
     tracks: int = 0
+    track_names: list[str] | None = None  # each track's first track name ("" for none)
+    track_instruments: list[int] | None = None  # (channel, program) pairs with notes, per track
+
+
+def _last_at_each_tick(events: list[tuple]) -> list[tuple]:
+    """Events sorted by tick in file order (stable), keeping the last one at each tick: what a
+    sequencer plays when a file holds several time signatures (or tempos, keys) at one tick."""
+    ordered = sorted(events, key=lambda e: e[0])
+    return [e for i, e in enumerate(ordered) if i + 1 == len(ordered) or ordered[i + 1][0] != e[0]]
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -117,14 +130,25 @@ def _read_meta(mid: mido.MidiFile) -> _Meta:
     tempos, sigs, keys, markers = [], [], [], []
     end_tick = notes = last_note_tick = 0
     title = ""
+    names: list[str] = []
+    instruments: list[int] = []
     for i, track in enumerate(mid.tracks):
         tick = 0
         has_notes = False
+        name = None
+        program = [0] * 16
+        played: set[tuple[int, int]] = set()
         for msg in track:
             tick += msg.time
             if msg.type in ("note_on", "note_off"):
                 last_note_tick = tick
                 notes += msg.type == "note_on" and msg.velocity > 0
+                if msg.type == "note_on" and msg.velocity > 0:
+                    played.add((msg.channel, program[msg.channel]))
+            elif msg.type == "program_change":
+                program[msg.channel] = msg.program
+            if msg.type == "track_name" and name is None:
+                name = msg.name
             if msg.type == "set_tempo":
                 tempos.append((tick, msg.tempo))
             elif msg.type == "time_signature":
@@ -140,8 +164,32 @@ def _read_meta(mid: mido.MidiFile) -> _Meta:
         end_tick = max(end_tick, tick)
         if i == 0 and has_notes and mid.type == 1:
             title = ""  # track 0 is a part, its name is not a title
-    return _Meta(sorted(tempos), sorted(sigs), sorted(keys), sorted(markers), title, end_tick, notes,
-                 last_note_tick, len(mid.tracks))
+        names.append(name or "")
+        instruments.append(len(played))
+    # several events of a kind at one tick: the last in file order wins, not the smallest value
+    return _Meta(_last_at_each_tick(tempos), _last_at_each_tick(sigs), _last_at_each_tick(keys),
+                 sorted(markers, key=lambda m: m[0]), title, end_tick, notes, last_note_tick, len(mid.tracks),
+                 names, instruments)
+
+
+def _instrument_tracks(meta: _Meta, instruments: list[pretty_midi.Instrument]) -> list[int | None]:
+    """The file track (0-based, as mido counts) of each pretty_midi instrument, in order.
+
+    pretty_midi makes its instruments track by track, one per (channel, program) with notes, and
+    names each after its track; the counts per track from :func:`_read_meta` place them. Where
+    the counts disagree (a track of zero-length notes only, a program changed under held notes),
+    an instrument is placed by its name when exactly one track with notes has it, else its
+    number is unknown (None) rather than wrong."""
+    counts, names = meta.track_instruments or [], meta.track_names or []
+    numbers: list[int | None] = [t for t, c in enumerate(counts) for _ in range(c)]
+    if len(numbers) == len(instruments) and all(inst.name == names[t] for inst, t in zip(instruments, numbers)
+                                                if t is not None):
+        return numbers
+    out: list[int | None] = []
+    for inst in instruments:
+        tracks = [t for t, (n, c) in enumerate(zip(names, counts)) if c and n == inst.name]
+        out.append(tracks[0] if len(tracks) == 1 else None)
+    return out
 
 
 def _seconds_at(tick: int, tempos: list[tuple[int, int]], ticks_per_beat: int) -> float:
@@ -248,59 +296,6 @@ def _clean_track(notes: list[Note]) -> tuple[list[Note], int]:
     return sorted(out), collisions
 
 
-def _monophonic_share(notes: list[Note]) -> float:
-    """Share of notes that overlap no other note of the track."""
-    ordered = sorted(notes)
-    clash = [False] * len(ordered)
-    furthest, owner = -1, -1
-    for i, n in enumerate(ordered):
-        if n.start_steps < furthest:
-            clash[i] = True
-            clash[owner] = True
-        if n.end_steps > furthest:
-            furthest, owner = n.end_steps, i
-    return 1.0 - sum(clash) / max(len(ordered), 1)
-
-
-def choose_melody_track(tracks: dict[str, list[Note]], melody_track: str | int | None = None) -> tuple[str, str]:
-    """Pick the melody among named pitched tracks.
-
-    Args:
-        tracks: pitched tracks with notes, in file order.
-        melody_track: a track name (case-insensitive) or an index into ``tracks``; None to choose.
-
-    Returns:
-        ``(name, reason)``.
-
-    Raises:
-        MelodyganError: when ``melody_track`` names no track.
-    """
-    names = list(tracks)
-    listing = ", ".join(f"{i}={n!r}" for i, n in enumerate(names))
-    if isinstance(melody_track, int):
-        if not 0 <= melody_track < len(names):
-            raise MelodyganError(f"melody track index {melody_track} out of range; tracks: {listing}")
-        return names[melody_track], "chosen by index"
-    if isinstance(melody_track, str):
-        for n in names:
-            if n.lower() == melody_track.strip().lower():
-                return n, "chosen by name"
-        raise MelodyganError(f"no track named {melody_track!r}; tracks: {listing}")
-
-    def mean_pitch(name: str) -> float:
-        return sum(n.pitch for n in tracks[name]) / len(tracks[name])
-
-    named = [n for n in names if any(w in n.lower() for w in _MELODY_WORDS)]
-    if named:
-        return max(named, key=mean_pitch), "its name marks a melody"
-    busiest = max(len(v) for v in tracks.values())
-    candidates = [n for n in names if len(tracks[n]) * 4 >= busiest]
-    mono = [n for n in candidates if _monophonic_share(tracks[n]) >= 0.9]
-    if mono:
-        return max(mono, key=mean_pitch), "highest mean pitch among the monophonic tracks"
-    return max(candidates, key=mean_pitch), "highest mean pitch (no track is monophonic)"
-
-
 def _pickup_and_meter(sigs: list[tuple[int, int, int]], ticks_per_step: float,
                       spq: int) -> tuple[int, tuple[int, int], int]:
     """(pickup_steps, main time signature, number of ignored later changes)."""
@@ -342,6 +337,18 @@ def _allow_ticks() -> None:
     module = getattr(pretty_midi, "pretty_midi", None)
     if module is not None and getattr(module, "MAX_TICK", wanted) < wanted:
         module.MAX_TICK = wanted
+
+
+@contextlib.contextmanager
+def _meta_events_anywhere() -> Iterator[None]:
+    """Silence pretty_midi's warning about key signatures (or tempos, meters) outside track 0.
+
+    melodygan writes the key into every part (notation programs read it there), and the meta
+    events are read with mido from all tracks; pretty_midi's notes come out at the right ticks
+    either way, since they are turned back into ticks with pretty_midi's own tempo map."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tempo, Key or Time signature change events", category=RuntimeWarning)
+        yield
 
 
 def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
@@ -386,6 +393,7 @@ class _Read:
     ticks_per_beat: int
     tracks: dict[str, list[Note]]
     programs: dict[str, int]
+    numbers: dict[str, int | None]  # each track's number in the file (as mido counts), where known
     drums: int
     off_grid: int
     stretched: int
@@ -400,8 +408,10 @@ def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | 
     got = read_tracks(data, steps_per_quarter)
     if got is None:
         return None
-    meta = _Meta(got.tempos, got.time_signatures, got.keys, got.markers, _clean_name(got.title), got.end_tick,
-                 got.notes, got.last_note_tick, got.tracks)
+    # as _read_meta: of several events of a kind at one tick the last in file order counts
+    meta = _Meta(_last_at_each_tick(got.tempos), _last_at_each_tick(got.time_signatures),
+                 _last_at_each_tick(got.keys), sorted(got.markers, key=lambda m: m[0]), _clean_name(got.title),
+                 got.end_tick, got.notes, got.last_note_tick, got.tracks, got.track_names, got.track_instruments)
     check_midi_bounds(got.ticks_per_beat, meta, p)
     try:
         check_midi_bounds(got.ticks_per_beat, meta, "", meta.end_tick)
@@ -409,9 +419,11 @@ def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | 
         return None  # the file's end is far past its notes: the pretty_midi path clips it
     tracks: dict[str, list[Note]] = {}
     programs: dict[str, int] = {}
+    numbers: dict[str, int | None] = {}
     taken: set[str] = set()
     drums = 0
-    for inst in got.instruments:
+    named = [types.SimpleNamespace(name=inst.name.decode("latin-1")) for inst in got.instruments]
+    for inst, number in zip(got.instruments, _instrument_tracks(meta, named)):  # type: ignore[arg-type]
         if inst.channel == DRUM_CHANNEL:
             drums += inst.count
             continue
@@ -419,8 +431,9 @@ def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | 
         name = _unique_name(base, taken)
         tracks[name] = inst.notes
         programs[name] = inst.program
-    return _Read(meta, got.ticks_per_beat, tracks, programs, drums, got.off_grid, got.stretched, got.collisions,
-                 list(got.problems))
+        numbers[name] = number
+    return _Read(meta, got.ticks_per_beat, tracks, programs, numbers, drums, got.off_grid, got.stretched,
+                 got.collisions, list(got.problems))
 
 
 def _program_name(program: int) -> str:
@@ -446,8 +459,9 @@ def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Rea
     _allow_ticks()
     try:
         # one parse: pretty_midi builds its notes from the MidiFile read above where it can
-        pm = (pretty_midi.PrettyMIDI(mido_object=mid) if _pretty_midi_takes_mido()
-              else pretty_midi.PrettyMIDI(io.BytesIO(data)))
+        with _meta_events_anywhere():
+            pm = (pretty_midi.PrettyMIDI(mido_object=mid) if _pretty_midi_takes_mido()
+                  else pretty_midi.PrettyMIDI(io.BytesIO(data)))
     except Exception as e:  # e.g. ValueError for a corrupt tick range or a file without tracks
         raise _unreadable(p, e) from None
     ticks_per_step = mid.ticks_per_beat / steps_per_quarter
@@ -455,9 +469,10 @@ def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Rea
     off_grid = stretched = collisions = 0
     tracks: dict[str, list[Note]] = {}
     programs: dict[str, int] = {}
+    numbers: dict[str, int | None] = {}
     taken: set[str] = set()
     drums = 0
-    for inst in pm.instruments:
+    for inst, number in zip(pm.instruments, _instrument_tracks(meta, pm.instruments)):
         if inst.is_drum:
             drums += len(inst.notes)
             continue
@@ -478,13 +493,15 @@ def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Rea
         name = _unique_name(base, taken)
         tracks[name] = notes
         programs[name] = int(inst.program)
-    return _Read(meta, mid.ticks_per_beat, tracks, programs, drums, off_grid, stretched, collisions, problems)
+        numbers[name] = number
+    return _Read(meta, mid.ticks_per_beat, tracks, programs, numbers, drums, off_grid, stretched, collisions,
+                 problems)
 
 
 def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_quarter: int) -> Piece:
-    """The Piece from a file's tracks and meta events: meter, pickup, melody, key, tempo, chords,
+    """The Piece from a file's tracks and meta events: meter, pickup, key, melody, tempo, chords,
     length, and one warning with everything that did not fit."""
-    meta, tracks, programs = read.meta, read.tracks, read.programs
+    meta, tracks, programs, numbers = read.meta, read.tracks, read.programs, read.numbers
     ticks_per_step = read.ticks_per_beat / steps_per_quarter
     problems = list(read.problems)
 
@@ -508,20 +525,26 @@ def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_qu
     if read.collisions:
         problems.append(f"{read.collisions} same-pitch collisions merged")
 
-    chosen, reason = choose_melody_track(tracks, melody_track)
+    all_notes = [n for v in tracks.values() for n in v]
+    estimated = not meta.keys
+    key = Key.parse(meta.keys[0][1]) if meta.keys else estimate_key(all_notes)[0]
+    bar_steps = steps_per_quarter * 4 * time_signature[0] // time_signature[1]
+    chosen, reason = choose_melody_track(tracks, melody_track, programs=programs, numbers=numbers, key=key,
+                                         bar_steps=bar_steps, steps_per_quarter=steps_per_quarter,
+                                         file_tracks=meta.tracks)
     melody = tracks.pop(chosen)
     voices = dict(tracks)
     if not is_monophonic(melody):
-        line = skyline(melody)
-        kept = {(n.start_steps, n.pitch) for n in line}
-        rest = [n for n in melody if (n.start_steps, n.pitch) not in kept]
-        problems.append(f"melody track {chosen!r} is polyphonic: kept its top line ({len(line)} of {len(melody)} "
-                        f"notes), the rest as {chosen + ' accompaniment'!r}")
-        melody = line
-        if rest:
-            voices = {_unique_name(f"{chosen} accompaniment", set(tracks)): rest, **voices}
-    others = ", ".join(repr(v) for v in list(voices)[:8]) + (f", … ({len(voices) - 8} more)" if len(voices) > 8 else "")
-    logger.info("%s: melody = track %r (%s); other tracks: %s", p.name, chosen, reason, others or "none")
+        melody, voices, problem = _split_melody(chosen, melody, voices)
+        problems.append(problem)
+
+    def label(name: str) -> str:
+        number = numbers.get(name)
+        return f"{number} {name!r}" if number is not None else repr(name)
+
+    names = [label(v) for v in voices]
+    others = ", ".join(names[:8]) + (f", … ({len(names) - 8} more)" if len(names) > 8 else "")
+    logger.info("%s: melody = %s; other tracks: %s", p.name, reason, others or "none")
 
     tempo_bpm = 120.0
     if meta.tempos:
@@ -532,11 +555,7 @@ def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_qu
         problems.append(f"tempo {tempo_bpm:g} bpm clamped to 10-400")
         tempo_bpm = min(max(tempo_bpm, 10.0), 400.0)
 
-    all_notes = melody + [n for v in voices.values() for n in v]
-    if meta.keys:
-        key = Key.parse(meta.keys[0][1])
-    else:
-        key, _ = estimate_key(all_notes)
+    if estimated:
         logger.info("%s: no key signature, estimated %s", p.name, key.name)
 
     content_end = max(n.start_steps + n.duration_steps for n in all_notes)
@@ -560,6 +579,25 @@ def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_qu
     return Piece(melody=melody, chords=chords, voices=voices, key=key, time_signature=time_signature,
                  tempo_bpm=tempo_bpm, steps_per_quarter=steps_per_quarter, pickup_steps=pickup,
                  length_steps=length, title=meta.title, melody_name=chosen, programs=programs)
+
+
+def _split_melody(name: str, notes: list[Note], voices: dict[str, list[Note]]
+                  ) -> tuple[list[Note], dict[str, list[Note]], str]:
+    """A polyphonic melody track → its top line (skyline), the notes under it as a voice
+    ``"<name> accompaniment"`` in front of the others, and the report: how many notes were set
+    aside, or, when none were (overlapping legato notes), how many were shortened."""
+    line = skyline(notes)
+    kept = {(n.start_steps, n.pitch) for n in line}
+    rest = [n for n in notes if (n.start_steps, n.pitch) not in kept]
+    original = {(n.start_steps, n.pitch): n.duration_steps for n in notes}
+    shortened = sum(original[(n.start_steps, n.pitch)] != n.duration_steps for n in line)
+    cut = f"{shortened} shortened to end where the next begins" if shortened else ""
+    if not rest:
+        return line, voices, f"melody track {name!r} has overlapping notes: {cut}"
+    part = _unique_name(f"{name} accompaniment", set(voices) | {name})
+    problem = (f"melody track {name!r} is polyphonic: kept its top line ({len(line)} of {len(notes)} notes"
+               f"{', ' + cut if cut else ''}), the other {len(rest)} as {part!r}")
+    return line, {part: rest, **voices}, problem
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -617,6 +655,11 @@ _KEY_SIGNATURES: dict[str, tuple[int, int]] = {
     **{name: (i - 7, 1) for i, name in enumerate(("Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F#m",
                                                   "C#m", "G#m", "D#m", "A#m"))},
 }
+
+
+def _key_signature(key: Key) -> bytes:
+    sharps, minor = _KEY_SIGNATURES[key.name]
+    return _meta(0x59, bytes((sharps & 0xFF, minor)))
 
 
 def _meta(kind: int, data: bytes) -> bytes:
@@ -680,7 +723,7 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
     and encoded together in one pass of array operations (no per-note Python work)."""
     heads: list[tuple[bytes, int, int]] = []  # per track: header bytes, last header tick, end tick
     markers: dict[tuple[object, Key], bytes] = {}  # chord marker events, the same in many pieces of a batch
-    track_heads: dict[tuple[str, int, int, int, int], tuple[bytes, int]] = {}  # name, program, volume, pan
+    track_heads: dict[tuple[str, int, int, int, int, Key], tuple[bytes, int]] = {}  # name, ch, program, mix, key
     conductor_rest: dict[tuple[object, ...], tuple[bytes, int]] = {}
     conductors: list[bytes] = []
     columns: list[tuple[int, int, int, int]] = []
@@ -707,10 +750,13 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
         for i, (name, notes) in enumerate(piece.tracks().items()):
             ch = PITCHED_CHANNELS[i % len(PITCHED_CHANNELS)]
             volume, pan = MIX.get(name, (100, [64, 40, 88, 52, 76][i % 5]))
-            setup = (name, ch, part_program(piece, name), volume, pan)
+            setup = (name, ch, part_program(piece, name), volume, pan, piece.key)
             if setup not in track_heads:
                 track_heads[setup] = _encode_events([
                     (0, 0, _meta(0x03, _text(name))),
+                    # the key again in every part: MuseScore (and other notation programs) read a
+                    # part's key only from its own track and ignore the conductor's
+                    (0, 0, _key_signature(piece.key)),
                     (0, 1, bytes((0xC0 | ch, setup[2]))),
                     (0, 2, bytes((0xB0 | ch, 7, volume))),
                     (0, 3, bytes((0xB0 | ch, 10, pan))),
@@ -760,13 +806,13 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
     return [b"MThd" + struct.pack(">IHHH", 6, 1, len(t), TICKS_PER_BEAT) + b"".join(t) for t in tracks]
 
 
+
 def _conductor_events(piece: Piece, tps: int, end_steps: int,
                       markers: dict[tuple[object, Key], bytes]) -> list[tuple[int, int, bytes]]:
     """Tempo, key, time signature(s) and one marker per chord change (the title goes before them)."""
-    sharps, minor = _KEY_SIGNATURES[piece.key.name]
     events: list[tuple[int, int, bytes]] = [
         (0, 1, _meta(0x51, _tempo_bytes(piece.tempo_bpm))),
-        (0, 3, _meta(0x59, bytes((sharps & 0xFF, minor)))),
+        (0, 3, _key_signature(piece.key)),
     ]
     num, den = piece.time_signature
     if piece.pickup_steps:
@@ -788,7 +834,9 @@ def piece_to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
     """The Piece as a ``pretty_midi.PrettyMIDI`` (parsed from the bytes :func:`write_midi` writes)."""
     import pretty_midi
 
-    return pretty_midi.PrettyMIDI(io.BytesIO(piece_to_midi_bytes(piece)))
+    data = piece_to_midi_bytes(piece)
+    with _meta_events_anywhere():
+        return pretty_midi.PrettyMIDI(io.BytesIO(data))
 
 
 def write_midi(piece: Piece, path: str | Path, force: bool = False) -> Path:

@@ -96,6 +96,10 @@ class Walk:
     Attributes:
         names: every track-name payload, in order.
         markers: ``(tick, payload)`` of every marker.
+        tempos, time_signatures, keys: those meta events in file order (``(tick, microseconds per
+            quarter)``, ``(tick, numerator, denominator)``, ``(tick, sharps, minor)``).
+        played: ``(channel, program)`` of every note-on with a velocity (the program at the note-on).
+        note_ons: how many such note-ons; last_note_tick: the tick of the last note event.
         created: ``(channel, program)`` of each instrument pretty_midi creates, in creation order,
             with the track name it gets.
         notes: with ``notes=True``, each instrument's notes ``(start, end, pitch, velocity)`` in the
@@ -106,6 +110,12 @@ class Walk:
 
     names: list[bytes] = field(default_factory=list)
     markers: list[tuple[int, bytes]] = field(default_factory=list)
+    tempos: list[tuple[int, int]] = field(default_factory=list)
+    time_signatures: list[tuple[int, int, int]] = field(default_factory=list)
+    keys: list[tuple[int, int, int]] = field(default_factory=list)  # (tick, sharps, minor) as in the file
+    played: set[tuple[int, int]] = field(default_factory=set)  # (channel, program) of note-ons
+    note_ons: int = 0
+    last_note_tick: int = 0
     created: dict[tuple[int, int], bytes] = field(default_factory=dict)
     notes: dict[tuple[int, int], list[tuple[int, int, int, int]]] = field(default_factory=dict)
     has_note_on: bool = False
@@ -149,6 +159,18 @@ def walk(chunk: bytes, until_pos: int = -1, until_tick: int = -1, notes: bool = 
                     w.names.append(payload)
                 elif kind == 0x06:
                     w.markers.append((tick, payload))
+                elif kind == 0x51:
+                    if len(payload) < 3:
+                        raise Undecided("a short tempo event")
+                    w.tempos.append((tick, payload[0] << 16 | payload[1] << 8 | payload[2]))
+                elif kind == 0x58:
+                    if len(payload) < 4:
+                        raise Undecided("a short time signature")
+                    w.time_signatures.append((tick, payload[0], 2 ** payload[1]))
+                elif kind == 0x59:
+                    if len(payload) < 2:
+                        raise Undecided("a short key signature")
+                    w.keys.append((tick, payload[0] - 256 if payload[0] > 127 else payload[0], payload[1]))
                 elif kind == 0x2F:
                     break
                 continue  # mido: meta messages do not set running status
@@ -180,8 +202,12 @@ def walk(chunk: bytes, until_pos: int = -1, until_tick: int = -1, notes: bool = 
                 raise Undecided("data byte over 127")
             if hi == 0x90 and d2:
                 w.has_note_on = True
+                w.note_ons += 1
+                w.last_note_tick = tick
+                w.played.add((ch, program[ch]))
                 opens.setdefault((ch, d1), []).append((tick, d2))
             elif hi == 0x80 or hi == 0x90:
+                w.last_note_tick = tick
                 if hi == 0x90:
                     w.has_note_on = True
                 started = opens.get((ch, d1))

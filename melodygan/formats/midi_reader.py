@@ -79,10 +79,10 @@ class Tracks:
     Latin-1) and pretty_midi's instruments in its order, with the loss counts of their notes."""
 
     ticks_per_beat: int
-    tempos: list[tuple[int, int]]  # (tick, microseconds per quarter)
-    time_signatures: list[tuple[int, int, int]]  # (tick, numerator, denominator)
-    keys: list[tuple[int, str]]  # (tick, mido key name)
-    markers: list[tuple[int, str]]
+    tempos: list[tuple[int, int]]  # (tick, microseconds per quarter), in file order
+    time_signatures: list[tuple[int, int, int]]  # (tick, numerator, denominator), in file order
+    keys: list[tuple[int, str]]  # (tick, mido key name), in file order
+    markers: list[tuple[int, str]]  # in file order
     title: str
     end_tick: int
     notes: int  # note-ons with a velocity
@@ -97,6 +97,10 @@ class Tracks:
     # grid, and the first chunk's tempo events (what pretty_midi's tempo map is made of)
     raw: list[Raw] = field(default_factory=list)
     first_tempos: list[tuple[int, int]] = field(default_factory=list)
+    # per chunk: its first track name (Latin-1, "" for none) and how many (channel, program) pairs
+    # play notes in it (the program at the note-on), as the pretty_midi path counts them
+    track_names: list[str] = field(default_factory=list)
+    track_instruments: list[int] = field(default_factory=list)
 
 
 def _replay_pretty_midi(start: np.ndarray, end: np.ndarray, vel: np.ndarray,
@@ -289,25 +293,35 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
                 raise Undecided("the end marker did not come back")
             chunk_end = ends[0]
             out.end_tick = max(out.end_tick, chunk_end)
-            out.tempos += [(int(t.time), int(t.mspq)) for t in score.tempos]
-            if ci == 0:
-                out.first_tempos = out.tempos[:]
-            if any(mspq <= 0 for _, mspq in out.tempos):
+            tempos = [(int(t.time), int(t.mspq)) for t in score.tempos]
+            sigs = [(int(t.time), int(t.numerator), int(t.denominator)) for t in score.time_signatures]
+            keys = [(int(k.time), int(k.key), int(k.tonality)) for k in score.key_signatures]
+            raws, count, w = _chunk_instruments(score, chunk, chunk_end, out)
+            if any(len({e[0] for e in events}) < len(events) for events in (tempos, sigs, keys)):
+                # several of a kind at one tick: the last in file order counts, and symusic keeps
+                # only their times: the chunk's own order
+                if w is None or not w.complete:
+                    w = walk(chunk, len(chunk))
+                tempos, sigs, keys = w.tempos, w.time_signatures, w.keys
+            if any(mspq <= 0 for _, mspq in tempos):
                 raise Undecided("a zero tempo")  # pretty_midi refuses it, with its own message
-            out.time_signatures += [(int(t.time), int(t.numerator), int(t.denominator))
-                                    for t in score.time_signatures]
-            for k in score.key_signatures:
-                key = _key_name(int(k.key), int(k.tonality))
+            out.tempos += tempos
+            out.time_signatures += sigs
+            for tick, sharps, minor in keys:
+                key = _key_name(sharps, minor)
                 if key is None:
                     bad_keys += 1
                 else:
-                    out.keys.append((int(k.time), key))
-            raws, has_notes, w = _chunk_instruments(score, chunk, chunk_end, out)
+                    out.keys.append((tick, key))
+            if ci == 0:
+                out.first_tempos = tempos[:]
+            out.track_names.append(w.names[0].decode("latin-1") if w is not None and w.names else "")
+            out.track_instruments.append(count)
+            has_notes = count > 0 or (w is not None and w.has_note_on)
             if w is not None:
                 out.markers += [(t, text.decode("latin-1")) for t, text in w.markers]
                 if ci == 0:
                     out.title = w.names[-1].decode("latin-1") if w.names else ""
-                    has_notes = has_notes or w.has_note_on
             if ci == 0 and fmt == 1 and has_notes:
                 out.title = ""  # track 0 is a part, its name is not a title
             for raw in raws:
@@ -316,21 +330,18 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
     except Undecided as e:
         logger.debug("read with pretty_midi: %s", e)
         return None
-    out.tempos.sort()
-    out.time_signatures.sort()
-    out.keys.sort()
-    out.markers.sort()
     if bad_keys:
         out.problems.append(f"{bad_keys} key signature(s) outside the 15 keys ignored")
     return out
 
 
 def _chunk_instruments(score: Any, chunk: bytes, chunk_end: int,
-                       out: Tracks) -> tuple[list[Raw], bool, Walk | None]:
+                       out: Tracks) -> tuple[list[Raw], int, Walk | None]:
     """One chunk's instruments in pretty_midi's order, from symusic's tracks where they settle it,
-    else from walking the chunk; whether the chunk has notes; the walk made, if any."""
+    else from walking the chunk; how many (channel, program) pairs play notes in it; the walk
+    made, if any. Adds the chunk's note-ons and last note tick to ``out``."""
     raws: list[Raw] = []
-    has_notes = False
+    count = notes = last = 0
     try:
         tag_time = chunk_end + TAG_OFFSET
         for track in score.tracks:
@@ -354,24 +365,28 @@ def _chunk_instruments(score: Any, chunk: bytes, chunk_end: int,
             start, end, pitch, vel = start[real], end[real], pitch[real], vel[real]
             if not len(start):
                 continue
-            has_notes = True
-            out.notes += len(start)
+            count += 1
+            notes += len(start)
             closed = end[end <= chunk_end]
-            out.last_note_tick = max(out.last_note_tick, int(start.max()), int(closed.max()) if len(closed) else 0)
+            last = max(last, int(start.max()), int(closed.max()) if len(closed) else 0)
             s, e, p, v = _pair(start, end, pitch, vel, chunk_end)
             if len(s):
                 raws.append(Raw(channel, int(track.program), b"", s, e, p, v, int(e.min())))
         w = _needed_walk(chunk, raws)
-        return _pretty_midi_order(raws, w), has_notes, w
+        out.notes += notes
+        out.last_note_tick = max(out.last_note_tick, last)
+        return _pretty_midi_order(raws, w), count, w
     except Undecided as e:
         logger.debug("walking a chunk: %s", e)
     w = walk(chunk, notes=True)
     raws = []
-    for (channel, program), notes in w.notes.items():
-        cols = np.asarray(notes, dtype=np.int64).reshape(-1, 4)  # (N, 4): start, end, pitch, velocity
+    for (channel, program), events in w.notes.items():
+        cols = np.asarray(events, dtype=np.int64).reshape(-1, 4)  # (N, 4): start, end, pitch, velocity
         raws.append(Raw(channel, program, w.created[(channel, program)], cols[:, 0], cols[:, 1], cols[:, 2],
-                         cols[:, 3]))
-    return raws, has_notes or w.has_note_on, w
+                        cols[:, 3]))
+    out.notes += w.note_ons
+    out.last_note_tick = max(out.last_note_tick, w.last_note_tick)
+    return raws, len(w.played), w
 
 
 def _on_grid(chunk: int, raw: Raw, ticks_per_step: float, out: Tracks) -> Instrument:

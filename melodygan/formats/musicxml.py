@@ -34,8 +34,8 @@ from typing import Any
 from melodygan.chords import Chord
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output, check_writable
-from melodygan.keys import Key, spell_flats
-from melodygan.notes import PITCH_NAMES_FLAT, PITCH_NAMES_SHARP, Note
+from melodygan.keys import Key, pitch_spelling
+from melodygan.notes import Note
 from melodygan.piece import Piece
 
 LAYOUTS = ("auto", "lead-sheet", "score")
@@ -54,13 +54,14 @@ def m21_figure(chord: Chord, key: Key) -> str:
 
 
 def m21_pitch(midi: int, key: Key) -> Any:
-    """A music21 Pitch spelled for ``key``, with no accidental object on naturals (music21 would
+    """A music21 Pitch spelled for ``key`` (:func:`melodygan.keys.pitch_spelling`: G#–A–G# in A
+    major and A minor, A#–B in C# minor), with no accidental object on naturals (music21 would
     print a natural sign on every such note)."""
     from music21 import pitch
 
-    flats = spell_flats(midi % 12, key)
-    name = (PITCH_NAMES_FLAT if flats or (flats is None and midi % 12 in (3, 8, 10)) else PITCH_NAMES_SHARP)[midi % 12]
-    p = pitch.Pitch(name.replace("b", "-") + str(midi // 12 - 1))
+    name = pitch_spelling(midi % 12, key)
+    alter = name.count("#") - name.count("b")
+    p = pitch.Pitch(name.replace("b", "-") + str((midi - alter) // 12 - 1))  # B#3 is MIDI 60, Cb4 is 59
     if p.accidental is not None and p.accidental.name == "natural":
         p.accidental = None
     return p
@@ -102,7 +103,9 @@ def _part(name: str, notes: list[Note], piece: Piece, with_chords: bool, first: 
         flat.insert(a / spq, el)
     num, den = piece.time_signature
     flat.insert(0, meter.TimeSignature(f"{num}/{den}"))
-    flat.insert(0, key.KeySignature(piece.key.sharps))
+    # a Key (tonic and mode), not only a signature: MusicXML's <mode> tells A minor from C major
+    tonic = pitch_spelling(piece.key.tonic, piece.key).replace("b", "-")
+    flat.insert(0, key.Key(tonic, piece.key.mode))
     if first:
         flat.insert(0, tempo.MetronomeMark(number=round(piece.tempo_bpm, 2)))
     inst = instrument.Instrument()

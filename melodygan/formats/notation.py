@@ -5,8 +5,14 @@ functions (importing music21 takes about a second; ``melodygan generate`` must s
 
 Conversion rules (:func:`score_to_piece`):
     * Times: music21 offsets (quarter notes from the start of the part, pickup included) times
-      ``steps_per_quarter``, rounded to the nearest step; a note keeps at least one step. Triplets
-      therefore land on the nearest 16th.
+      ``steps_per_quarter``, rounded to the nearest step; a note keeps at least one step. A
+      tuplet group keeps its span and its notes are spread over it, each on a step of its own (an
+      eighth-note triplet becomes 16th–8th–16th); a 16th-note triplet has only two steps, so one
+      of its notes is merged into the one before. Grace notes take no time and are dropped. What
+      was moved, merged or dropped is counted in one :class:`ScoreImportWarning`.
+    * Repeats (MusicXML and kern through :func:`read_notation`): repeat signs, first and second
+      endings, D.C. and D.S. are written out as played (music21's ``expandRepeats``); ABC tunes
+      are read as written (:mod:`melodygan.formats.abc`).
     * Pickup: a first measure with ``paddingLeft`` > 0 (an anacrusis) gives ``pickup_steps``.
     * Melody: the part named by ``melody_part`` (name or index), else the first part. Chords
       written in the melody (``[ceg]`` in ABC) and overlaps are reduced by the skyline (highest
@@ -17,7 +23,9 @@ Conversion rules (:func:`score_to_piece`):
       realised (:func:`melodygan.chords.label_chord`). A chord lasts until the next symbol or the
       end of the piece; ``N.C.`` ends the previous chord.
     * Key: the first ``Key`` (tonic and mode; dorian → minor, mixolydian → major on the same
-      tonic) or ``KeySignature`` (its major key); meter: the first time signature (4/4 if none);
+      tonic) or ``KeySignature`` without a mode (its major key or its relative minor, whichever
+      the notes' pitch-class profile fits better); no key signature: estimated from the notes;
+      meter: the first time signature (4/4 if none);
       tempo: the first metronome mark (120 bpm if none); title from the metadata.
 
 Bounds (:mod:`melodygan.limits`), checked before music21 parses anything: the file size; for
@@ -29,7 +37,9 @@ runs under the ``parse_seconds`` time limit with its own messages captured into 
 from __future__ import annotations
 
 import re
+import warnings
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +48,7 @@ import numpy as np
 from melodygan import limits
 from melodygan.chords import Chord, label_chord, parse_chord_symbol
 from melodygan.errors import MelodyganError, library_output
-from melodygan.keys import Key
+from melodygan.keys import Key, estimate_key, key_profile, pitch_class_histogram
 from melodygan.notes import Note, skyline
 from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, SATB, Piece, chords_from_changes
 
@@ -58,15 +68,24 @@ def _steps(quarters: Any, steps_per_quarter: int) -> int:
     return round(float(quarters) * steps_per_quarter)
 
 
-def _key_of(part: Any) -> Key:
+def _key_of(part: Any, notes: list[Note]) -> Key:
+    """The part's first key: a Key as written; a bare key signature (MusicXML without ``<mode>``)
+    as its major or its relative minor, whichever the notes correlate with better; no key
+    signature at all: estimated from the notes (Krumhansl-Schmuckler)."""
     from music21 import key as m21key
 
     for k in part.recurse().getElementsByClass(m21key.KeySignature):
         if isinstance(k, m21key.Key):
             mode = _MODE_TO_KEY_MODE.get(str(k.mode).lower(), "major")
             return Key(k.tonic.pitchClass, mode)
-        return Key((k.sharps * 7) % 12, "major")
-    return Key()
+        major = Key((k.sharps * 7) % 12, "major")
+        minor = Key((major.tonic + 9) % 12, "minor")
+        h = pitch_class_histogram(notes)
+        if h.std() == 0:
+            return major
+        r_major, r_minor = (float(np.corrcoef(h, key_profile(k_))[0, 1]) for k_ in (major, minor))
+        return minor if r_minor > r_major else major
+    return estimate_key(notes)[0] if notes else Key()
 
 
 def _time_signature_of(part: Any) -> tuple[int, int]:
@@ -103,33 +122,79 @@ def _pickup_steps(part: Any, steps_per_quarter: int, bar_steps: int) -> int:
     return 0
 
 
-def part_notes(part: Any, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> tuple[list[Note], int]:
+def part_notes(part: Any, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> tuple[list[Note], Counter[str]]:
     """All notes of a music21 part on the step grid (ties merged, chord symbols excluded).
 
+    Notes of a tuplet (a triplet: three in the time of two) cannot all sit on a 16th grid; each
+    tuplet group keeps its span and its notes are spread over it, every one on its own step
+    (an eighth-note triplet on a beat becomes 16th, 8th, 16th); where the span has fewer steps
+    than notes (a 16th-note triplet), the notes that would share a step are merged into the note
+    before them.
+
     Returns:
-        ``(notes, dropped)``: notes sorted by onset; ``dropped`` counts grace notes (no duration)
-        and notes outside MIDI's 0-127.
+        ``(notes, report)``: notes sorted by onset; ``report`` counts ``"grace"`` notes dropped
+        (they take no time), ``"range"`` notes outside MIDI's 0-127 dropped, ``"tuplet"`` notes
+        moved to the grid and ``"tuplet merged"`` ones lost that way.
     """
     from music21 import harmony
 
-    notes: list[Note] = []
-    dropped = 0
+    report: Counter[str] = Counter()
     flat = part.stripTies(inPlace=False).flatten() if hasattr(part, "stripTies") else part.flatten()
+    slots: list[tuple[float, float, Any]] = []  # (start_q, end_q, element) in quarters
     for el in flat.notes:
         if isinstance(el, harmony.Harmony):
             continue
         if float(el.quarterLength) <= 0:
-            dropped += 1  # grace note
+            report["grace"] += 1  # a grace note takes no time on the grid
             continue
-        start = _steps(el.offset, steps_per_quarter)
-        end = max(_steps(el.offset + el.quarterLength, steps_per_quarter), start + 1)
+        slots.append((float(el.offset), float(el.offset + el.quarterLength), el))
+    steps = _tuplet_steps(slots, steps_per_quarter, report)
+    notes: list[Note] = []
+    for (_, _, el), placed in zip(slots, steps):
+        if placed is None:
+            continue
+        start, end = placed
         velocity = int(el.volume.velocity) if el.volume is not None and el.volume.velocity else 90
         for p in el.pitches:
             if 0 <= p.midi <= 127:
                 notes.append(Note(start, end - start, int(p.midi), min(max(velocity, 1), 127)))
             else:
-                dropped += 1
-    return sorted(notes), dropped
+                report["range"] += 1
+    return sorted(notes), report
+
+
+def _tuplet_steps(slots: list[tuple[float, float, Any]], steps_per_quarter: int,
+                  report: Counter[str]) -> list[tuple[int, int] | None]:
+    """Grid ``(start, end)`` steps of each slot (None: merged away). Plain notes round to the
+    nearest step; a chain of tuplet notes (each starting where the previous ended) is spread over
+    its rounded span (see :func:`part_notes`)."""
+    out: list[tuple[int, int] | None] = []
+    groups: list[list[int]] = []  # chains of slot indices
+    open_at: dict[float, int] = {}  # end (quarters) of an open chain -> its group index
+    for i, (a, b, el) in enumerate(slots):
+        start = _steps(a, steps_per_quarter)
+        out.append((start, max(_steps(b, steps_per_quarter), start + 1)))
+        if el.duration.tuplets:
+            g = open_at.pop(round(a, 6), None)
+            if g is None:
+                g = len(groups)
+                groups.append([])
+            groups[g].append(i)
+            open_at[round(b, 6)] = g
+    for group in groups:
+        if all(abs(x * steps_per_quarter - round(x * steps_per_quarter)) < 1e-6 for i in group for x in slots[i][:2]):
+            continue  # already on the grid (e.g. eighth-note triplets at 12 steps per quarter)
+        report["tuplet"] += len(group)
+        lo, hi = _steps(slots[group[0]][0], steps_per_quarter), _steps(slots[group[-1]][1], steps_per_quarter)
+        span = max(hi - lo, 1)
+        starts = [lo + int(k * span / len(group) + 0.5) for k in range(len(group))]
+        kept = [k for k in range(len(group)) if k == 0 or starts[k] != starts[k - 1]]
+        report["tuplet merged"] += len(group) - len(kept)
+        for k in range(len(group)):
+            out[group[k]] = None  # merged into the kept note before it, which takes over its time
+        for j, k in enumerate(kept):
+            out[group[k]] = (starts[k], starts[kept[j + 1]] if j + 1 < len(kept) else lo + span)
+    return out
 
 
 def part_chord_changes(part: Any, steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> list[tuple[int, Chord]]:
@@ -160,15 +225,39 @@ def part_chord_changes(part: Any, steps_per_quarter: int = DEFAULT_STEPS_PER_QUA
     return changes
 
 
+class ScoreImportWarning(UserWarning):
+    """Notes of a score that did not fit the Piece as written (grace notes, tuplets, range)."""
+
+
+def _warn_changes(report: Counter[str], source: str, steps_per_quarter: int) -> None:
+    """One :class:`ScoreImportWarning` with the counts of :func:`part_notes`' report."""
+    grid = {4: "16th", 8: "32nd", 2: "8th"}.get(steps_per_quarter, f"1/{4 * steps_per_quarter}")
+    parts = []
+    if report["tuplet"]:
+        merged = report["tuplet merged"]
+        parts.append(f"{report['tuplet']} tuplet notes (triplets) fitted to the {grid} grid"
+                     + (f", {merged} of them merged into the note before (too short for the grid)" if merged else ""))
+    if report["grace"]:
+        parts.append(f"{report['grace']} grace notes dropped")
+    if report["range"]:
+        parts.append(f"{report['range']} notes outside MIDI's range dropped")
+    if parts:
+        warnings.warn(f"{source}: " + "; ".join(parts), ScoreImportWarning, stacklevel=3)
+
+
 def score_to_piece(score: Any, *, melody_part: str | int | None = None, title: str | None = None,
-                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
+                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER, source: str | None = None) -> Piece:
     """Convert a music21 ``Score`` (or a single ``Part``) to a :class:`Piece` (rules in the module docstring).
+
+    Grace notes dropped and tuplet notes moved to the grid are reported in one
+    :class:`ScoreImportWarning` (counts), never silently.
 
     Args:
         score: a music21 Score or Part.
         melody_part: part name or index of the melody; default the first part.
         title: overrides the score's title.
         steps_per_quarter: grid resolution.
+        source: names the input in the warning (default the title).
 
     Raises:
         MelodyganError: no parts, or no part matching ``melody_part``.
@@ -194,12 +283,13 @@ def score_to_piece(score: Any, *, melody_part: str | int | None = None, title: s
     time_signature = _time_signature_of(lead)
     num, den = time_signature
     bar_steps = steps_per_quarter * 4 * num // den
-    melody, _ = part_notes(lead, steps_per_quarter)
+    melody, report = part_notes(lead, steps_per_quarter)
     melody = skyline(melody)
     voices: dict[str, list[Note]] = {}
     for i, p in enumerate(parts):
         if i != mi:
-            notes, _ = part_notes(p, steps_per_quarter)
+            notes, more = part_notes(p, steps_per_quarter)
+            report += more
             name = names[i] if names[i] not in voices and names[i] != names[mi] else f"{names[i]} {i + 1}"
             voices[name] = notes
     end = max([n.end_steps for n in melody] + [n.end_steps for v in voices.values() for n in v]
@@ -213,8 +303,11 @@ def score_to_piece(score: Any, *, melody_part: str | int | None = None, title: s
     if title is None:
         md = getattr(score, "metadata", None)
         title = str(md.title) if md is not None and md.title else ""
+    if report:
+        _warn_changes(report, source or title or "score", steps_per_quarter)
+    every_note = melody + [n for v in voices.values() for n in v]
     return Piece(
-        melody=melody, chords=chords, voices=voices, key=_key_of(lead), time_signature=time_signature,
+        melody=melody, chords=chords, voices=voices, key=_key_of(lead, every_note), time_signature=time_signature,
         tempo_bpm=_tempo_of(score), steps_per_quarter=steps_per_quarter,
         pickup_steps=_pickup_steps(lead, steps_per_quarter, bar_steps), length_steps=end, title=title,
         melody_name="Melody" if len(parts) == 1 else names[mi],
@@ -354,6 +447,25 @@ def check_notation_bounds(path: Path) -> None:
         check_kern_bounds(path.read_bytes().decode("utf-8", "replace"), path)
 
 
+def expand_repeats(score: Any, source: object) -> Any:
+    """The score played through: repeat signs, first and second endings (and D.C./D.S. marks)
+    written out in order, by music21's ``expandRepeats``. A score without any comes back as it is;
+    one whose repeats music21 cannot follow is read as written, with a warning."""
+    from music21 import bar, repeat, spanner
+
+    marks = any(isinstance(b, bar.Repeat) for b in score.recurse().getElementsByClass(bar.Barline)) or \
+        any(score.recurse().getElementsByClass(spanner.RepeatBracket)) or \
+        any(score.recurse().getElementsByClass(repeat.RepeatExpression))
+    if not marks:
+        return score
+    try:
+        return score.expandRepeats()
+    except Exception as e:  # music21's ExpanderException and friends for repeats it cannot follow
+        warnings.warn(f"{source}: repeats not expanded ({type(e).__name__}: {str(e)[:80]}); read as written",
+                      ScoreImportWarning, stacklevel=2)
+        return score
+
+
 def read_notation(path: str | Path, melody_track: str | int | None = None) -> Piece:
     """Read one MusicXML (.xml/.musicxml/.mxl) or kern (.krn) file (ABC: :mod:`melodygan.formats.abc`).
 
@@ -375,7 +487,8 @@ def read_notation(path: str | Path, melody_track: str | int | None = None) -> Pi
                 if not parsed.scores:
                     raise MelodyganError(f"{path}: the file holds no tunes")
                 parsed = parsed.scores[0]
-            piece = score_to_piece(parsed, melody_part=melody_track, title=None)
+            parsed = expand_repeats(parsed, path)
+            piece = score_to_piece(parsed, melody_part=melody_track, title=None, source=path.name)
         check_piece_length(piece, path)
     except MelodyganError:
         raise

@@ -379,7 +379,9 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
     async def upload(file: Annotated[UploadFile, File(description="the score or recording")],
                      tempo_bpm: Annotated[float | None, Form(description="recordings: the tempo (default: "
                                                                         "estimated)")] = None,
-                     melody_track: Annotated[str | None, Form(description="MIDI track / part with the melody")] = None,
+                     melody_track: Annotated[str | None, Form(description="MIDI: the melody's track number (from 0 "
+                                                              "as mido counts; 1 = the first part of most files) or "
+                                                              "name; notation: part index or name")] = None,
                      wait: Wait = 0) -> JSONResponse:
         name = Path(file.filename or "upload").name[:120]
         suffix = Path(name).suffix.lower()

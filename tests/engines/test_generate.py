@@ -116,3 +116,22 @@ def test_hybrid_clips_keep_each_clips_own_key(ar_checkpoint: Path) -> None:
     assert len(set(keys)) > 1  # the seed draws both G and Em, so the check means something
     assert [p.key for p in hybrid] == keys
     assert [p.chords for p in hybrid] == [p.chords for p in ar]
+
+
+def test_the_key_of_given_chords_comes_from_the_chords(ar_checkpoint: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import mido
+
+    # the checkpoint's own keys are G and Em: without the chords' key, the clip would be drawn in one
+    (p,) = generate(bars=4, chords="Dm7 G7 Cmaj7 A7", seed=2, checkpoint=ar_checkpoint)
+    assert p.key == Key(0, "major")
+    assert [c.symbol(key=p.key) for c in p.chords] == ["Dm7", "G7", "Cmaj7", "A7"]
+    out = tmp_path / "jazz"
+    assert main(["generate", "--out", str(out), "--bars", "4", "--chords", "Dm7 G7 Cmaj7 A7",
+                 "--checkpoint", str(ar_checkpoint)]) == 0
+    mid = mido.MidiFile(str(out / "clip-001.mid"))
+    assert {m.key for t in mid.tracks for m in t if m.type == "key_signature"} == {"C"}
+    assert [m.text for m in mid.tracks[0] if m.type == "marker"] == ["Dm7", "G7", "Cmaj7", "A7"]
+    for chords, key in (("Am Dm E7", Key(9, "minor")), ("D A Bm G", Key(2, "major"))):
+        (clip,) = generate(bars=4, chords=chords, seed=2, checkpoint=ar_checkpoint)
+        assert clip.key == key, chords

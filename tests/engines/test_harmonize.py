@@ -128,3 +128,63 @@ def test_cli_harmonizes_a_midi_file(harmonizer_checkpoint: Path, tmp_path: Path,
     write_midi(Piece(voices={"Drums": []}), empty)
     assert main(["harmonize", str(empty), *ck, "--out", str(tmp_path / "x.mid")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_melody_that_stops_mid_bar_gets_a_whole_last_bar(harmonizer_checkpoint: Path, tmp_path: Path) -> None:
+    import mido
+
+    # 3 bars of 4/4 and a half: the file ends on the last note, mid-bar
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("time_signature", numerator=4, denominator=4),
+                                      mido.MetaMessage("key_signature", key="G")]))
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="Melody")])
+    pitches = [67, 71, 74, 72, 71, 69, 67, 66, 67, 69, 71, 72, 74, 67]
+    for p in pitches:
+        track += [mido.Message("note_on", note=p, velocity=80), mido.Message("note_off", note=p, time=480)]
+    mid.tracks.append(track)
+    src = tmp_path / "half.mid"
+    mid.save(str(src))
+    assert sum(m.time for m in mido.MidiFile(str(src)).tracks[1]) == 14 * 480  # 3.5 bars
+
+    assert main(["harmonize", str(src), "--checkpoint", str(harmonizer_checkpoint)]) == 0
+    out = mido.MidiFile(str(tmp_path / "half-harmonized.mid"))
+    bar = 4 * 480
+    for t in out.tracks:
+        assert sum(m.time for m in t) == 4 * bar  # every track ends on the bar line after the melody
+    tick, notes, open_ = 0, [], {}
+    for m in out.tracks[1]:  # the melody, read back by mido, note for note
+        tick += m.time
+        if m.type == "note_on" and m.velocity:
+            open_[m.note] = tick
+        elif m.type in ("note_on", "note_off"):
+            notes.append((open_.pop(m.note), tick, m.note))
+    assert notes == [(480 * i, 480 * (i + 1), p) for i, p in enumerate(pitches)]
+    markers = [m for m in out.tracks[0] if m.type == "marker"]
+    assert markers  # chords reach into the padded half bar: the last one lasts to the end
+    piece = harmonize(Piece(melody=[Note(0, 4, 67)], length_steps=6), checkpoint=harmonizer_checkpoint)
+    assert isinstance(piece, Piece) and piece.end_steps == 16 and piece.chords[-1].end_steps == 16
+
+
+def test_the_files_f_signature_is_kept_for_a_melody_between_f_and_d_minor(
+        harmonizer_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import mido
+
+    from melodygan.formats.readers import read_score
+    from melodygan.keys import estimate_key
+
+    pitches = [62, 65, 69, 62, 61, 62, 64, 65, 67, 69, 70, 69, 71, 69, 65, 62, 61, 62, 65, 69]
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack([mido.MetaMessage("key_signature", key="F")]))
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="Melody")])
+    for p in pitches:
+        track += [mido.Message("note_on", note=p, velocity=80), mido.Message("note_off", note=p, time=480)]
+    mid.tracks.append(track)
+    src = tmp_path / "rag.mid"
+    mid.save(str(src))
+    piece = read_score(src)
+    assert piece.key == Key(5, "major") and estimate_key(piece.melody)[0] == Key(2, "minor")
+    assert harmonize(piece, checkpoint=harmonizer_checkpoint).key == Key(5, "major")
+    assert main(["harmonize", str(src), "--checkpoint", str(harmonizer_checkpoint)]) == 0
+    assert "key: F\n" in capsys.readouterr().out
+    out = mido.MidiFile(str(tmp_path / "rag-harmonized.mid"))
+    assert {m.key for t in out.tracks for m in t if m.type == "key_signature"} == {"F"}

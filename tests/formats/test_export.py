@@ -34,8 +34,10 @@ def test_render_writes_beside_the_input(song: Path, capsys: pytest.CaptureFixtur
     assert sorted(p.name for p in folder.iterdir()) == ["song.mid", "song.musicxml", "song.png", "song.wav"]
     out, err = capsys.readouterr()
     assert out.split() == [str(folder / n) for n in ("song.wav", "song.musicxml", "song.png")]
-    assert err.strip() == "melodygan: song.mid: melody = track 'Melody' (its name marks a melody); other tracks: " \
-                          "'Chords', 'Bass'"  # the reader says what it chose
+    # the reader says what it chose, with the file's track numbers and why
+    assert err.strip() == "melodygan: song.mid: melody = track 1 'Melody' (name says melody, monophonic, register " \
+                          "F4-C5, highest line; next: track 2 'Chords': name says accompaniment, chords (100% of " \
+                          "notes overlap)); other tracks: 2 'Chords', 3 'Bass'"
     info = soundfile.info(str(folder / "song.wav"))
     assert info.samplerate == 22050 and info.duration > 3.4  # 2 bars at 140 bpm, plus the tail
 
@@ -44,7 +46,9 @@ def test_existing_outputs_are_refused_with_exit_2(song: Path, capsys: pytest.Cap
     (song.parent / "song.png").write_bytes(b"mine")
     code = main(["render", str(song), "--wav", "--png"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "song.png exists" in err and "--force" in err
+    # one error line (the reader's choice, printed as soon as it is made, may come before it)
+    assert code == 2 and err.count("melodygan: error:") == 1 and "song.png exists" in err and "--force" in err
+    assert all(line.startswith("melodygan: ") for line in err.splitlines())
     assert sorted(p.name for p in song.parent.iterdir()) == ["song.mid", "song.png"]  # no WAV either
     assert (song.parent / "song.png").read_bytes() == b"mine"
     assert main(["render", str(song), "--wav", "--png", "--force"]) == 0

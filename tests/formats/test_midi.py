@@ -172,8 +172,11 @@ def test_melody_choice_by_heuristic_name_and_index(tmp_path: Path) -> None:
     assert piece.programs == {"Piano": 0, "Strings": 48}
     with pytest.warns(MidiImportWarning, match="polyphonic"):
         assert midi_to_piece(path, melody_track="piano").melody_name == "Piano"
-    with pytest.warns(MidiImportWarning, match="polyphonic"):
-        assert midi_to_piece(path, melody_track=0).melody_name == "Piano"
+    with pytest.warns(MidiImportWarning, match="polyphonic"):  # the file's track 1 (track 0: tempo)
+        assert midi_to_piece(path, melody_track=1).melody_name == "Piano"
+    assert midi_to_piece(path, melody_track=2).melody_name == "Strings"
+    with pytest.raises(MelodyganError, match="track 0 has no pitched notes"):
+        midi_to_piece(path, melody_track=0)
     path2 = _pm_file(tmp_path / "y.mid", [("Lead vocal", 0, False, [(0, 1, 60)]), ("Flute", 73, False, strings)])
     assert midi_to_piece(path2).melody_name == "Lead vocal"
     with pytest.raises(MelodyganError, match="no track named 'Sax'"):
@@ -403,3 +406,90 @@ def test_a_batch_encodes_each_piece_as_alone_and_as_mido_would(tmp_path: Path) -
     fresh = write_midi_batch(pieces[:2], [tmp_path / "new" / "a.mid", tmp_path / "new" / "b.mid"])
     assert [p.read_bytes() for p in fresh] == batch[:2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c0.mid", "c1.mid", "c2.mid", "new"]  # no staging left
+
+
+def test_every_part_carries_the_key_signature(tmp_path: Path) -> None:
+    """MuseScore takes a part's key from its own track: the key is in every track at tick 0."""
+    piece = lead_sheet(pickup=0).replace(key=Key(2, "major"))
+    mid = mido.MidiFile(str(write_midi(piece, tmp_path / "d.mid")))
+    for track in mid.tracks:
+        tick, keys = 0, []
+        for m in track:
+            tick += m.time
+            if m.type == "key_signature":
+                keys.append((tick, m.key))
+        assert keys == [(0, "D")], track.name
+    assert [t.name for t in mid.tracks] == ["Test tune", "Melody", "Chords", "Bass"]
+    music21 = pytest.importorskip("music21")
+    score = music21.converter.parse(str(tmp_path / "d.mid"), quantizePost=False)
+    assert [p.flatten().getElementsByClass("KeySignature")[0].sharps for p in score.parts] == [2, 2, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pretty_midi's warning about meta events outside track 0 is not ours
+        assert midi_to_piece(tmp_path / "d.mid").key == Key(2, "major")
+
+
+def _conductor_file(path: Path, meta: list[mido.MetaMessage], bars: int = 2) -> Path:
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    mid.tracks.append(mido.MidiTrack(meta))
+    notes = mido.MidiTrack([mido.MetaMessage("track_name", name="Melody")])
+    for i in range(4 * bars):
+        notes += [mido.Message("note_on", note=60 + i % 5, velocity=80), mido.Message("note_off", note=60 + i % 5,
+                                                                                      time=480)]
+    mid.tracks.append(notes)
+    mid.save(str(path))
+    return path
+
+
+def test_several_meta_events_at_one_tick_the_last_in_file_order_wins(tmp_path: Path) -> None:
+    # a default 2/4 (and key) first, the real 4/4 (and key) after it, all at tick 0
+    path = _conductor_file(tmp_path / "m.mid", [
+        mido.MetaMessage("time_signature", numerator=2, denominator=4),
+        mido.MetaMessage("key_signature", key="C"),
+        mido.MetaMessage("time_signature", numerator=4, denominator=4),
+        mido.MetaMessage("key_signature", key="A"),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120)),
+        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90)),
+    ])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing "ignored": one meter, one tempo, one key
+        piece = midi_to_piece(path)
+    assert piece.time_signature == (4, 4) and piece.pickup_steps == 0 and piece.num_bars == 2
+    assert piece.key == Key(9, "major") and piece.tempo_bpm == pytest.approx(90.0)
+    assert [m.numerator for m in mido.MidiFile(str(path)).tracks[0] if m.type == "time_signature"] == [2, 4]
+
+
+def test_polyphony_report_counts_what_was_set_aside(tmp_path: Path) -> None:
+    # legato: each note overlaps the next by a 16th, nothing is under the line
+    legato = [(i * 0.5, i * 0.5 + 0.625, 60 + i) for i in range(8)]
+    path = _pm_file(tmp_path / "l.mid", [("Melody", 0, False, legato)])
+    with pytest.warns(MidiImportWarning) as rec:
+        piece = midi_to_piece(path)
+    text = " ".join(str(r.message) for r in rec)
+    assert "has overlapping notes: 7 shortened to end where the next begins" in text
+    assert "polyphonic" not in text and "accompaniment" not in text
+    assert len(piece.melody) == 8 and not piece.voices
+    # chords: three notes an onset, the top one kept, the other two under it set aside
+    chords = [(i * 0.5, i * 0.5 + 0.5, p) for i in range(4) for p in (60, 64, 67 + i)]
+    path = _pm_file(tmp_path / "c.mid", [("Piano", 0, False, chords)])
+    with pytest.warns(MidiImportWarning, match=r"kept its top line \(4 of 12 notes\), the other 8 as "
+                                               r"'Piano accompaniment'"):
+        piece = midi_to_piece(path)
+    assert len(piece.voices["Piano accompaniment"]) == 8
+
+
+@pytest.mark.slow
+def test_musescore_imports_the_key_of_every_part(tmp_path: Path) -> None:
+    """A D-major 3/4 clip opened in MuseScore 3 (converted to MusicXML by it) is in D in every part."""
+    import shutil
+    import subprocess
+
+    music21 = pytest.importorskip("music21")
+    exe = next((shutil.which(n) for n in ("musescore3", "mscore3", "mscore") if shutil.which(n)), None)
+    if exe is None:
+        pytest.skip("MuseScore 3 is not installed")
+    src = write_midi(lead_sheet(pickup=0).replace(key=Key(2, "major")), tmp_path / "d.mid")
+    out = tmp_path / "d.musicxml"
+    subprocess.run([exe, "-o", str(out), str(src)], check=True, capture_output=True, timeout=120,
+                   env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    score = music21.converter.parse(str(out))
+    assert [p.flatten().getElementsByClass("KeySignature")[0].sharps for p in score.parts] == [2] * len(score.parts)

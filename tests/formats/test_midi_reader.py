@@ -130,7 +130,9 @@ def test_type_0_channels_tied_at_their_first_note_off(tmp_path: Path, monkeypatc
     path = _file(tmp_path / "t0.mid", [events], kind=0)
     assert read_tracks(path.read_bytes(), 4) is not None
     assert_same_reading(path, monkeypatch)
-    assert list(midi_to_piece(path, melody_track=0).voices) == ["Band 2", "Band 3"]
+    piece = midi_to_piece(path, melody_track="Band")
+    assert list(piece.voices) == ["Band 2", "Band 3"]
+    assert piece.programs == {"Band": 20, "Band 2": 0, "Band 3": 10}  # channel 2 first, as its note-off is
 
 
 def test_names_programs_and_text_as_mido_decodes_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,11 +202,19 @@ def random_file(seed: int, path: Path) -> Path:
         head.append(meta(0, "key_signature", key=r.choice(["C", "G", "Bb", "F#m"])))
     if r.random() < 0.4:
         head += [meta(i * 4 * tpb, "marker", text=s) for i, s in enumerate(r.sample(["C", "G7", "Am", "F"], 3))]
+    if r.random() < 0.3:  # several of a kind at one tick: the last in file order counts
+        tick = r.choice([0, tpb])
+        head += [meta(tick, "set_tempo", tempo=600000), meta(tick, "time_signature", numerator=2, denominator=4),
+                 meta(tick, "key_signature", key="Eb"), meta(tick, "marker", text="Dm"),
+                 meta(tick, "set_tempo", tempo=450000), meta(tick, "time_signature", numerator=6, denominator=8),
+                 meta(tick, "key_signature", key="A"), meta(tick, "marker", text="G")]
     parts = []
     for _ in range(1 if kind == 0 else r.randint(1, 4)):
         events: list[Event] = []
         if r.random() < 0.85:
             events.append(meta(0, "track_name", name=r.choice(["Melody", "Piano", "Bass", "Piano", ""])))
+        if r.random() < 0.3:  # a key or tempo in a part too, as notation programs (and melodygan) write them
+            events.append(r.choice([meta(0, "key_signature", key="D"), meta(0, "set_tempo", tempo=520000)]))
         channels = [r.choice([0, 1, 2, 9]) for _ in range(r.choice([1, 1, 2, 3]))]
         for ch in sorted(set(channels)):
             if r.random() < 0.7:

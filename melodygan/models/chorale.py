@@ -1,0 +1,148 @@
+"""The chorale voicer: alto, tenor and bass under a given soprano, one 16th-note step at a time.
+
+The factorisation is exact, so the likelihood it reports is a true conditional probability::
+
+    p(A, T, B | S) = prod_t p(A_t | S, past) · p(T_t | A_t, S, past) · p(B_t | A_t, T_t, S, past)
+
+where *past* is every lower-voice step before ``t``. Three parts:
+
+* **soprano encoder** — a bidirectional GRU over the *whole* soprano line (its pitch, whether a
+  note starts at the step, the position in the beat, how far the step is from the start and from
+  the end), so every step sees where the melody is going: the cadence ahead, the next phrase;
+* **voice decoder** — a GRU over the steps, fed the encoder's view of the step and the three lower
+  voices of the previous step (holding a note = repeating its pitch);
+* **heads** — alto from the decoder state; tenor from the state and the alto just chosen; bass
+  from the state, alto and tenor (a chord is chosen top down, each voice knowing the ones above).
+
+Tokens per voice: 0 = silence, ``1 + pitch - PITCH_LO`` for MIDI ``PITCH_LO``..``PITCH_HI``.
+Pitches are absolute (a voice's range is part of its style); training transposes every chorale
+through the keys so that all keys are one to the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+MODEL_TYPE = "chorale-voicer"
+PITCH_LO, PITCH_HI = 28, 96
+NUM_TOKENS = 1 + PITCH_HI - PITCH_LO + 1  # silence + pitches
+STEPS_PER_BEAT = 4  # the model's grid: 16th notes, quarter-note beats
+# distances (in quarter notes) from the start / to the end, bucketed: 0, 1, 2, 3, 4-5, 6-7, 8-11, 12-15, 16+
+_DIST_EDGES = (1, 2, 3, 4, 6, 8, 12, 16)
+NUM_DIST = len(_DIST_EDGES) + 1
+
+
+def pitch_token(pitch: int) -> int:
+    """MIDI pitch (−1 = silence) → token; pitches outside the vocabulary move by octaves into it."""
+    if pitch < 0:
+        return 0
+    while pitch < PITCH_LO:
+        pitch += 12
+    while pitch > PITCH_HI:
+        pitch -= 12
+    return 1 + pitch - PITCH_LO
+
+
+def token_pitch(token: int) -> int:
+    """Token → MIDI pitch (−1 for silence)."""
+    return -1 if token == 0 else PITCH_LO + token - 1
+
+
+def distance_bucket(quarters: torch.Tensor) -> torch.Tensor:
+    """Whole quarter notes of distance → bucket index (see ``_DIST_EDGES``)."""
+    edges = torch.tensor(_DIST_EDGES, device=quarters.device)
+    return torch.bucketize(quarters, edges, right=True)
+
+
+@dataclass(frozen=True)
+class ChoraleConfig:
+    """Shape of the network.
+
+    Attributes:
+        d_emb: width of the pitch embeddings.
+        enc_hidden: soprano encoder GRU size per direction.
+        enc_layers: stacked encoder layers.
+        dec_hidden: decoder GRU size.
+        dec_layers: stacked decoder layers.
+        dropout: on embeddings, between layers and before the heads.
+    """
+
+    d_emb: int = 64
+    enc_hidden: int = 128
+    enc_layers: int = 2
+    dec_hidden: int = 256
+    dec_layers: int = 1
+    dropout: float = 0.3
+
+    @classmethod
+    def tiny(cls) -> ChoraleConfig:
+        return cls(d_emb=8, enc_hidden=8, enc_layers=1, dec_hidden=16, dec_layers=1, dropout=0.0)
+
+
+class ChoraleVoicer(nn.Module):
+    def __init__(self, config: ChoraleConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        e = c.d_emb
+        self.sop = nn.Embedding(NUM_TOKENS, e)
+        self.pos = nn.Embedding(STEPS_PER_BEAT, e)
+        self.from_start = nn.Embedding(NUM_DIST, e)
+        self.to_end = nn.Embedding(NUM_DIST, e)
+        self.onset = nn.Parameter(torch.zeros(e))
+        self.encoder = nn.GRU(e, c.enc_hidden, num_layers=c.enc_layers, batch_first=True, bidirectional=True,
+                              dropout=c.dropout if c.enc_layers > 1 else 0.0)
+        self.voice_emb = nn.ModuleList(nn.Embedding(NUM_TOKENS, e) for _ in range(3))  # A, T, B (inputs)
+        self.decoder = nn.GRU(2 * c.enc_hidden + 3 * e, c.dec_hidden, num_layers=c.dec_layers, batch_first=True,
+                              dropout=c.dropout if c.dec_layers > 1 else 0.0)
+        self.chosen = nn.ModuleList(nn.Embedding(NUM_TOKENS, e) for _ in range(2))  # A, T chosen at this step
+        ctx = c.dec_hidden + 2 * c.enc_hidden
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Linear(ctx + k * e, c.dec_hidden), nn.GELU(), nn.Dropout(c.dropout),
+                          nn.Linear(c.dec_hidden, NUM_TOKENS))
+            for k in range(3))
+        self.drop = nn.Dropout(c.dropout)
+
+    # --- pieces ---------------------------------------------------------------------------------
+    def encode(self, soprano: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Soprano tokens (B, T) and true lengths (B,) → per-step context (B, T, 2·enc_hidden)."""
+        b, t = soprano.shape
+        steps = torch.arange(t, device=soprano.device).expand(b, t)
+        from_start = distance_bucket(steps // STEPS_PER_BEAT)
+        to_end = distance_bucket(((lengths[:, None] - 1 - steps).clamp(min=0)) // STEPS_PER_BEAT)
+        prev = torch.cat([torch.full_like(soprano[:, :1], -1), soprano[:, :-1]], dim=1)
+        onset = ((soprano != prev) & (soprano != 0)).unsqueeze(-1).float()
+        x = (self.sop(soprano) + self.pos(steps % STEPS_PER_BEAT) + self.from_start(from_start)
+             + self.to_end(to_end) + onset * self.onset)
+        out, _ = self.encoder(self.drop(x))
+        return out  # type: ignore[no-any-return]
+
+    def decoder_input(self, context: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+        """Context (B, T, C) and the previous step's lower voices (B, T, 3) → decoder input."""
+        prev = [self.voice_emb[v](previous[..., v]) for v in range(3)]
+        return torch.cat([context, *(self.drop(p) for p in prev)], dim=-1)
+
+    def head(self, voice: int, state: torch.Tensor, context: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """Logits of voice ``voice`` (0 A, 1 T, 2 B) from the decoder state, context and the voices
+        chosen above it at this step (``chosen`` (..., ≥ voice) tokens)."""
+        parts = [state, context] + [self.chosen[k](chosen[..., k]) for k in range(voice)]
+        return self.heads[voice](self.drop(torch.cat(parts, dim=-1)))  # type: ignore[no-any-return]
+
+    # --- training / scoring ---------------------------------------------------------------------
+    def forward(self, soprano: torch.Tensor, lower: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits.
+
+        Args:
+            soprano: (B, T) tokens.
+            lower: (B, T, 3) tokens of alto, tenor, bass (the targets).
+            lengths: (B,) true lengths (steps past a length are padding).
+
+        Returns:
+            (B, T, 3, NUM_TOKENS) logits of A, T, B at every step.
+        """
+        context = self.encode(soprano, lengths)
+        previous = torch.cat([torch.zeros_like(lower[:, :1]), lower[:, :-1]], dim=1)
+        state, _ = self.decoder(self.decoder_input(context, previous))
+        return torch.stack([self.head(v, state, context, lower) for v in range(3)], dim=2)
