@@ -245,8 +245,9 @@ def _export_batch(pieces: list[object], paths: list[Path], args: argparse.Namesp
         from melodygan.formats.midi import write_midi_batch
         from melodygan.piece import add_dynamics
 
-        if args.accompaniment != "none":
-            pieces = [arrange(p, style=args.accompaniment, bass=args.bass) for p in pieces]  # type: ignore[arg-type]
+        style = args.accompaniment or "block"  # as _export
+        if style != "none":
+            pieces = [arrange(p, style=style, bass=args.bass) for p in pieces]  # type: ignore[arg-type]
         ready = [add_dynamics(p) for p in pieces]  # type: ignore[arg-type]
         return [[p] for p in write_midi_batch(ready, list(paths), force=args.force)]
     folder = paths[0].parent
