@@ -1,9 +1,9 @@
 """melodygan: generate music and harmonize melodies, on PyTorch, offline, with weights in the box.
 
-The jobs — ``generate``, ``harmonize``, ``arrange``, ``infill``, ``vary`` — and the readers and writers
-(``read_score``, ``export_piece``, ``midi_to_piece``, ``write_midi``, ``load_pieces``) are functions
-here, loaded on first use so that ``import melodygan`` stays cheap (no torch, no format libraries);
-the core types (``Note``, ``Chord``, ``Key``, ``Piece``) import at once::
+The jobs — ``generate``, ``harmonize``, ``arrange``, ``infill``, ``vary``, ``humanize`` — and the
+readers and writers (``read_score``, ``export_piece``, ``midi_to_piece``, ``write_midi``,
+``load_pieces``) are functions here, loaded on first use so that ``import melodygan`` stays cheap
+(no torch, no format libraries); the core types (``Note``, ``Chord``, ``Key``, ``Piece``) import at once::
 
     import melodygan
     clip = melodygan.generate(num=1)[0]
@@ -30,6 +30,7 @@ _LAZY = {
     "arrange": "melodygan.engines.arrange",
     "infill": "melodygan.engines.infill",
     "vary": "melodygan.engines.infill",
+    "humanize": "melodygan.performance",
     "read_score": "melodygan.formats.readers",
     "midi_to_piece": "melodygan.formats.midi",
     "write_midi": "melodygan.formats.midi",
@@ -49,6 +50,7 @@ __all__ = [
     "export_piece",
     "generate",
     "harmonize",
+    "humanize",
     "infill",
     "load_pieces",
     "midi_to_piece",
@@ -68,6 +70,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
     from melodygan.formats.export import export_piece
     from melodygan.formats.midi import midi_to_piece, write_midi
     from melodygan.formats.readers import read_score
+    from melodygan.performance import humanize
 
 
 def __dir__() -> list[str]:

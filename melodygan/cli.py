@@ -114,7 +114,6 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--sheet-png", action="store_true", help="engrave the MusicXML to <stem>-sheet.png (MuseScore 3)")
     p.add_argument("--soundfont", metavar="SF2", default=None,
                    help="soundfont for --wav; None means TimGM6mb.sf2, shipped with pretty_midi")
-    p.add_argument("--stems", action="store_true", help="with --wav, also one WAV per track (<stem>-<track>.wav)")
     p.add_argument("--sample-rate", type=int, default=44100, help="WAV sample rate in Hz")
     p.add_argument("--bit-depth", type=int, choices=(16, 24), default=16, help="WAV sample size in bits")
     p.add_argument("--layout", choices=("auto", "lead-sheet", "score"), default="auto",
@@ -122,22 +121,99 @@ def _add_render(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--melody-track", default=None, metavar="NUMBER|NAME", help=_MELODY_TRACK_HELP)
     p.add_argument("--out", default=None, metavar="DIR", help="folder for the outputs (default: beside the input)")
     p.add_argument("--force", action="store_true", help="replace existing output files")
+    _add_daw_flags(p, humanize=False)
     p.set_defaults(func=_run_render)
 
 
 def _run_render(args: argparse.Namespace) -> int:
+    from melodygan import progress
     from melodygan.formats.export import render_file
 
+    _check_daw_flags(args)
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
+    progress.stage("rendering")
     written = render_file(args.midi, wav=args.wav, png=args.png, musicxml=args.musicxml,
-                          sheet_png=args.sheet_png, soundfont=args.soundfont, stems=args.stems,
-                          out_dir=args.out, force=args.force, melody_track=track,
-                          sample_rate=args.sample_rate, bit_depth=args.bit_depth, layout=args.layout)
+                          sheet_png=args.sheet_png, soundfont=args.soundfont, out_dir=args.out, force=args.force,
+                          melody_track=track, sample_rate=args.sample_rate, bit_depth=args.bit_depth,
+                          layout=args.layout, **_daw_options(args))  # type: ignore[arg-type]
     for path in written:
         print(path)
     return 0
+
+
+# --- DAW export flags, shared by generate, harmonize, infill, vary and render -----------------
+def _loudness(text: str) -> float | None:
+    """``--loudness``: LUFS in range, or ``peak`` (peak normalisation); refused at parse time."""
+    from melodygan.formats.loudness import check_loudness
+
+    if text.strip().lower() == "peak":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a loudness in LUFS (e.g. -16) or 'peak'") from None
+    try:
+        check_loudness(value)
+    except MelodyganError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def _unit_amount(text: str) -> float:
+    """A number in 0..1 (``--humanize``), refused at parse time otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in 0..1") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside 0..1")
+    return value
+
+
+def _add_daw_flags(p: argparse.ArgumentParser, humanize: bool = True) -> None:
+    """The flags that shape files for a DAW, and --quiet; every command that writes WAV/MIDI takes them."""
+    from melodygan.formats.loudness import DEFAULT_LOUDNESS_LUFS
+
+    p.add_argument("--stems", action="store_true", help="with --wav, also one WAV per track (<stem>-<track>.wav), "
+                                                          "all as long as the mix and adding up to it")
+    p.add_argument("--loop", action="store_true",
+                   help="with --wav: the WAV and stems exactly the clip's bars long, to the sample; the release "
+                        "tail is folded onto the start so the clip loops seamlessly")
+    p.add_argument("--loudness", type=_loudness, default=argparse.SUPPRESS, metavar="LUFS",
+                   help=f"with --wav: integrated loudness of the WAV (default {DEFAULT_LOUDNESS_LUFS:g}), e.g. -16; "
+                        "never clipped: the peak stays at or under -1 dBFS (a warning says when that keeps it "
+                        "quieter); 'peak': peak at -1 dBFS instead")
+    p.add_argument("--split-tracks", action="store_true",
+                   help="also one MIDI file per part (<stem>-<part>.mid), each with the tempo, meter and key")
+    if humanize:
+        p.add_argument("--humanize", type=_unit_amount, default=0.0, metavar="0..1",
+                       help="play it like a person: timing and velocity deviations by beat and instrument, "
+                            "seeded by --seed, in the MIDI and WAV (0: on the grid)")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr (none either when stderr "
+                                                          "is not a terminal)")
+    p.set_defaults(progress=True)
+
+
+def _check_daw_flags(args: argparse.Namespace) -> None:
+    """Refuse WAV-only flags without --wav, before any file is read or model run."""
+    wav_only = [flag for flag, on in (("--stems", args.stems), ("--loop", args.loop),
+                                      ("--loudness", hasattr(args, "loudness"))) if on]
+    if wav_only and not args.wav:
+        raise MelodyganError(f"{' and '.join(wav_only)} shape the WAV; add --wav")
+
+
+def _daw_options(args: argparse.Namespace, index: int = 0) -> dict[str, object]:
+    """The DAW flags as :func:`melodygan.formats.export.export_piece` arguments (clip ``index`` of
+    a batch humanized with its own seed)."""
+    from melodygan.formats.loudness import DEFAULT_LOUDNESS_LUFS
+
+    options: dict[str, object] = {"stems": args.stems, "loop": args.loop, "split_tracks": args.split_tracks,
+                                  "loudness_lufs": getattr(args, "loudness", DEFAULT_LOUDNESS_LUFS)}
+    if getattr(args, "humanize", 0.0):
+        options.update(humanize=args.humanize, seed=args.seed + index)
+    return options
 
 
 # --- generate ---------------------------------------------------------------------------------
@@ -151,6 +227,7 @@ def _add_output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
     p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
     p.add_argument("--force", action="store_true", help="replace existing output files")
+    _add_daw_flags(p)
 
 
 def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) -> None:
@@ -216,46 +293,84 @@ def _parse_meter(text: str) -> tuple[int, int]:
     return num, den
 
 
-def _export(piece: object, path: Path, args: argparse.Namespace) -> list[Path]:
+def _arranged(piece: Piece, args: argparse.Namespace) -> Piece:
     from melodygan.engines.arrange import arrange
-    from melodygan.formats.export import export_piece
 
     style = args.accompaniment or "block"
     if style != "none":
-        piece = arrange(piece, style=style, bass=args.bass)  # type: ignore[arg-type]
-    return export_piece(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml,  # type: ignore[arg-type]
-                        force=args.force)
+        piece = arrange(piece, style=style, bass=args.bass)
+    return piece
 
 
-def _outputs_of(path: Path, args: argparse.Namespace) -> list[str]:
-    """The file names :func:`_export` writes for one piece at ``path``."""
+def _export(piece: Piece, path: Path, args: argparse.Namespace, index: int = 0) -> list[Path]:
+    from melodygan.formats.export import export_piece
+
+    return export_piece(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml, force=args.force,
+                        **_daw_options(args, index), **_base_of(args))  # type: ignore[arg-type]
+
+
+def _base_of(args: argparse.Namespace) -> dict[str, object]:
+    """harmonize's input MIDI file, whose tempo map (and tracks) the output keeps."""
+    base = getattr(args, "base_midi", None)
+    return {"base_midi": base, "keep_tracks": not args.melody_only} if base is not None else {}
+
+
+def _outputs_of(path: Path, args: argparse.Namespace, piece: Piece | None = None) -> list[str]:
+    """The file names :func:`_export` writes for one (arranged) piece at ``path``; before the piece
+    exists, those that can be told (the parts of a generated clip: Melody, Chords, Bass)."""
+    if piece is not None:
+        from melodygan.formats.export import export_paths
+
+        return [p.name for p in export_paths(piece, path, wav=args.wav, png=args.png, musicxml=args.musicxml,
+                                             stems=args.stems, split_tracks=args.split_tracks,
+                                             **_base_of(args))]  # type: ignore[arg-type]
     names = [path.name]
     names += [path.with_suffix(s).name for s, on in ((".wav", args.wav), (".musicxml", args.musicxml),
                                                      (".png", args.png)) if on]
+    if args.command == "generate" and (args.split_tracks or (args.wav and args.stems)):
+        from melodygan.formats.audio import stem_path
+        from melodygan.formats.parts import part_path
+
+        parts = ["Melody"] + (["Chords"] if (args.accompaniment or "block") != "none" else [])
+        parts += ["Bass"] if (args.accompaniment or "block") != "none" and args.bass != "none" else []
+        names += [part_path(path, n).name for n in parts if args.split_tracks]
+        names += [stem_path(path, n).name for n in parts if args.wav and args.stems]
     return names
 
 
-def _export_batch(pieces: list[object], paths: list[Path], args: argparse.Namespace) -> list[list[Path]]:
-    """Export every piece, all-or-nothing: every output name is checked before any work and the
-    files appear only when the whole batch is written (:func:`melodygan.files.staged_outputs`)."""
+def _export_batch(pieces: list[Piece], paths: list[Path], args: argparse.Namespace,
+                  arrange: bool = True) -> list[list[Path]]:
+    """Arrange (unless done) and export every piece, all-or-nothing: every output name is checked
+    before any work and the files appear only when the whole batch is written
+    (:func:`melodygan.files.staged_outputs`)."""
+    from melodygan import progress
     from melodygan.files import staged_outputs
 
-    if not (args.wav or args.png or args.musicxml):  # MIDI only: the pieces encoded together, one write
-        from melodygan.engines.arrange import arrange
+    ready = [_arranged(p, args) for p in pieces] if arrange else list(pieces)
+    if not (args.wav or args.png or args.musicxml or args.split_tracks) and getattr(args, "base_midi", None) is None:
+        # MIDI only: what export_piece writes for each piece (accents, humanized with the clip's own
+        # seed), encoded together and written in one go
         from melodygan.formats.midi import write_midi_batch
+        from melodygan.performance import humanize
         from melodygan.piece import add_dynamics
 
-        style = args.accompaniment or "block"  # as _export
-        if style != "none":
-            pieces = [arrange(p, style=style, bass=args.bass) for p in pieces]  # type: ignore[arg-type]
-        ready = [add_dynamics(p) for p in pieces]  # type: ignore[arg-type]
-        return [[p] for p in write_midi_batch(ready, list(paths), force=args.force)]
+        amount = getattr(args, "humanize", 0.0)
+        played = [add_dynamics(p) for p in ready]
+        if amount:
+            played = [humanize(p, amount, args.seed + i) for i, p in enumerate(played)]
+        progress.stage("writing", total=len(paths))
+        written_midi = write_midi_batch(played, list(paths), force=args.force)
+        progress.advance(len(paths))
+        return [[p] for p in written_midi]
     folder = paths[0].parent
-    names = [n for p in paths for n in _outputs_of(p, args)]
+    names = [n for piece, p in zip(ready, paths) for n in _outputs_of(p, args, piece)]
     written: list[list[Path]] = []
+    progress.stage("writing", total=len(paths))
     with staged_outputs(folder, names, force=args.force) as stage:
-        for piece, path in zip(pieces, paths):
-            written.append([folder / w.name for w in _export(piece, stage / path.name, args)])
+        for i, (piece, path) in enumerate(zip(ready, paths)):
+            progress.detail(path.name)
+            written.append([folder / w.name for w in _export(piece, stage / path.name, args, i)])
+            progress.advance()
     return written
 
 
@@ -274,11 +389,14 @@ def _check_batch(paths: list[Path], args: argparse.Namespace) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
+    from melodygan import progress
     from melodygan.engines.generate import generate
 
+    _check_daw_flags(args)
     out = Path(args.out)
     paths = [out / f"clip-{i + 1:03d}.mid" for i in range(max(args.num, 0))]
     _check_batch(paths, args)
+    progress.stage(f"sampling {args.num} clip{'s' if args.num != 1 else ''} ({args.engine})")
     pieces = generate(args.engine, num=args.num, bars=args.bars, key=args.key, time_signature=_parse_meter(args.meter),
                       tempo_bpm=args.tempo, seed=args.seed, chords=args.chords, primer=args.primer,
                       temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
@@ -303,6 +421,7 @@ def _add_edit_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--png", action="store_true", help="also draw a piano-roll PNG")
     p.add_argument("--musicxml", action="store_true", help="also write a MusicXML lead sheet")
     p.add_argument("--force", action="store_true", help="replace existing output files")
+    _add_daw_flags(p)
     p.add_argument("--out", default=None, metavar="PATH",
                    help="output .mid, or a folder (default: beside FILE, named after it)")
 
@@ -360,15 +479,21 @@ def _edit_paths(args: argparse.Namespace, suffix: str, num: int) -> list[Path]:
     return paths
 
 
-def _read_clip(args: argparse.Namespace) -> tuple[Piece, str]:
+def _read_clip(args: argparse.Namespace, check: Callable[[Piece], None] | None = None) -> tuple[Piece, str]:
+    """FILE as a Piece and its genre; ``check`` refuses what cannot be done with it before the
+    genre classifier (or any model) runs."""
+    from melodygan import progress
     from melodygan.devices import sampling_threads
     from melodygan.engines.harmonize import guess_genre, load_harmonizer
     from melodygan.formats.readers import read_score
 
     sampling_threads(args.threads)
+    progress.stage(f"reading {Path(args.file).name}")
     piece = read_score(args.file)
     if not piece.melody and not piece.chords:
         raise MelodyganError(f"{args.file} has neither melody notes nor chord symbols")
+    if check is not None:
+        check(piece)
     genre = args.genre or guess_genre(piece, load_harmonizer()[1])
     return piece, genre
 
@@ -386,20 +511,22 @@ def _write_edits(pieces: list[Piece], paths: list[Path], original: Piece, args: 
             arranged = arrange(piece.replace(voices={}), style=args.accompaniment)
             piece = arranged if gaps is None else keep_voices_outside(original, arranged, gaps)
         ready.append(piece)
-    plain = argparse.Namespace(**{**vars(args), "accompaniment": "none"})  # arranged above
-    for files in _export_batch(list(ready), paths, plain):
+    for files in _export_batch(list(ready), paths, args, arrange=False):  # arranged above
         for written in files:
             print(written)
 
 
 def _run_infill(args: argparse.Namespace) -> int:
-    from melodygan.engines.infill import infill, parse_bars
+    from melodygan import progress
+    from melodygan.engines.infill import check_infill, infill, parse_bars
 
+    _check_daw_flags(args)
     bars = parse_bars(args.bars)
     if not 1 <= args.num <= 16:
         raise MelodyganError(f"--num {args.num} must be 1..16")
     paths = _edit_paths(args, "infill", args.num)
-    piece, genre = _read_clip(args)
+    piece, genre = _read_clip(args, lambda p: check_infill(p, bars, args.part, num=args.num))
+    progress.stage(f"regenerating bars {args.bars}")
     pieces = infill(piece, bars, args.part, num=args.num, seed=args.seed, checkpoint=args.checkpoint,
                     genre=genre, temperature=args.temperature, threads=args.threads)
     _write_edits(pieces, paths, piece, args, [bars])
@@ -407,12 +534,17 @@ def _run_infill(args: argparse.Namespace) -> int:
 
 
 def _run_vary(args: argparse.Namespace) -> int:
+    from melodygan import progress
     from melodygan.engines.infill import vary, vary_gaps
 
+    _check_daw_flags(args)
     if not 1 <= args.num <= 16:
         raise MelodyganError(f"--num {args.num} must be 1..16")
+    if not 0 < args.amount <= 1:
+        raise MelodyganError(f"--amount {args.amount:g} must be in (0, 1]")
     paths = _edit_paths(args, "var", args.num)
     piece, genre = _read_clip(args)
+    progress.stage(f"sampling {args.num} variation{'s' if args.num != 1 else ''}")
     if args.keep == "melody":
         from melodygan.engines.harmonize import harmonize
 
@@ -461,17 +593,23 @@ def _add_harmonize(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                    help="harmonizer (or chorale voicer) checkpoint folder (default: the shipped weights)")
     _add_threads_flag(p)
     _add_output_flags(p)
+    p.add_argument("--melody-only", action="store_true",
+                   help="MIDI input: write the melody (on the grid) and the new parts only; by default every "
+                        "track of the input is kept as it was and the new ones are added (the tempo map, "
+                        "every tempo change, is kept either way; --style chorale always writes its four voices)")
     p.add_argument("--out", default=None, metavar="PATH",
                    help="output .mid, or a folder (default: FILE's stem + -harmonized.mid beside it)")
     p.set_defaults(func=_run_harmonize)
 
 
 def _run_harmonize(args: argparse.Namespace) -> int:
+    from melodygan import progress
     from melodygan.devices import sampling_threads
     from melodygan.engines.harmonize import harmonize, parse_fix
     from melodygan.formats.readers import read_score
 
     src = Path(args.file)
+    _check_daw_flags(args)
     if not 1 <= args.num <= 32:
         raise MelodyganError(f"--num {args.num} must be 1..32")
     paths = _edit_paths(args, "harmonized", args.num)
@@ -485,16 +623,25 @@ def _run_harmonize(args: argparse.Namespace) -> int:
                 raise MelodyganError(f"{flag} does not apply to --style chorale (its chords follow from the voices)")
         if args.accompaniment is None:
             args.accompaniment = "none"  # the three voices are the accompaniment
+        args.melody_only = True  # a chorale is its four voices (under the input's tempo map)
+    if args.key is not None:
+        from melodygan.keys import to_key
+
+        to_key(args.key)  # a bad --key too
     track = args.melody_track
     if track is not None and track.lstrip("-").isdigit():
         track = int(track)
+    progress.stage(f"reading {src.name}")
     melody = read_score(src, track, tempo_bpm=args.tempo)
+    if src.suffix.lower() in (".mid", ".midi"):
+        args.base_midi = src  # the output keeps its tempo map (and, unless --melody-only, its tracks)
     if src.suffix.lower() in (".wav", ".flac", ".mp3", ".ogg"):
         from melodygan.formats.midi import write_midi
 
         transcription = path.with_name(f"{src.stem}-transcription.mid")
         write_midi(melody, transcription, force=args.force)
         print(transcription)
+    progress.stage("harmonizing")
     result = harmonize(melody, key=args.key, genre=args.genre, chord_rate=args.chord_rate, fix=args.fix,
                        num=args.num, seed=args.seed, style=args.style, checkpoint=args.checkpoint, threads=args.threads,
                        temperature=args.temperature)
@@ -834,14 +981,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     import os
 
-    from melodygan import limits
+    from melodygan import limits, progress
 
     saved_limits = os.environ.get(limits.ENV)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")  # each distinct warning once
             limits.set_from_flags(args.limit)
-            code = int(args.func(args) or 0)
+            # the commands that take --quiet from the DAW flags show a progress line while they work
+            shown = getattr(args, "progress", False) and progress.shown(getattr(args, "quiet", False))
+            with progress.task(args.command, enabled=shown):
+                code = int(args.func(args) or 0)
             sys.stdout.flush()  # a closed pipe shows here, not at exit
     except BrokenPipeError:
         _quiet_stdout()

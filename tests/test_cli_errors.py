@@ -145,11 +145,11 @@ def test_generate_batch_is_all_or_nothing(tmp_path: Path, capsys: pytest.Capture
 
     real, calls = cli._export, []
 
-    def failing(piece: object, path: Path, args: object) -> list[Path]:
+    def failing(piece: object, path: Path, args: object, *rest: object) -> list[Path]:
         calls.append(path)
         if len(calls) == 2:
             raise MelodyganError("cannot write clip 2: No space left on device")
-        return real(piece, path, args)  # type: ignore[arg-type]
+        return real(piece, path, args, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(cli, "_export", failing)
     assert "No space left" in _one_line_error(capsys, main([*argv, "--force"]))

@@ -12,9 +12,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "melodygan"
 
 # Lowest first. A module may import its own layer's modules (without a circle) and any lower layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "limits", "files", "devices", "checkpoints"),  # plumbing
+    ("errors", "limits", "files", "devices", "checkpoints", "progress"),  # plumbing
     ("notes", "keys", "chords", "piece", "tonal"),  # the nouns
-    ("pianoroll", "tokens", "beats", "metrics"),  # representations and measures
+    ("pianoroll", "tokens", "beats", "metrics", "performance"),  # representations, measures, performances
     ("formats",),  # every reader and writer
     ("corpora",),  # datasets → Pieces → arrays
     ("models",),

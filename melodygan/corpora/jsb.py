@@ -99,5 +99,6 @@ def read_jsb_steps(path: str | Path) -> dict[str, list[list[list[int]]]]:
             if not isinstance(chorale, list) or not chorale or any(
                     not isinstance(s, list) or len(s) != 4 or not all(isinstance(p, int) and -1 <= p <= 127 for p in s)
                     for s in chorale):
-                raise MelodyganError(f"{path}: {split} chorale {i}: expected steps of four MIDI pitches (-1 = silence)")
+                raise MelodyganError(f"{path}: {split} chorale {i}: expected steps of 4 MIDI pitches "
+                                     "(S, A, T, B; -1 = silence)")
     return {split: data[split] for split in JSB_SPLITS}

@@ -223,7 +223,7 @@ def jsb_nll(path: str | Path, splits: tuple[str, ...] = ("valid", "test"),
     """Note-wise NLL (nats per voice and 16th step) of alto, tenor and bass given the soprano on
     the JSB Chorales splits, untransposed (:func:`melodygan.training.chorale.conditional_nll`)."""
     from melodygan.corpora.jsb import read_jsb_steps
-    from melodygan.training.chorale import conditional_nll
+    from melodygan.models.chorale import conditional_nll
 
     data = read_jsb_steps(path)
     model = load_voicer(checkpoint)

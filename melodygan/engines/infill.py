@@ -75,14 +75,7 @@ def infill(piece: Piece, bars: tuple[int, int], part: str = "melody", *, num: in
         MelodyganError: a part or a bar range the piece does not have, a melody the model cannot
             read, bad numbers.
     """
-    if part not in PARTS:
-        raise MelodyganError(f"unknown part {part!r}; allowed: {', '.join(PARTS)}")
-    if not 1 <= num <= candidates:
-        raise MelodyganError(f"num {num} must be 1..{candidates} (the candidates sampled)")
-    if part == "melody" and not piece.chords:
-        raise MelodyganError("the piece has no chords to keep; regenerate --part both, or harmonize it first")
-    if part == "chords" and not piece.melody:
-        raise MelodyganError("the piece has no melody to keep; regenerate --part both")
+    check_infill(piece, bars, part, num=num, candidates=candidates)
     work = piece if piece.steps_per_quarter == DEFAULT_STEPS_PER_QUARTER else requantize(piece)
     up = -semitones_to_c(work.key.tonic)
     try:
@@ -92,9 +85,6 @@ def infill(piece: Piece, bars: tuple[int, int], part: str = "melody", *, num: in
     offset, specs = bar_specs(norm, melody=True, chords=True)
     pickup = offset > 0
     first, last = bars
-    lowest = 0 if pickup else 1
-    if first < lowest or last > norm.num_bars:
-        raise MelodyganError(f"bars {first}-{last} are outside the piece (bars {lowest}-{norm.num_bars})")
     b0, b1 = first - 1 + pickup, last - 1 + pickup  # token bar indices (the pickup bar is 0)
     gap = [BarSpec(melody=None if part != "chords" else s.melody, chords=None if part != "melody" else s.chords)
            for s in specs[b0:b1 + 1]]
@@ -120,6 +110,27 @@ def infill(piece: Piece, bars: tuple[int, int], part: str = "melody", *, num: in
         if len(out) == num:
             break
     return out
+
+
+def check_infill(piece: Piece, bars: tuple[int, int], part: str = "melody", *, num: int = 1,
+                 candidates: int = INFILL_CANDIDATES) -> None:
+    """Refuse what :func:`infill` cannot do, before any model is loaded.
+
+    Raises:
+        MelodyganError: an unknown part, a bad ``num``, nothing to keep, bars outside the piece.
+    """
+    if part not in PARTS:
+        raise MelodyganError(f"unknown part {part!r}; allowed: {', '.join(PARTS)}")
+    if not 1 <= num <= candidates:
+        raise MelodyganError(f"num {num} must be 1..{candidates} (the candidates sampled)")
+    if part == "melody" and not piece.chords:
+        raise MelodyganError("the piece has no chords to keep; regenerate --part both, or harmonize it first")
+    if part == "chords" and not piece.melody:
+        raise MelodyganError("the piece has no melody to keep; regenerate --part both")
+    first, last = bars
+    lowest = 0 if piece.pickup_steps else 1
+    if first < lowest or last > piece.num_bars:
+        raise MelodyganError(f"bars {first}-{last} are outside the piece (bars {lowest}-{piece.num_bars})")
 
 
 def vary_gaps(num_bars: int, amount: float, first: int = 1) -> list[tuple[int, int]]:

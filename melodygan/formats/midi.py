@@ -30,10 +30,11 @@ mido and pretty_midi are imported inside the functions that use them, so that im
 module (e.g. from the ``generate`` command) costs nothing until a file is read or written.
 
 Writing (:func:`write_midi`, :func:`piece_to_midifile`) produces DAW-ready files: type 1, 480
-ticks per quarter, a conductor track (title, tempo, time signature, key signature, one marker per
-chord change with the chord symbol) and one named track per part, each on its own channel
-(channel 10, the GM drum channel, is never used), with the key signature again (notation programs
-such as MuseScore take a part's key from its own track only), a General MIDI program, volume and pan.
+ticks per quarter, a conductor track (title, tempo, time signature, key signature, and at each
+chord change the chord symbol twice: as a marker and as a text event) and one named track per
+part, each on its own channel (channel 10, the GM drum channel, is never used), with the key
+signature again (notation programs such as MuseScore take a part's key from its own track only),
+a General MIDI program, volume and pan.
 Note-offs come before note-ons at the same tick, overlapping notes of one pitch in one track are
 cut where the next one starts (so none sticks), and every track's end-of-track event sits exactly
 on the final bar line so that a clip loops in a DAW. ``midi_to_piece(write_midi(piece))`` gives
@@ -46,6 +47,7 @@ import contextlib
 import functools
 import io
 import logging
+import math
 import os
 import shutil
 import struct
@@ -603,9 +605,8 @@ def _split_melody(name: str, notes: list[Note], voices: dict[str, list[Note]]
 # --- writing --------------------------------------------------------------------------------
 def _pickup_signature(pickup_steps: int, steps_per_quarter: int) -> tuple[int, int]:
     """Time signature of a pickup bar, e.g. 4 steps at 4 per quarter -> (1, 4)."""
-    num, den = pickup_steps, 4 * steps_per_quarter
-    while num % 2 == 0 and den > 1:
-        num, den = num // 2, den // 2
+    common = math.gcd(pickup_steps, 4 * steps_per_quarter)  # any grid: 480 steps at 480 per quarter too
+    num, den = pickup_steps // common, 4 * steps_per_quarter // common
     if den & (den - 1):
         raise MelodyganError(f"a pickup of {pickup_steps} steps cannot be written with {steps_per_quarter} "
                              "steps per quarter (needs a power of two)")
@@ -722,7 +723,7 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
     """:func:`piece_to_midi_bytes` of many pieces, the note events of all of them cleaned, sorted
     and encoded together in one pass of array operations (no per-note Python work)."""
     heads: list[tuple[bytes, int, int]] = []  # per track: header bytes, last header tick, end tick
-    markers: dict[tuple[object, Key], bytes] = {}  # chord marker events, the same in many pieces of a batch
+    markers: dict[tuple[object, Key], tuple[bytes, bytes]] = {}  # chord marker and text events, shared in a batch
     track_heads: dict[tuple[str, int, int, int, int, Key], tuple[bytes, int]] = {}  # name, ch, program, mix, key
     conductor_rest: dict[tuple[object, ...], tuple[bytes, int]] = {}
     conductors: list[bytes] = []
@@ -808,7 +809,7 @@ def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
 
 
 def _conductor_events(piece: Piece, tps: int, end_steps: int,
-                      markers: dict[tuple[object, Key], bytes]) -> list[tuple[int, int, bytes]]:
+                      markers: dict[tuple[object, Key], tuple[bytes, bytes]]) -> list[tuple[int, int, bytes]]:
     """Tempo, key, time signature(s) and one marker per chord change (the title goes before them)."""
     events: list[tuple[int, int, bytes]] = [
         (0, 1, _meta(0x51, _tempo_bytes(piece.tempo_bpm))),
@@ -825,8 +826,13 @@ def _conductor_events(piece: Piece, tps: int, end_steps: int,
         if c.start_steps < end_steps:
             spelled = (c.root, c.quality, c.bass), piece.key
             if spelled not in markers:
-                markers[spelled] = _meta(0x06, _text(c.symbol(key=piece.key)))
-            events.append((c.start_steps * tps, 4, markers[spelled]))
+                symbol = _text(c.symbol(key=piece.key))
+                # the symbol as a marker, and again as a text event: the chord lane of parsers and
+                # DAWs that skip markers (pretty_midi's ``text_events``, event lists)
+                markers[spelled] = (_meta(0x06, symbol), _meta(0x01, symbol))
+            marker, text = markers[spelled]
+            events.append((c.start_steps * tps, 4, marker))
+            events.append((c.start_steps * tps, 5, text))
     return events
 
 

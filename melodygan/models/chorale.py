@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -146,3 +147,45 @@ class ChoraleVoicer(nn.Module):
         previous = torch.cat([torch.zeros_like(lower[:, :1]), lower[:, :-1]], dim=1)
         state, _ = self.decoder(self.decoder_input(context, previous))
         return torch.stack([self.head(v, state, context, lower) for v in range(3)], dim=2)
+
+
+# --- data and likelihood ------------------------------------------------------------------------
+def chorale_tokens(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(T, 4)`` MIDI pitches S, A, T, B (−1 silence) → soprano tokens ``(T,)``, lower ``(T, 3)``."""
+    steps = np.asarray(steps, dtype=np.int64)
+    tokens = np.where(steps < 0, 0, np.clip(steps, PITCH_LO, PITCH_HI) - PITCH_LO + 1)
+    return tokens[:, 0], tokens[:, 1:]
+
+
+def collate(chorales: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Chorales ``(T_i, 4)`` → soprano (B, T), lower (B, T, 3) tokens (0-padded), lengths (B,)."""
+    t = max(len(c) for c in chorales)
+    sop = np.zeros((len(chorales), t), dtype=np.int64)
+    low = np.zeros((len(chorales), t, 3), dtype=np.int64)
+    for i, c in enumerate(chorales):
+        s, lo = chorale_tokens(c)
+        sop[i, :len(c)], low[i, :len(c)] = s, lo
+    return torch.from_numpy(sop), torch.from_numpy(low), torch.tensor([len(c) for c in chorales])
+
+
+def token_log_probs(model: ChoraleVoicer, sop: torch.Tensor, low: torch.Tensor,
+                    lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities the model gives the true A, T, B tokens (B, T, 3) and their mask."""
+    logits = model(sop, low, lengths)
+    lp = torch.log_softmax(logits, -1).gather(-1, low.unsqueeze(-1)).squeeze(-1)  # (B, T, 3)
+    mask = (torch.arange(sop.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1).expand_as(lp)
+    return lp, mask
+
+
+@torch.no_grad()
+def conditional_nll(model: ChoraleVoicer, chorales: list[np.ndarray], batch_size: int = 16) -> float:
+    """Note-wise NLL (nats per voice-step) of alto, tenor and bass given the soprano, on a 16th grid."""
+    model.eval()
+    total, count = 0.0, 0
+    order = sorted(range(len(chorales)), key=lambda i: len(chorales[i]))
+    for k in range(0, len(order), batch_size):
+        sop, low, lengths = collate([chorales[i] for i in order[k:k + batch_size]])
+        lp, mask = token_log_probs(model, sop, low, lengths)
+        total -= float(lp[mask].sum())
+        count += int(mask.sum())
+    return total / max(count, 1)

@@ -39,7 +39,14 @@ from melodygan.checkpoints import (
     weights_finite,
 )
 from melodygan.errors import MelodyganError
-from melodygan.models.chorale import MODEL_TYPE, PITCH_HI, PITCH_LO, ChoraleConfig, ChoraleVoicer
+from melodygan.models.chorale import (
+    MODEL_TYPE,
+    ChoraleConfig,
+    ChoraleVoicer,
+    collate,
+    conditional_nll,
+    token_log_probs,
+)
 
 # Bach's voices in the training chorales: S 60-81, A 52-74, T 46-69, B 36-66; a transposition may
 # take a voice at most this far past them.
@@ -64,51 +71,10 @@ class ChoraleTrainConfig:
         return cls(epochs=2, batch_size=2)
 
 
-def chorale_tokens(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(T, 4)`` MIDI pitches S, A, T, B (−1 silence) → soprano tokens ``(T,)``, lower ``(T, 3)``."""
-    steps = np.asarray(steps, dtype=np.int64)
-    tokens = np.where(steps < 0, 0, np.clip(steps, PITCH_LO, PITCH_HI) - PITCH_LO + 1)
-    return tokens[:, 0], tokens[:, 1:]
-
-
 def _shift_range(steps: np.ndarray, limit: int) -> tuple[int, int]:
     sounding = steps[steps >= 0]
     lo, hi = (int(sounding.min()), int(sounding.max())) if sounding.size else (60, 60)
     return max(-limit, _SPAN_LO - lo), min(limit - 1, _SPAN_HI - hi)
-
-
-def collate(chorales: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Chorales ``(T_i, 4)`` → soprano (B, T), lower (B, T, 3) tokens (0-padded), lengths (B,)."""
-    t = max(len(c) for c in chorales)
-    sop = np.zeros((len(chorales), t), dtype=np.int64)
-    low = np.zeros((len(chorales), t, 3), dtype=np.int64)
-    for i, c in enumerate(chorales):
-        s, lo = chorale_tokens(c)
-        sop[i, :len(c)], low[i, :len(c)] = s, lo
-    return torch.from_numpy(sop), torch.from_numpy(low), torch.tensor([len(c) for c in chorales])
-
-
-def token_log_probs(model: ChoraleVoicer, sop: torch.Tensor, low: torch.Tensor,
-                    lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Log-probabilities the model gives the true A, T, B tokens (B, T, 3) and their mask."""
-    logits = model(sop, low, lengths)
-    lp = torch.log_softmax(logits, -1).gather(-1, low.unsqueeze(-1)).squeeze(-1)  # (B, T, 3)
-    mask = (torch.arange(sop.shape[1])[None, :] < lengths[:, None]).unsqueeze(-1).expand_as(lp)
-    return lp, mask
-
-
-@torch.no_grad()
-def conditional_nll(model: ChoraleVoicer, chorales: list[np.ndarray], batch_size: int = 16) -> float:
-    """Note-wise NLL (nats per voice-step) of alto, tenor and bass given the soprano, on a 16th grid."""
-    model.eval()
-    total, count = 0.0, 0
-    order = sorted(range(len(chorales)), key=lambda i: len(chorales[i]))
-    for k in range(0, len(order), batch_size):
-        sop, low, lengths = collate([chorales[i] for i in order[k:k + batch_size]])
-        lp, mask = token_log_probs(model, sop, low, lengths)
-        total -= float(lp[mask].sum())
-        count += int(mask.sum())
-    return total / max(count, 1)
 
 
 def _batches(chorales: list[np.ndarray], batch_size: int, rng: random.Random) -> list[list[int]]:

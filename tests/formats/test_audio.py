@@ -1,5 +1,6 @@
 """Audio rendering: pitch accuracy checked with librosa's pyin, no clipping, tails, stems, the
-fallback synth's single warning, overwrite refusal."""
+fallback synth's single warning, overwrite refusal; loop-exact lengths, equal stems, loudness
+targets (measured back with pyloudnorm), soundfont gaps reported in one line."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pyloudnorm
 import pytest
 import soundfile
 
 import melodygan.formats.audio as audio
+import melodygan.formats.synth as synth
 from melodygan.errors import MelodyganError
 from melodygan.formats.audio import SynthFallbackWarning, render_wav
 from melodygan.notes import Note
@@ -59,7 +62,8 @@ def test_fluidsynth_melody_is_in_tune_and_never_clips(tmp_path: Path) -> None:
     assert (info.samplerate, info.channels, info.subtype) == (sr, 2, "PCM_24")
     y, _ = soundfile.read(str(path), dtype="float32")
     peak = float(np.abs(y).max())
-    assert 10 ** (-1.2 / 20) <= peak <= 10 ** (-0.1 / 20)  # normalised to -1 dBFS, no clipping
+    assert peak <= 10 ** (-1 / 20)  # no clipping: under the -1 dBFS ceiling
+    assert pyloudnorm.Meter(sr).integrated_loudness(y.astype(np.float64)) == pytest.approx(-18.0, abs=0.1)
     music_end = len(TUNE) * 0.5
     assert len(y) / sr > music_end + 0.05  # the release tail is kept
     assert np.abs(y[-20:]).max() < 1e-3  # and faded out, no click
@@ -69,7 +73,7 @@ def test_fluidsynth_melody_is_in_tune_and_never_clips(tmp_path: Path) -> None:
 def test_fallback_synth_warns_once_names_the_fix_and_still_writes(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "fluidsynth", None)  # `import fluidsynth` now raises ImportError
-    monkeypatch.setattr(audio, "_warned_fallback", False)
+    monkeypatch.setattr(synth, "_warned_fallback", False)
     sr = 22050
     with pytest.warns(SynthFallbackWarning, match="libfluidsynth3") as rec:
         render_wav(melody_piece(), tmp_path / "a.wav", sample_rate=sr)
@@ -143,3 +147,116 @@ def test_same_piece_same_wav_even_after_another_render(tmp_path: Path) -> None:
     render_wav(loud, tmp_path / "loud.wav", sample_rate=22050, tail_seconds=0.1)  # cut off mid-reverb
     render_wav(melody_piece(), tmp_path / "b.wav", sample_rate=22050)
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+
+
+# --- loops, stems, loudness ---------------------------------------------------------------------
+def held_to_the_end() -> Piece:
+    """Two bars of 4/4 at 120 bpm (4 s): silent first beat, then a melody and a bass held to the bar line."""
+    return Piece(melody=[Note(4, 12, 72, 100), Note(16, 16, 76, 100)], voices={"Bass": [Note(4, 28, 43, 100)]},
+                 tempo_bpm=120.0)
+
+
+def _fold(x: np.ndarray, frames: int) -> np.ndarray:
+    out = np.zeros((frames, 2))
+    for k in range(0, len(x), frames):
+        part = x[k:k + frames]
+        out[:len(part)] += part
+    return out
+
+
+SYNTHS = ["additive", pytest.param("fluidsynth", marks=pytest.mark.skipif(not fluidsynth_available(),
+                                                                           reason="FluidSynth library not installed"))]
+
+
+@pytest.mark.parametrize("synth", SYNTHS)
+def test_loop_wav_and_stems_are_exactly_the_bars_with_the_tail_folded_onto_the_start(tmp_path: Path,
+                                                                                      synth: str) -> None:
+    sr = 22050
+    loop = render_wav(held_to_the_end(), tmp_path / "l.wav", sample_rate=sr, stems=True, loop=True, synth=synth,
+                      bit_depth=24)
+    assert [p.name for p in loop] == ["l.wav", "l-Melody.wav", "l-Bass.wav"]
+    assert [soundfile.info(str(p)).frames for p in loop] == [2 * 4 * sr // 2] * 3  # 2 bars x 4 beats x 0.5 s
+    plain = render_wav(held_to_the_end(), tmp_path / "t.wav", sample_rate=sr, stems=True, synth=synth)
+    lengths = {soundfile.info(str(p)).frames for p in plain}
+    assert len(lengths) == 1 and lengths.pop() > 4 * sr  # without --loop: the tail is kept, every stem as long
+    y, _ = soundfile.read(str(loop[0]), dtype="float64")
+    t, _ = soundfile.read(str(plain[0]), dtype="float64")
+    first_beat = slice(0, int(0.4 * sr))
+    assert np.abs(t[first_beat]).max() < 1e-4  # nothing plays on the first beat ...
+    assert np.sqrt((y[first_beat] ** 2).mean()) > 1e-3  # ... but in the loop the last bar's tail rings into it
+    if synth == "additive":  # the plain synth is linear and exact: the loop is the rendering folded
+        raw = audio.render_midifile(audio.midifile_of(held_to_the_end()), sample_rate=sr, synth="additive")
+        folded = _fold(raw.astype(np.float64), len(y))
+        gain = float((y * folded).sum() / (folded * folded).sum())
+        assert np.abs(y - gain * folded).max() < 1e-4
+    stems = [soundfile.read(str(p), dtype="float64")[0] for p in loop[1:]]
+    assert np.abs(sum(stems) - y).max() < 2e-3  # the stems still add up to the mix
+
+
+def test_loop_of_a_foreign_file_ends_on_the_next_bar_line_under_its_tempo_map(tmp_path: Path) -> None:
+    import mido
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=96)
+    conductor, notes = mido.MidiTrack(), mido.MidiTrack()
+    conductor.append(mido.MetaMessage("time_signature", numerator=3, denominator=4))
+    conductor.append(mido.MetaMessage("set_tempo", tempo=500000))  # bar 1: 3 beats of 0.5 s
+    conductor.append(mido.MetaMessage("set_tempo", tempo=1000000, time=3 * 96))  # bar 2: 3 beats of 1 s
+    notes.append(mido.Message("note_on", note=60, velocity=90))
+    notes.append(mido.Message("note_off", note=60, time=4 * 96))  # ends, with the file, in bar 2
+    mid.tracks += [conductor, notes]
+    mid.save(str(tmp_path / "f.mid"))
+    assert audio.loop_end_seconds(mid) == pytest.approx(4.5)
+    (path,) = render_wav(tmp_path / "f.mid", tmp_path / "f.wav", sample_rate=8000, loop=True, synth="additive")
+    assert soundfile.info(str(path)).frames == 4.5 * 8000
+
+
+def test_wavs_sit_at_one_loudness_and_never_clip(tmp_path: Path) -> None:
+    sr = 22050
+    soft = Piece(melody=[Note(4 * i, 4, p, 35) for i, p in enumerate(TUNE[:8])], tempo_bpm=120.0)
+    full = Piece(melody=[Note(4 * i, 4, p, 120) for i, p in enumerate(TUNE[:8])],
+                 voices={"Chords": [Note(0, 32, p, 120) for p in (48, 52, 55, 60)]}, tempo_bpm=120.0)
+    for target in (None, -20.0):
+        for name, piece in (("soft", soft), ("full", full)):
+            kwargs = {} if target is None else {"loudness_lufs": target}
+            (path,) = render_wav(piece, tmp_path / f"{name}{target}.wav", sample_rate=sr, synth="additive", **kwargs)
+            y, _ = soundfile.read(str(path), dtype="float64")
+            lufs = pyloudnorm.Meter(sr).integrated_loudness(y)
+            assert lufs == pytest.approx(-18.0 if target is None else target, abs=0.1), (name, target)
+            assert np.abs(y).max() <= 10 ** (-1 / 20)
+    (path,) = render_wav(soft, tmp_path / "peak.wav", sample_rate=sr, synth="additive", loudness_lufs=None)
+    y, _ = soundfile.read(str(path), dtype="float64")
+    assert 20 * np.log10(np.abs(y).max()) == pytest.approx(-1.0, abs=0.05)  # peak normalisation on request
+
+
+def test_a_target_that_would_clip_is_met_as_far_as_the_ceiling_and_said(tmp_path: Path) -> None:
+    with pytest.warns(audio.LoudnessWarning, match=r"-5 LUFS would put the peak at \+[0-9.]+ dBFS; written at"):
+        (path,) = render_wav(melody_piece(), tmp_path / "hot.wav", sample_rate=22050, synth="additive",
+                             loudness_lufs=-5.0)
+    y, _ = soundfile.read(str(path), dtype="float64")
+    assert 20 * np.log10(np.abs(y).max()) == pytest.approx(-1.0, abs=0.05)  # at the ceiling, not above
+    assert pyloudnorm.Meter(22050).integrated_loudness(y) < -5.5
+    with pytest.raises(MelodyganError, match="-80 LUFS outside"):
+        render_wav(melody_piece(), tmp_path / "x.wav", loudness_lufs=-80.0)
+
+
+@pytest.mark.skipif(not fluidsynth_available(), reason="FluidSynth library not installed")
+def test_a_drum_kit_the_soundfont_lacks_is_one_warning_in_our_words(tmp_path: Path,
+                                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    import mido
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=96)
+    drums = mido.MidiTrack()
+    drums.append(mido.Message("program_change", channel=9, program=99))  # no kit 99 in TimGM6mb.sf2
+    for k in range(4):
+        drums.append(mido.Message("note_on", channel=9, note=36, velocity=100, time=0 if k == 0 else 72))
+        drums.append(mido.Message("note_off", channel=9, note=36, time=24))
+    mid.tracks.append(drums)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (path,) = render_wav(mid, tmp_path / "k.wav", sample_rate=22050)
+    said = [str(w.message) for w in caught]
+    assert said == ["soundfont TimGM6mb.sf2 has no preset for drum kit 99 (played with drum kit 0)"]
+    out, err = capfd.readouterr()
+    assert "fluidsynth" not in (out + err).lower()
+    y, _ = soundfile.read(str(path))
+    assert np.abs(y).max() > 0.05  # played with the standard kit

@@ -92,3 +92,75 @@ def test_export_piece_writes_everything_with_accents(tmp_path: Path) -> None:
     assert back.melody[0].velocity > back.melody[1].velocity  # downbeat accent
     with pytest.raises(Exception, match="exists"):
         export_piece(flat, tmp_path / "g.mid", png=True)
+
+
+def _drum_file(path: Path, with_piano: bool) -> Path:
+    """Drums (channel 10), optionally a piano, and a tempo change half-way."""
+    import mido
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=96)
+    conductor, drums = mido.MidiTrack(), mido.MidiTrack()
+    conductor.append(mido.MetaMessage("set_tempo", tempo=500000))
+    conductor.append(mido.MetaMessage("set_tempo", tempo=400000, time=384))
+    for k in range(8):
+        drums.append(mido.Message("note_on", channel=9, note=36, velocity=110, time=0 if k == 0 else 72))
+        drums.append(mido.Message("note_off", channel=9, note=36, time=24))
+    mid.tracks += [conductor, drums]
+    if with_piano:
+        piano = mido.MidiTrack()
+        for k, p in enumerate((60, 64, 67, 72)):
+            piano.append(mido.Message("note_on", channel=0, note=p, velocity=80, time=0 if k == 0 else 96))
+            piano.append(mido.Message("note_off", channel=0, note=p, time=96))
+        mid.tracks.append(piano)
+    mid.save(str(path))
+    return path
+
+
+def test_render_wav_plays_a_drum_only_file_without_lead_sheet_talk(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    src = _drum_file(tmp_path / "beat.mid", with_piano=False)
+    assert main(["render", str(src), "--wav", "--sample-rate", "22050"]) == 0
+    out, err = capsys.readouterr()
+    assert out.split() == [str(tmp_path / "beat.wav")] and err == ""  # no "drums left out", no melody choice
+    y, _ = soundfile.read(str(tmp_path / "beat.wav"))
+    assert np.abs(y).max() > 0.1
+
+
+def test_reader_reports_say_they_concern_the_notation_not_the_wav(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    src = _drum_file(tmp_path / "song.mid", with_piano=True)
+    assert main(["render", str(src), "--wav", "--png", "--sample-rate", "22050"]) == 0
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert warned and all("notation and piano roll only; the WAV plays the file as it is" in ln for ln in warned)
+    assert any("drum notes left out" in ln for ln in warned) and any("tempo change" in ln for ln in warned)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--loop"], "--loop shape the WAV; add --wav"),
+    (["--stems", "--png"], "--stems shape the WAV; add --wav"),
+    (["--png", "--loudness", "-16"], "--loudness shape the WAV; add --wav"),
+    (["--wav", "--loudness", "-80"], "outside -60..-5"),
+    (["--wav", "--loudness", "loud"], "not a loudness in LUFS"),
+])
+def test_daw_flags_are_checked_before_any_work(song: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                               message: str) -> None:
+    try:
+        code = main(["render", str(song), *args])
+    except SystemExit as e:  # refused by the argument parser itself
+        code = int(e.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in song.parent.iterdir()) == ["song.mid"]
+
+
+def test_render_loop_and_loudness_from_the_command_line(song: Path) -> None:
+    import pyloudnorm
+
+    assert main(["render", str(song), "--wav", "--stems", "--loop", "--loudness", "-16", "--sample-rate",
+                 "22050"]) == 0
+    frames = {soundfile.info(str(song.parent / f"song{s}.wav")).frames for s in ("", "-Melody", "-Chords", "-Bass")}
+    assert frames == {round(2 * 4 * 60 / 140 * 22050)}  # 2 bars of 4/4 at 140 bpm, to the sample
+    y, sr = soundfile.read(str(song.parent / "song.wav"))
+    assert pyloudnorm.Meter(sr).integrated_loudness(y) == pytest.approx(-16.0, abs=0.1)

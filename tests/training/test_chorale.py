@@ -66,5 +66,5 @@ def test_the_nll_of_a_jsb_file_is_per_voice_step(tmp_path: Path) -> None:
     assert set(nll) == {"valid", "test"}
     assert 0 < nll["valid"] < np.log(70)  # better than a uniform guess over the 70 tokens after training
     path.write_text(json.dumps({"train": [[[60, 55, 52]]], "valid": [], "test": []}))
-    with pytest.raises(MelodyganError, match="four MIDI pitches"):
+    with pytest.raises(MelodyganError, match="4 MIDI pitches"):
         jsb_nll(path, checkpoint=run / "best")
