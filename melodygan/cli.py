@@ -69,8 +69,12 @@ def _add_preprocess(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
                               "  melodygan preprocess midi:songs/ musicxml:scores/ --out cache/mine --workers 2")
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="music21:bach, music21:folk, nottingham:DIR, jsb:FILE, midi:DIR or musicxml:DIR")
-    p.add_argument("--out", required=True, help="output folder (arrays per split, pieces.json, meta.json, cache/)")
-    p.add_argument("--workers", type=int, default=0, help="worker processes; 0 = CPU count, at most 8")
+    p.add_argument("--out", required=True,
+                   help="output folder (shards/ of arrays per split, manifest.json, meta.json, cache/); the same "
+                        "command on a folder a stopped run left resumes it")
+    p.add_argument("--workers", type=int, default=0, help="worker processes; 0 = every CPU core")
+    p.add_argument("--shard-size", type=int, default=1000,
+                   help="input files per shard (written as soon as it is read; memory holds one)")
     p.add_argument("--label-per", choices=("beat", "bar"), default="beat",
                    help="chord-labelling window for sources without chord symbols")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -81,7 +85,8 @@ def _run_preprocess(args: argparse.Namespace) -> int:
     from melodygan.corpora.preprocess import PreprocessConfig, preprocess
 
     meta = preprocess(args.sources, args.out, workers=args.workers,
-                      config=PreprocessConfig(label_per=args.label_per), progress=not args.quiet)
+                      config=PreprocessConfig(label_per=args.label_per), progress=not args.quiet,
+                      shard_size=args.shard_size)
     c = meta["counts"]
     print(f"{args.out}: {c['train']} train / {c['valid']} valid / {c['test']} test pieces; "
           f"{len(meta['skipped'])} inputs skipped (reasons in meta.json); "
@@ -342,6 +347,21 @@ def _export_batch(pieces: list[Piece], paths: list[Path], args: argparse.Namespa
     from melodygan.files import staged_outputs
 
     ready = [_arranged(p, args) for p in pieces] if arrange else list(pieces)
+    if not (args.wav or args.png or args.musicxml or args.split_tracks) and getattr(args, "base_midi", None) is None:
+        # MIDI only: what export_piece writes for each piece (accents, humanized with the clip's own
+        # seed), encoded together and written in one go
+        from melodygan.formats.midi import write_midi_batch
+        from melodygan.performance import humanize
+        from melodygan.piece import add_dynamics
+
+        amount = getattr(args, "humanize", 0.0)
+        played = [add_dynamics(p) for p in ready]
+        if amount:
+            played = [humanize(p, amount, args.seed + i) for i, p in enumerate(played)]
+        progress.stage("writing", total=len(paths))
+        written_midi = write_midi_batch(played, list(paths), force=args.force)
+        progress.advance(len(paths))
+        return [[p] for p in written_midi]
     folder = paths[0].parent
     names = [n for piece, p in zip(ready, paths) for n in _outputs_of(p, args, piece)]
     written: list[list[Path]] = []

@@ -117,10 +117,9 @@ def semitones_to_c(tonic: int) -> int:
 
 def pitch_class_histogram(notes: list[Note]) -> np.ndarray:
     """Duration-weighted pitch-class histogram, shape ``(12,)`` float64, in steps (unnormalised)."""
-    h = np.zeros(12)
-    for n in notes:
-        h[n.pitch % 12] += n.duration_steps
-    return h
+    pcs = np.fromiter((n.pitch % 12 for n in notes), dtype=np.int64, count=len(notes))
+    durations = np.fromiter((n.duration_steps for n in notes), dtype=np.float64, count=len(notes))
+    return np.bincount(pcs, weights=durations, minlength=12)  # whole steps: sums exact in float64
 
 
 def estimate_key(notes: list[Note]) -> tuple[Key, float]:
@@ -133,12 +132,22 @@ def estimate_key(notes: list[Note]) -> tuple[Key, float]:
     h = pitch_class_histogram(notes)
     if h.sum() == 0:
         return Key(0, "major"), 0.0
+    if h.std() == 0:
+        return Key(0, "major"), 0.0
+    candidates = [(mode, tonic, np.roll(profile, tonic))
+                  for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)) for tonic in range(12)]
+    # all 24 correlations at once, then np.corrcoef itself for the ones near the best, so that the
+    # choice among near-equal keys is the same as one corrcoef per key (first of equals wins)
+    rolled = np.stack([c[2] for c in candidates])  # (24, 12)
+    hc, rc = h - h.mean(), rolled - rolled.mean(axis=1, keepdims=True)
+    approx = (rc @ hc) / np.sqrt((rc * rc).sum(axis=1) * (hc @ hc))  # (24,)
+    near = np.flatnonzero(approx >= approx.max() - 1e-9)
     best, best_r = Key(0, "major"), -2.0
-    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
-        for tonic in range(12):
-            r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1]) if h.std() > 0 else 0.0
-            if r > best_r:
-                best, best_r = Key(tonic, mode), r
+    for i in near.tolist():
+        mode, tonic, profile = candidates[i]
+        r = float(np.corrcoef(h, profile)[0, 1])
+        if r > best_r:
+            best, best_r = Key(tonic, mode), r
     return best, best_r
 
 

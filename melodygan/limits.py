@@ -80,11 +80,19 @@ def _parse(text: str, where: str) -> dict[str, Any]:
 _overrides: dict[str, Any] = {}
 
 
+_last: tuple[tuple[str, tuple[tuple[str, Any], ...]], Limits] | None = None
+
+
 def current() -> Limits:
     """The limits in force: the defaults, then ``MELODYGAN_LIMITS``, then :func:`override`."""
-    values = _parse(os.environ.get(ENV, ""), ENV)
+    global _last
+    state = (os.environ.get(ENV, ""), tuple(sorted(_overrides.items())))
+    if _last is not None and _last[0] == state:
+        return _last[1]  # the same settings as the last call: a reader checks several limits per file
+    values = _parse(state[0], ENV)
     values.update(_overrides)
-    return Limits(**values)
+    _last = (state, Limits(**values))
+    return _last[1]
 
 
 def set_from_flags(items: list[str]) -> None:

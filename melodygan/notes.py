@@ -6,8 +6,11 @@ Time is measured in integer *steps*; a Piece says how many steps make a quarter 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
+
+import numpy as np
 
 PITCH_NAMES_SHARP = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 PITCH_NAMES_FLAT = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
@@ -51,6 +54,32 @@ class Note:
     def shifted(self, steps: int) -> Note:
         """The same note moved in time by ``steps``."""
         return replace(self, start_steps=self.start_steps + steps)
+
+
+def notes_from_arrays(start_steps: Sequence[int] | np.ndarray, duration_steps: Sequence[int] | np.ndarray,
+                      pitch: Sequence[int] | np.ndarray, velocity: Sequence[int] | np.ndarray) -> list[Note]:
+    """Notes from equal-length integer columns, checked as a whole (the ranges of :class:`Note`)
+    rather than note by note: what readers and decoders that work on arrays use.
+
+    Raises:
+        ValueError: a value outside the ranges :class:`Note` allows.
+    """
+    cols = [np.asarray(c, dtype=np.int64).reshape(-1) for c in (start_steps, duration_steps, pitch, velocity)]
+    st, du, pi, ve = cols
+    if not len(st) == len(du) == len(pi) == len(ve):
+        raise ValueError(f"columns of unequal length: {[len(c) for c in cols]}")
+    if len(st) and (st.min() < 0 or du.min() < 1 or pi.min() < 0 or pi.max() > 127 or ve.min() < 1 or ve.max() > 127):
+        bad = next(i for i in range(len(st)) if not (st[i] >= 0 and du[i] >= 1 and 0 <= pi[i] <= 127
+                                                     and 1 <= ve[i] <= 127))
+        Note(int(st[bad]), int(du[bad]), int(pi[bad]), int(ve[bad]))  # raises Note's own message
+    # Note.__init__ would check each note again (most of the time of building a long list)
+    new, set_attr = object.__new__, object.__setattr__
+    out = []
+    for a, b, c, d in zip(st.tolist(), du.tolist(), pi.tolist(), ve.tolist()):
+        note = new(Note)
+        set_attr(note, "__dict__", {"start_steps": a, "duration_steps": b, "pitch": c, "velocity": d})
+        out.append(note)
+    return out
 
 
 def pitch_name(pitch: int, flats: bool = False) -> str:

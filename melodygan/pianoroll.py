@@ -49,16 +49,21 @@ def notes_to_roll(notes: list[Note], length_steps: int, pitch_low: int = 0, num_
         ValueError: a note outside ``pitch_low .. pitch_low + P - 1`` when ``strict``.
     """
     roll = np.zeros((2, length_steps, num_pitches), dtype=np.uint8)  # (2, T, P)
-    for n in notes:
-        col = n.pitch - pitch_low
-        if not 0 <= col < num_pitches:
-            if strict:
-                raise ValueError(f"pitch {n.pitch} outside roll range {pitch_low}..{pitch_low + num_pitches - 1}")
-            continue
-        if n.start_steps >= length_steps:
-            continue
-        roll[SUSTAIN, n.start_steps:min(n.end_steps, length_steps), col] = 1
-        roll[ONSET, n.start_steps, col] = 1
+    count = len(notes)
+    start = np.fromiter((n.start_steps for n in notes), dtype=np.int64, count=count)
+    end = start + np.fromiter((n.duration_steps for n in notes), dtype=np.int64, count=count)
+    col = np.fromiter((n.pitch for n in notes), dtype=np.int64, count=count) - pitch_low
+    outside = (col < 0) | (col >= num_pitches)
+    if strict and outside.any():
+        pitch = int(col[outside][0]) + pitch_low
+        raise ValueError(f"pitch {pitch} outside roll range {pitch_low}..{pitch_low + num_pitches - 1}")
+    keep = ~outside & (start < length_steps)
+    start, end, col = start[keep], np.minimum(end[keep], length_steps), col[keep]
+    # every sounding cell: each note's start repeated over its length, plus 0, 1, 2, ... within it
+    lengths = end - start
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    roll[SUSTAIN, np.repeat(start, lengths) + within, np.repeat(col, lengths)] = 1
+    roll[ONSET, start, col] = 1
     return roll
 
 

@@ -1,11 +1,18 @@
-"""Throughput of the GAN engine: eight-bar clips per second, in three stages.
+"""Throughput of the GAN engine: eight-bar clips per second, in stages, in one run.
 
 1. **rolls** — noise + chords → melody piano rolls ``(B, 8, 2, 16, P)`` (one batched forward call);
-2. **+ decode** — the rolls decoded to notes and wrapped in Pieces (:func:`pieces_from_frames`);
-3. **+ MIDI** — each Piece written as a MIDI file (:func:`melodygan.formats.midi.write_midi`).
+2. **+ decode** — the rolls decoded to notes and wrapped in Pieces, the whole batch at once
+   (:func:`pieces_from_frames`);
+3. **+ MIDI bytes** — every Piece encoded as a MIDI file in memory, the batch at once
+   (:func:`melodygan.formats.midi.pieces_to_midi_bytes`);
+4. **+ files** — the batch written as ``.mid`` files, all or nothing
+   (:func:`melodygan.formats.midi.write_midi_batch`, what ``melodygan generate`` does for MIDI);
+5. for comparison, **+ one write_midi per clip** — each clip encoded and written on its own
+   (atomic temporary file and rename per clip).
 
 Each stage is timed ``--repeats`` times after one warm-up; the best and the median rate are
-printed, with the torch thread count (the CPU may be shared: compare best against best).
+printed, in wall time and in CPU time of this process (the CPU may be shared: compare best
+against best), with the torch thread count.
 
     python scripts/bench_gan.py --clips 1000 --threads 2
 
@@ -44,14 +51,16 @@ PROGRESSIONS = [  # roots and qualities, one chord per bar
 ]
 
 
-def _time(fn, repeats: int) -> tuple[float, float]:
+def _time(fn, repeats: int) -> tuple[float, float, float, float]:
+    """(best wall, median wall, best CPU, median CPU) seconds of ``fn`` after one warm-up."""
     fn()  # warm-up
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    return min(walls), statistics.median(walls), min(cpus), statistics.median(cpus)
 
 
 def main() -> None:
@@ -59,7 +68,6 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=1000, help="clips per batch")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per stage")
-    parser.add_argument("--midi-clips", type=int, default=200, help="clips written as MIDI per timed run")
     parser.add_argument("--checkpoint", default=None, help="checkpoint folder (default: shipped weights, "
                         "else an untrained model of the default size: speed does not depend on weights)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -87,41 +95,42 @@ def main() -> None:
     keys = [Key(0, "major")] * args.clips
     frames = np.stack([chords_to_bar_frames(c, bars, bar, cfg.steps_per_bar) for c in chord_lists])
     meter = meter_rows(ts, cfg.steps_per_bar)
-    rows = {}
+    rows: dict[str, tuple[float, float, float, float]] = {}
+    n = args.clips
 
     def rolls() -> np.ndarray:
-        return sample_frames(model, frames, keys, meter, seed=1, batch_size=args.clips)
+        return sample_frames(model, frames, keys, meter, seed=1, batch_size=n)
 
-    best, med = _time(rolls, args.repeats)
-    rows["rolls"] = (args.clips / best, args.clips / med)
-    probs = rolls()
+    def decode() -> list:
+        return pieces_from_frames(rolls(), chord_lists, keys, ts, cfg.pitch_low)
 
-    def decode() -> None:
-        pieces_from_frames(rolls(), chord_lists, keys, ts, cfg.pitch_low)
+    def encode() -> list[bytes]:
+        return pieces_to_midi_bytes(decode())
 
-    best, med = _time(decode, args.repeats)
-    rows["rolls + decode"] = (args.clips / best, args.clips / med)
+    from melodygan.formats.midi import pieces_to_midi_bytes, write_midi, write_midi_batch
 
-    from melodygan.formats.midi import write_midi
-
-    m = min(args.midi_clips, args.clips)
     with tempfile.TemporaryDirectory() as tmp:
-        def midi() -> None:
-            pieces = pieces_from_frames(probs[:m], chord_lists[:m], keys[:m], ts, cfg.pitch_low)
-            for i, p in enumerate(pieces):
-                write_midi(p, Path(tmp) / f"clip{i}.mid", force=True)
+        runs = iter(range(10**6))
 
-        best_m, med_m = _time(midi, max(1, args.repeats // 2))
-    # Per-clip costs add up: rolls + decode at the full batch, decode + MIDI measured on m clips.
-    per_clip_best = 1 / rows["rolls"][0] + best_m / m
-    per_clip_med = 1 / rows["rolls"][1] + med_m / m
-    rows["rolls + decode + MIDI"] = (1 / per_clip_best, 1 / per_clip_med)
-    print(f"{args.clips} eight-bar clips per batch, {args.threads} thread(s), device {args.device}")
-    print("| stage | clips/s (best) | clips/s (median) |\n|---|---|---|")
-    for name, (b, md) in rows.items():
-        print(f"| {name} | {b:,.0f} | {md:,.0f} |")
-    print(json.dumps({"clips": args.clips, "threads": args.threads,
-                      **{k: round(v[0], 1) for k, v in rows.items()}}))
+        def files() -> None:
+            folder = Path(tmp) / f"batch{next(runs)}"
+            write_midi_batch(decode(), [folder / f"clip-{i + 1:04d}.mid" for i in range(n)])
+
+        def one_by_one() -> None:
+            folder = Path(tmp) / f"single{next(runs)}"
+            for i, piece in enumerate(decode()):
+                write_midi(piece, folder / f"clip-{i + 1:04d}.mid")
+
+        stages = [("rolls", rolls), ("+ decode (batched)", decode), ("+ MIDI bytes (batched)", encode),
+                  ("+ files: write_midi_batch", files), ("+ files: one write_midi per clip", one_by_one)]
+        for name, fn in stages:
+            rows[name] = tuple(n / x for x in _time(fn, args.repeats))  # type: ignore[assignment]
+    print(f"{n} eight-bar clips per batch, {args.threads} thread(s), device {args.device}")
+    print("| stage | clips/s wall (best) | wall (median) | clips per CPU-s (best) | CPU (median) |")
+    print("|---|---|---|---|---|")
+    for name, (bw, mw, bc, mc) in rows.items():
+        print(f"| {name} | {bw:,.0f} | {mw:,.0f} | {bc:,.0f} | {mc:,.0f} |")
+    print(json.dumps({"clips": n, "threads": args.threads, **{k: round(v[0], 1) for k, v in rows.items()}}))
 
 
 def quality(args: argparse.Namespace) -> None:

@@ -1,7 +1,21 @@
 #!/usr/bin/env python
 """Benchmark: MIDI files → piano rolls, melodygan against plain pretty_midi and symusic, in one run.
 
-Builds a synthetic corpus (default 1,000 MIDI files, a melody and a bass track, a few hundred
+With ``--pop909 DIR`` it reads the first ``--limit`` (default 288) POP909 songs and counts files
+per CPU second (``time.process_time``, so that other work on the machine matters less), one
+process each:
+
+* ``melodygan``: :func:`melodygan.formats.midi.midi_to_piece` + onset/sustain rolls, this build;
+* ``melodygan, pretty_midi path``: the same with the pretty_midi reader this build keeps for the
+  files its symusic reader leaves to it;
+* ``melodygan before`` (with ``--before DIR``, a checkout of an earlier revision): the same code
+  run in a child process with ``PYTHONPATH=DIR``;
+* ``pretty_midi``: ``PrettyMIDI(path).get_piano_roll(fs)``;
+* ``symusic``: ``Score(path)`` alone, and with ``resample`` + ``pianoroll``.
+
+and prints a Markdown table with each row's ratio to pretty_midi and to symusic's bare parse.
+
+Without ``--pop909`` it builds a synthetic corpus (default 1,000 MIDI files, a melody and a bass track, a few hundred
 notes each, written with pretty_midi into a temporary folder), then times each way of reading
 every file into a 16th-note piano roll:
 
@@ -16,14 +30,22 @@ Prints files/s and each method's time relative to melodygan's, as a Markdown tab
 each; the numbers move with the machine's load.
 
 Usage: ``python scripts/bench_preprocess.py [--files 1000] [--notes 300] [--workers 2]``
+       ``python scripts/bench_preprocess.py --pop909 ../shared/datasets/pop909 [--limit 288] [--before DIR]``
+       ``python scripts/bench_preprocess.py --scale 1000 10000 [--workers 2] [--shard-size 1000]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +83,9 @@ def ours(paths: list[Path]) -> int:
     cells = 0
     for p in paths:
         piece = midi_to_piece(p)
+        end = piece.end_steps
         for notes in piece.tracks().values():
-            cells += int(notes_to_roll(notes, piece.end_steps, strict=False).sum())
+            cells += int(notes_to_roll(notes, end, strict=False).sum())
     return cells
 
 
@@ -88,6 +111,110 @@ def with_symusic(paths: list[Path]) -> int:
     return cells
 
 
+def symusic_parse(paths: list[Path]) -> int:
+    import symusic
+
+    return sum(symusic.Score(str(p)).note_num() for p in paths)
+
+
+def pretty_midi_path(paths: list[Path]) -> int:
+    """melodygan's own pretty_midi reader (what the symusic reader falls back to), + rolls."""
+    import melodygan.formats.midi as midi_module
+
+    fast = midi_module._read_with_symusic
+    midi_module._read_with_symusic = lambda *args: None  # type: ignore[assignment]
+    try:
+        return ours(paths)
+    finally:
+        midi_module._read_with_symusic = fast  # type: ignore[assignment]
+
+
+def cpu_timed(fn: Callable[[], object]) -> float:
+    """CPU seconds of this process for one call (warnings silenced: every file has some)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.process_time()
+        fn()
+        return time.process_time() - start
+
+
+def before(checkout: str, paths: list[Path]) -> float:
+    """CPU seconds of :func:`ours` with the melodygan of another checkout, in a child process."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump([str(p) for p in paths], f)
+    try:
+        out = subprocess.run([sys.executable, __file__, "--child-ours", f.name], check=True, capture_output=True,
+                             text=True, env={**os.environ, "PYTHONPATH": checkout})
+    finally:
+        os.unlink(f.name)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def pop909_table(root: Path, limit: int, checkout: str | None) -> None:
+    songs = sorted(d for d in root.iterdir() if d.is_dir() and d.name.isdigit())[:limit]
+    paths = [d / f"{d.name}.mid" for d in songs]
+    rows = [
+        ("melodygan `midi_to_piece` + onset/sustain rolls (symusic reader)", cpu_timed(lambda: ours(paths))),
+        ("melodygan, its pretty_midi reader", cpu_timed(lambda: pretty_midi_path(paths))),
+    ]
+    if checkout:
+        rows.append((f"melodygan before ({checkout})", before(checkout, paths)))
+    rows += [
+        ("pretty_midi `PrettyMIDI` + `get_piano_roll`", cpu_timed(lambda: plain_pretty_midi(paths))),
+        ("symusic `Score` + `resample` + `pianoroll`", cpu_timed(lambda: with_symusic(paths))),
+        ("symusic `Score` alone (bare parse)", cpu_timed(lambda: symusic_parse(paths))),
+    ]
+    pm, sym = rows[-3][1], rows[-1][1]
+    print(f"{len(paths)} POP909 files ({sum(p.stat().st_size for p in paths) / 2**20:.1f} MiB), one process, "
+          "files per CPU second\n")
+    print("| method | CPU s | files per CPU-s | vs pretty_midi | vs symusic bare parse |")
+    print("|---|---:|---:|---:|---:|")
+    for name, seconds in rows:
+        rate = len(paths) / seconds
+        print(f"| {name} | {seconds:.2f} | {rate:,.0f} | {pm / seconds:.2f}× | {sym / seconds:.3f}× |")
+
+
+def write_small_corpus(folder: Path, files: int, seed: int = 0) -> None:
+    """``files`` eight-bar songs (melody + bass, 16th grid) written with melodygan's batch writer."""
+    from melodygan.formats.midi import write_midi_batch
+    from melodygan.notes import Note
+    from melodygan.piece import Piece
+
+    rng = np.random.default_rng(seed)
+    for first in range(0, files, 1000):
+        pieces = []
+        for _ in range(first, min(first + 1000, files)):
+            steps = np.cumsum(rng.choice([1, 2, 2, 4, 4, 8], size=64))
+            steps = steps[steps < 128]
+            melody = [Note(int(a), int(b - a), int(60 + rng.integers(0, 24))) for a, b in pairwise(steps)]
+            bass = [Note(16 * k, 16, int(36 + rng.integers(0, 12))) for k in range(8)]
+            pieces.append(Piece(melody=melody, voices={"Bass": bass}, length_steps=128))
+        write_midi_batch(pieces, [folder / f"{i:06d}.mid" for i in range(first, first + len(pieces))])
+
+
+def scale_table(sizes: list[int], workers: int, shard_size: int) -> None:
+    """``melodygan preprocess midi:DIR`` on synthetic folders of each size: wall time, files/s and
+    the peak memory of the main process and of the largest worker (GNU time, ``ru_maxrss``)."""
+    import resource
+
+    print(f"melodygan preprocess of synthetic MIDI folders, {workers} workers, {shard_size} files per shard\n")
+    print("| files | wall s | files/s | CPU s (all processes) | peak RSS MiB (largest process) |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "midi"
+            write_small_corpus(folder, n)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "melodygan", "preprocess", f"midi:{folder}", "--out",
+                            str(Path(tmp) / "out"), "--workers", str(workers), "--shard-size", str(shard_size),
+                            "--quiet"], check=True, capture_output=True)
+            wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            print(f"| {n:,} | {wall:.1f} | {n / wall:,.0f} | {cpu:.1f} | {after.ru_maxrss / 1024:.0f} |")
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -100,7 +227,24 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=1000, help="MIDI files in the synthetic corpus")
     ap.add_argument("--notes", type=int, default=300, help="melody notes per file")
     ap.add_argument("--workers", type=int, default=2, help="processes for the preprocess row")
+    ap.add_argument("--pop909", default=None, help="POP909 folder: read its songs instead of a synthetic corpus")
+    ap.add_argument("--limit", type=int, default=288, help="POP909 songs to read (the first, by id)")
+    ap.add_argument("--before", default=None, help="checkout of an earlier melodygan to time as well (--pop909)")
+    ap.add_argument("--scale", type=int, nargs="+", default=None, metavar="FILES",
+                    help="time `melodygan preprocess` on synthetic folders of these sizes (e.g. 1000 10000)")
+    ap.add_argument("--shard-size", type=int, default=1000, help="files per shard (--scale)")
+    ap.add_argument("--child-ours", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_ours:
+        paths = [Path(p) for p in json.loads(Path(args.child_ours).read_text())]
+        print(cpu_timed(lambda: ours(paths)))
+        return
+    if args.scale:
+        scale_table(args.scale, args.workers, args.shard_size)
+        return
+    if args.pop909:
+        pop909_table(Path(args.pop909), args.limit, args.before)
+        return
 
     from melodygan.corpora.preprocess import preprocess
 

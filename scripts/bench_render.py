@@ -5,6 +5,8 @@ Renders one arranged lead sheet (melody + chords + bass, ``--bars`` bars of 4/4 
 
 * ``melodygan``            :func:`melodygan.formats.audio.render_wav` (FluidSynth via pyfluidsynth, float
                            output, brought to -18 LUFS, release tail, WAV written);
+* ``melodygan-one-core``   the same with FluidSynth's voices on one core (``synth.cpu-cores`` 1,
+                           what melodygan did before it rendered on up to two);
 * ``melodygan-peak``       the same, peak-normalised instead (no loudness measurement);
 * ``melodygan-additive``   the same with the plain fallback synth;
 * ``fluidsynth-cli``       the ``fluidsynth`` command-line program (``-ni -F out.wav``), when on PATH;
@@ -36,7 +38,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-ENGINES = ("melodygan", "melodygan-peak", "melodygan-additive", "fluidsynth-cli", "pretty_midi")
+ENGINES = ("melodygan", "melodygan-one-core", "melodygan-peak", "melodygan-additive", "fluidsynth-cli", "pretty_midi")
 
 
 def lead_sheet(bars: int, bpm: float):  # type: ignore[no-untyped-def]
@@ -66,9 +68,13 @@ def worker(engine: str, bars: int, bpm: float, out_dir: Path) -> dict[str, float
     piece = lead_sheet(bars, bpm)
     midi = write_midi(piece, out_dir / "bench.mid", force=True)
     wav = out_dir / f"{engine}.wav"
+    if engine == "melodygan-one-core":
+        from melodygan.formats import synth
+
+        synth._SYNTH_CORES = 1
 
     def render() -> None:
-        if engine == "melodygan":
+        if engine in ("melodygan", "melodygan-one-core"):
             render_wav(piece, wav, force=True, synth="fluidsynth")
         elif engine == "melodygan-peak":
             render_wav(piece, wav, force=True, synth="fluidsynth", loudness_lufs=None)

@@ -47,7 +47,7 @@ def test_every_help_shows_each_default_once_and_none_for_not_given() -> None:
     generate = " ".join(commands["generate"].format_help().split())
     assert "--bars BARS bars per clip (default: 8)" in generate  # a real default is still shown
     preprocess = " ".join(commands["preprocess"].format_help().split())
-    assert "at most 8 (default: 0)" in preprocess  # zero is a default too
+    assert "0 = every CPU core (default: 0)" in preprocess  # zero is a default too
     assert "--key KEY key, e.g. G, Em, Bb (default: drawn from the training tunes' keys)" in generate
 
 

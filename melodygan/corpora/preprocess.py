@@ -1,21 +1,29 @@
 """Preprocessing: corpora → compact arrays per split + ``meta.json``; loading them back; piano-roll tensors.
 
-``preprocess(sources, out_dir)`` reads every source (:mod:`melodygan.corpora.sources`) in a process pool,
-one job per input file, and writes to ``out_dir``:
+``preprocess(sources, out_dir)`` lists every input file of the sources
+(:mod:`melodygan.corpora.sources`), one job per file, and reads them in a process pool (every
+core by default), job order kept, writing the output shard by shard as it goes (a shard is
+``shard_size`` files; layout, manifest and resuming in :mod:`melodygan.corpora.shards`)::
 
-``train.npz`` / ``valid.npz`` / ``test.npz`` — one file per split, integer rows (times in steps):
-    ``notes``   int32 ``(M, 6)``: piece, track, start_steps, duration_steps, pitch, velocity
-    ``chords``  int32 ``(K, 5)``: piece, start_steps, duration_steps, chord index (see
-                :mod:`melodygan.chords`, 0 = N.C.), slash bass pitch class (−1 = none)
-    ``pieces``  int32 ``(N, 8)``: key tonic, key mode (0 major, 1 minor), meter numerator,
-                meter denominator, pickup_steps, length_steps, steps_per_quarter, number of tracks
-    ``tempo``   float32 ``(N,)``: quarter notes per minute
-    (``piece`` indexes rows of ``pieces``; track 0 is the melody, then the voices in order.)
-``pieces.json`` — per split, per piece: id, title, source, track names, GM programs.
-``meta.json``   — config, sources, counts per split and per source, every skipped input with its
-    reason, the split rule, and this layout.
-``cache/``      — one JSON per job, keyed by a hash of the file's bytes, the config and the format
-    version; a re-run reads unchanged files from here instead of parsing them again.
+    shards/NNNNN.npz   per split (train_, valid_, test_): integer rows, times in steps
+        ``notes``   int32 ``(M, 6)``: piece, track, start_steps, duration_steps, pitch, velocity
+        ``chords``  int32 ``(K, 5)``: piece, start_steps, duration_steps, chord index (see
+                    :mod:`melodygan.chords`, 0 = N.C.), slash bass pitch class (−1 = none)
+        ``pieces``  int32 ``(N, 8)``: key tonic, key mode (0 major, 1 minor), meter numerator,
+                    meter denominator, pickup_steps, length_steps, steps_per_quarter, number of tracks
+        ``tempo``   float32 ``(N,)``: quarter notes per minute
+        (``piece`` indexes rows of ``pieces`` of the same shard; track 0 is the melody, then the
+        voices in order.)
+    shards/NNNNN.json  per split, per piece: id, title, source, track names, GM programs; the
+                       shard's skipped inputs and counts
+    manifest.json      the shards written so far, each with the key that lets a new run keep it
+    meta.json          when all are written: config, sources, counts per split and per source,
+                       every skipped input with its reason, the split rule, this layout
+    cache/             one JSON per job, keyed by a hash of the file's bytes, the config and the
+                       format version; a re-run reads unchanged files from here
+
+Memory holds one shard's pieces (and the ids seen so far), whatever the size of the corpus; a run
+that is killed keeps its finished shards, and the same command resumes it.
 
 Splits are deterministic: JSB keeps its own train/valid/test; every other piece goes by the
 SHA-1 of its id (``"nottingham/jigs.abc/12"``): the first 8 hex digits as an integer, mod 100,
@@ -36,9 +44,9 @@ import hashlib
 import json
 import os
 import sys
-from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,16 +54,18 @@ from typing import Any
 import numpy as np
 
 from melodygan.chords import Chord, chord_from_index
+from melodygan.corpora import shards
 from melodygan.corpora.sources import Job, JobResult, list_jobs, run_job
 from melodygan.errors import MelodyganError
-from melodygan.files import atomic_output
+from melodygan.files import fs_error
 from melodygan.keys import Key
 from melodygan.notes import Note
 from melodygan.pianoroll import chords_to_labels, notes_to_roll
 from melodygan.piece import Piece
 
-FORMAT_VERSION = 1
-SPLITS = ("train", "valid", "test")
+FORMAT_VERSION = 2  # 2: sharded folder (1: one file per split, still read)
+SPLITS = shards.SPLITS
+DEFAULT_SHARD_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -146,9 +156,16 @@ def _job_key(job: Job, config: PreprocessConfig) -> str:
     return h.hexdigest()[:32]
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    with atomic_output(path, force=True) as tmp:
+def _write_cache(path: Path, text: str) -> None:
+    """Write a cache entry whole or not at all (a temporary name of this process, then a rename):
+    one per input file, so without the checks of :func:`melodygan.files.atomic_output`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
         tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise fs_error(path, e) from None
 
 
 def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any], bool]:
@@ -170,7 +187,7 @@ def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any]
         else:
             items.append({"id": pid, "split": split, "source": job.source, "piece": piece_to_dict(piece)})
     out = {"job": asdict(job), "items": items, "skipped": [list(s) for s in skipped]}
-    _write_text_atomic(cache_file, json.dumps(out, separators=(",", ":")))
+    _write_cache(cache_file, json.dumps(out, separators=(",", ":")))
     return out, False
 
 
@@ -221,43 +238,48 @@ def decode_pieces(arrays: dict[str, np.ndarray], info: list[dict[str, Any]]) -> 
     return out
 
 
-def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with atomic_output(path, force=True) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types the first kwarg as allow_pickle
-
-
 # --- the pipeline -------------------------------------------------------------------------------
-def _run_jobs(jobs: list[Job], config: PreprocessConfig, cache_dir: Path, workers: int,
-              progress: bool) -> Iterator[tuple[dict[str, Any], bool]]:
-    from tqdm import tqdm
-
-    args = [(j, config, str(cache_dir)) for j in jobs]
-    bar = tqdm(total=len(jobs), desc="preprocess", unit="file", disable=not progress, file=sys.stderr)
+def available_cpus() -> int:
+    """CPU cores this process may use (its affinity where the system tells it)."""
     try:
-        if workers <= 1 or len(jobs) == 1:
-            for a in args:
-                yield _cached_job(a)
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                # map keeps job order, so the output does not depend on which worker finished first
-                for res in pool.map(_cached_job, args, chunksize=1):
-                    yield res
-                    bar.update(1)
-    finally:
-        bar.close()
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _results(jobs: list[Job], config: PreprocessConfig, cache_dir: Path,
+             workers: int) -> Generator[tuple[dict[str, Any], bool], None, None]:
+    """Every job's result, in job order; with ``workers`` > 1 from a process pool that keeps a few
+    jobs per worker in flight (so memory stays bounded however many jobs there are)."""
+    args = ((j, config, str(cache_dir)) for j in jobs)
+    if workers <= 1 or len(jobs) == 1:
+        for a in args:
+            yield _cached_job(a)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        window: deque[Future[tuple[dict[str, Any], bool]]] = deque()
+        for a in args:
+            window.append(pool.submit(_cached_job, a))
+            if len(window) >= 4 * workers:
+                yield window.popleft().result()  # the oldest first: job order, whoever finished first
+        while window:
+            yield window.popleft().result()
 
 
 def preprocess(sources: list[str], out_dir: str | Path, workers: int | None = None,
-               config: PreprocessConfig | None = None, progress: bool = True) -> dict[str, Any]:
-    """Read corpora into split arrays + ``pieces.json`` + ``meta.json`` in ``out_dir`` (see the module docstring).
+               config: PreprocessConfig | None = None, progress: bool = True,
+               shard_size: int = DEFAULT_SHARD_SIZE) -> dict[str, Any]:
+    """Read corpora into a sharded folder of split arrays + ``meta.json`` (see the module docstring
+    and :mod:`melodygan.corpora.shards`), shard by shard, resuming a run that was stopped.
 
     Args:
         sources: specs like ``"music21:bach"``, ``"nottingham:DIR"``, ``"jsb:FILE"``, ``"midi:DIR"``.
-        out_dir: output folder (created; a folder that holds other files and no ``meta.json`` is refused).
-        workers: processes (default: CPU count, at most 8).
+        out_dir: output folder (created; a folder that holds other files and neither ``meta.json``
+            nor ``manifest.json`` is refused).
+        workers: processes (default: every CPU core this process may use).
         config: preprocessing options.
-        progress: show a tqdm bar on stderr.
+        progress: a progress bar on stderr (files, files per second, time left).
+        shard_size: input files per shard.
 
     Returns:
         The meta dict written to ``meta.json``.
@@ -265,30 +287,146 @@ def preprocess(sources: list[str], out_dir: str | Path, workers: int | None = No
     Raises:
         MelodyganError: a bad source spec, or an output folder that is not ours.
     """
-    config = config or PreprocessConfig()
-    if config.label_per not in ("beat", "bar"):
-        raise MelodyganError(f"label_per must be 'beat' or 'bar', got {config.label_per!r}")
-    if not sources:
-        raise MelodyganError("no sources given; e.g. music21:bach, nottingham:DIR, jsb:FILE, midi:DIR")
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").exists())):
-        raise MelodyganError(f"{out} exists and is not a preprocessing folder; choose a new or empty folder")
-    jobs = [job for spec in sources for job in list_jobs(spec)]
-    cache_dir = out / "cache"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    workers = workers or min(os.cpu_count() or 1, 8)
+    from tqdm import tqdm
 
-    by_split: dict[str, list[tuple[dict[str, Any], Piece]]] = {s: [] for s in SPLITS}
-    skipped: list[dict[str, str]] = []
-    per_source: dict[str, Counter[str]] = {}
+    if workers is not None and workers < 0:
+        raise MelodyganError(f"workers must be >= 0 (0 = every core), got {workers}")
+    run = _Run(sources, out_dir, config, shard_size)
+    out, config, plan = run.out, run.config, run.plan
+    workers = workers or available_cpus()
+    manifest = shards.read_manifest(out)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        manifest = {}
+    manifest.update(run.manifest_head())
+    manifest["done"] = {k: v for k, v in manifest.get("done", {}).items() if k in run.names}
+    done = [shards.is_done(out, i, k) for i, k in enumerate(run.keys)]
+    todo = [job for part, d in zip(plan, done) if not d for job in part]
+    bar = tqdm(total=len(run.jobs), initial=sum(len(p) for p, d in zip(plan, done) if d), desc="preprocess",
+               unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     seen: set[str] = set()
-    reused = 0
-    for res, hit in _run_jobs(jobs, config, cache_dir, workers, progress):
-        reused += hit
+    reused = sum(len(p) for p, d in zip(plan, done) if d)
+    results = _results(todo, config, run.cache_dir, workers)
+    try:
+        for index, part in enumerate(plan):
+            if done[index]:
+                seen.update(i["id"] for s in SPLITS for i in shards.read_info(out, index)["pieces"][s])
+                continue
+            shard = _Shard(run.keys[index])
+            for _ in part:
+                res, hit = next(results)
+                reused += hit
+                shard.add(res, hit, seen)
+                bar.update(1)
+            shards.write_shard(out, index, shard.arrays(), shard.info())
+            shards.record(out, manifest, index, run.keys[index])
+    finally:
+        results.close()  # stops the pool when the run stops early
+        bar.close()
+    return run.finish(reused)
+
+
+class _Run:
+    """A run's plan: its jobs cut into shards, each with its key, and the folder they go to."""
+
+    def __init__(self, sources: list[str], out_dir: str | Path, config: PreprocessConfig | None,
+                 shard_size: int) -> None:
+        self.config = config or PreprocessConfig()
+        if self.config.label_per not in ("beat", "bar"):
+            raise MelodyganError(f"label_per must be 'beat' or 'bar', got {self.config.label_per!r}")
+        if not sources:
+            raise MelodyganError("no sources given; e.g. music21:bach, nottingham:DIR, jsb:FILE, midi:DIR")
+        self.sources, self.shard_size = list(sources), shard_size
+        self.out = Path(out_dir)
+        ours = (self.out / "meta.json").exists() or (self.out / shards.MANIFEST).exists() or \
+            (self.out / shards.SHARD_DIR).is_dir()
+        if self.out.exists() and (not self.out.is_dir() or (any(self.out.iterdir()) and not ours)):
+            raise MelodyganError(f"{self.out} exists and is not a preprocessing folder; choose a new or empty folder")
+        self.jobs = [job for spec in sources for job in list_jobs(spec)]
+        self.plan = shards.plan(self.jobs, shard_size)
+        self.keys = [shards.shard_key(part, self.config, FORMAT_VERSION) for part in self.plan]
+        self.names = {shards.shard_name(i) for i in range(len(self.plan))}
+        self.cache_dir = self.out / "cache"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def manifest_head(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "sources": self.sources, "config": asdict(self.config),
+                "shard_size": self.shard_size, "shards": len(self.plan), "files": len(self.jobs)}
+
+    def finish(self, reused: int) -> dict[str, Any]:
+        """``meta.json`` (and a complete manifest) once every shard is written."""
+        missing = [shards.shard_name(i) for i, k in enumerate(self.keys) if not shards.is_done(self.out, i, k)]
+        if missing:
+            raise MelodyganError(f"{self.out}: {len(missing)} of {len(self.plan)} shards are not written yet "
+                                 f"(first: {missing[0]}); write them, then finish")
+        manifest = {**self.manifest_head(), "done": dict(zip(sorted(self.names), self.keys))}
+        shards.write_text_atomic(self.out / shards.MANIFEST, json.dumps(manifest, indent=1))
+        meta = _summary(self.out, self.sources, self.config, len(self.plan), len(self.jobs), reused)
+        shards.remove_stale(self.out, len(self.plan))
+        shards.write_text_atomic(self.out / "meta.json", json.dumps(meta, indent=1))
+        return meta
+
+
+def shard_count(sources: list[str], shard_size: int = DEFAULT_SHARD_SIZE) -> int:
+    """How many shards :func:`preprocess` cuts these sources into."""
+    return len(shards.plan([job for spec in sources for job in list_jobs(spec)], shard_size))
+
+
+def preprocess_shard(sources: list[str], out_dir: str | Path, index: int, *, config: PreprocessConfig | None = None,
+                     shard_size: int = DEFAULT_SHARD_SIZE) -> int:
+    """Read one shard of a run in this process and write its files: the task that an engine for
+    several machines (Ray, Dask …, see docs/data.md) maps over ``range(shard_count(sources))``.
+    Every task needs the same sources (paths the same on every machine) and ``out_dir`` on a
+    shared file system; :func:`finish_preprocess` then writes ``meta.json``. A shard already
+    written with the same key is left as it is. Unlike :func:`preprocess`, the same source given
+    twice is not merged.
+
+    Returns:
+        The number of input files read (0 when the shard was already there).
+
+    Raises:
+        MelodyganError: bad sources or settings, an index outside the plan.
+    """
+    run = _Run(sources, out_dir, config, shard_size)
+    if not 0 <= index < len(run.plan):
+        raise MelodyganError(f"shard {index} outside 0..{len(run.plan) - 1}")
+    if shards.is_done(run.out, index, run.keys[index]):
+        return 0
+    shard = _Shard(run.keys[index])
+    for res, hit in _results(run.plan[index], run.config, run.cache_dir, 1):
+        shard.add(res, hit, set())
+    shards.write_shard(run.out, index, shard.arrays(), shard.info())
+    return len(run.plan[index])
+
+
+def finish_preprocess(sources: list[str], out_dir: str | Path, *, config: PreprocessConfig | None = None,
+                      shard_size: int = DEFAULT_SHARD_SIZE) -> dict[str, Any]:
+    """Write ``meta.json`` of a run whose shards :func:`preprocess_shard` wrote (wherever it ran).
+
+    Raises:
+        MelodyganError: a shard of the plan is missing or was written with other inputs or settings.
+    """
+    run = _Run(sources, out_dir, config, shard_size)
+    reused = sum(shards.read_info(run.out, i).get("reused_from_cache", 0) for i in range(len(run.plan))
+                 if shards.is_done(run.out, i, run.keys[i]))
+    return run.finish(reused)
+
+
+class _Shard:
+    """One shard's pieces, counts and skips while it is being read."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.by_split: dict[str, list[tuple[dict[str, Any], Piece]]] = {s: [] for s in SPLITS}
+        self.skipped: list[dict[str, str]] = []
+        self.per_source: dict[str, Counter[str]] = {}
+        self.reused = 0
+
+    def add(self, res: dict[str, Any], hit: bool, seen: set[str]) -> None:
+        self.reused += hit
         src = res["job"]["source"]
-        counts = per_source.setdefault(src, Counter())
+        counts = self.per_source.setdefault(src, Counter())
         for pid, reason in res["skipped"]:
-            skipped.append({"input": pid, "reason": reason})
+            self.skipped.append({"input": pid, "reason": reason})
             counts["skipped"] += 1
         for item in res["items"]:
             if item["id"] in seen:  # the same source given twice
@@ -298,34 +436,56 @@ def preprocess(sources: list[str], out_dir: str | Path, workers: int | None = No
             split = item["split"] or split_of(item["id"])
             info = {"id": item["id"], "title": piece.title, "source": src,
                     "tracks": [piece.melody_name, *piece.voices], "programs": piece.programs}
-            by_split[split].append((info, piece))
+            self.by_split[split].append((info, piece))
             counts["pieces"] += 1
             counts["with_chords"] += bool(piece.chords)
             counts[split] += 1
-    for split in SPLITS:
-        _save_npz_atomic(out / f"{split}.npz", encode_pieces([p for _, p in by_split[split]]))
-    _write_text_atomic(out / "pieces.json", json.dumps({s: [i for i, _ in by_split[s]] for s in SPLITS}))
-    meta = {
+
+    def arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        return {s: encode_pieces([p for _, p in self.by_split[s]]) for s in SPLITS}
+
+    def info(self) -> dict[str, Any]:
+        return {"key": self.key, "pieces": {s: [i for i, _ in self.by_split[s]] for s in SPLITS},
+                "skipped": self.skipped,
+                "per_source": {k: dict(v) for k, v in self.per_source.items()}, "reused_from_cache": self.reused}
+
+
+def _summary(out: Path, sources: list[str], config: PreprocessConfig, count: int, files: int,
+             reused: int) -> dict[str, Any]:
+    """``meta.json``: the shards' counts, sources and skips added up."""
+    counts = dict.fromkeys(SPLITS, 0)
+    per_source: dict[str, Counter[str]] = {}
+    skipped: list[dict[str, str]] = []
+    for index in range(count):
+        info = shards.read_info(out, index)
+        for s in SPLITS:
+            counts[s] += len(info["pieces"][s])
+        for src, c in info["per_source"].items():
+            per_source.setdefault(src, Counter()).update(c)
+        skipped += info["skipped"]
+    return {
         "format_version": FORMAT_VERSION,
         "config": asdict(config),
         "sources": list(sources),
-        "counts": {s: len(by_split[s]) for s in SPLITS},
+        "counts": counts,
         "per_source": {k: dict(v) for k, v in per_source.items()},
-        "files": {"total": len(jobs), "reused_from_cache": reused},
+        "files": {"total": files, "reused_from_cache": reused},
         "skipped": skipped,
+        "shards": count,
         "split_rule": ("JSB: its own split; POP909: song id ending in 0 test, 1 valid; others: "
                        "int(sha1(id)[:8], 16) % 100 < 80 train, < 90 valid, else test"),
         "layout": {"notes": "piece, track, start_steps, duration_steps, pitch, velocity",
                    "chords": "piece, start_steps, duration_steps, chord_index, bass_pc (-1 none)",
                    "pieces": "key_tonic, key_minor, ts_num, ts_den, pickup_steps, length_steps, steps_per_quarter, "
-                             "num_tracks", "tempo": "bpm"},
+                             "num_tracks", "tempo": "bpm",
+                   "files": "shards/NNNNN.npz (SPLIT_notes, SPLIT_chords, SPLIT_pieces, SPLIT_tempo; piece numbers "
+                            "rows within the shard) and shards/NNNNN.json (ids, titles, tracks, programs per split)"},
     }
-    _write_text_atomic(out / "meta.json", json.dumps(meta, indent=1))
-    return meta
 
 
-def load_pieces(data_dir: str | Path, split: str) -> list[Piece]:
-    """Pieces of one split of a preprocessed folder, in the order they were written.
+def iter_pieces(data_dir: str | Path, split: str) -> Iterator[Piece]:
+    """Pieces of one split of a preprocessed folder, in the order they were written, one shard in
+    memory at a time (folders of the older single-file layout are read too).
 
     Raises:
         MelodyganError: unknown split, or a folder ``melodygan preprocess`` did not write.
@@ -333,14 +493,40 @@ def load_pieces(data_dir: str | Path, split: str) -> list[Piece]:
     if split not in SPLITS:
         raise MelodyganError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
     d = Path(data_dir)
+    hint = "make one with: melodygan preprocess SOURCE... --out DIR"
+    try:
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        meta = {}
+    if isinstance(meta, dict) and meta.get("format_version", 1) >= 2:
+        try:
+            for arrays, info in shards.iter_shards(d, meta, split):
+                yield from decode_pieces(arrays, info)
+        except (OSError, KeyError, ValueError) as e:
+            raise MelodyganError(f"{d}: a shard is missing or damaged ({e}); run melodygan preprocess again "
+                                 "with the same sources and --out to rebuild it") from None
+        return
     arrays_path, info_path = d / f"{split}.npz", d / "pieces.json"
+    manifest = shards.read_manifest(d)
+    if manifest and not meta:
+        raise MelodyganError(f"preprocessing of {d} did not finish ({len(manifest.get('done', {}))} of "
+                             f"{manifest.get('shards', '?')} shards); run the same melodygan preprocess command "
+                             "again to resume it")
     if not arrays_path.is_file() or not info_path.is_file():
-        raise MelodyganError(f"{d} is not a preprocessed folder (no {split}.npz / pieces.json); "
-                             "make one with: melodygan preprocess SOURCE... --out DIR")
+        raise MelodyganError(f"{d} is not a preprocessed folder (no meta.json with shards, no {split}.npz / "
+                             f"pieces.json); {hint}")
     with np.load(arrays_path) as z:
-        arrays = {k: z[k] for k in z.files}
-    info = json.loads(info_path.read_text(encoding="utf-8"))[split]
-    return decode_pieces(arrays, info)
+        old = {k: z[k] for k in z.files}
+    yield from decode_pieces(old, json.loads(info_path.read_text(encoding="utf-8"))[split])
+
+
+def load_pieces(data_dir: str | Path, split: str) -> list[Piece]:
+    """Pieces of one split of a preprocessed folder, in the order they were written (see :func:`iter_pieces`).
+
+    Raises:
+        MelodyganError: unknown split, or a folder ``melodygan preprocess`` did not write.
+    """
+    return list(iter_pieces(data_dir, split))
 
 
 def pieces_to_rolls(pieces: list[Piece], length_steps: int, pitch_low: int = 36,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,8 @@ from melodygan.devices import make_generator, pick_device
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
 from melodygan.models.gan import GanConfig, MelodyGenerator, key_vector, slot_noise
-from melodygan.notes import Note
-from melodygan.pianoroll import bar_steps_of, chords_to_bar_frames, frames_to_roll, meter_rows
+from melodygan.notes import Note, notes_from_arrays
+from melodygan.pianoroll import bar_steps_of, chords_to_bar_frames, meter_rows
 from melodygan.piece import Piece
 
 MODEL_TYPE = "gan-melody"
@@ -74,28 +75,61 @@ def decode_roll(roll: np.ndarray, pitch_low: int, *, sustain_threshold: float = 
     Returns:
         Notes sorted by onset, none overlapping.
     """
-    roll = np.asarray(roll, dtype=np.float32)
-    sustain, onset = roll[0], roll[1]  # (T, P)
-    length, num_pitches = sustain.shape
-    sounding = sustain.sum(1) >= sustain_threshold  # (T,)
+    return decode_rolls(np.asarray(roll)[None], pitch_low, sustain_threshold=sustain_threshold,
+                        onset_threshold=onset_threshold, min_duration_steps=min_duration_steps,
+                        allowed_pitch_classes=None if allowed_pitch_classes is None else [allowed_pitch_classes],
+                        velocity=velocity)[0]
+
+
+def decode_rolls(rolls: np.ndarray, pitch_low: int, *, sustain_threshold: float = 0.5, onset_threshold: float = 0.5,
+                 min_duration_steps: int = 1, allowed_pitch_classes: list[tuple[int, ...] | None] | None = None,
+                 velocity: int = 90) -> list[list[Note]]:
+    """:func:`decode_roll` of a whole batch at once (the same notes, without a loop over clips).
+
+    Args:
+        rolls: ``(B, 2, T, P)`` sustain and onset values in [0, 1].
+        pitch_low, sustain_threshold, onset_threshold, min_duration_steps, velocity: as in
+            :func:`decode_roll`.
+        allowed_pitch_classes: None, or one entry per clip (None for no mask).
+
+    Returns:
+        ``B`` lists of notes.
+    """
+    roll = np.asarray(rolls, dtype=np.float32)
+    sustain, onset = roll[:, 0], roll[:, 1]  # (B, T, P)
+    batch, length, num_pitches = sustain.shape
+    if batch == 0 or length == 0:
+        return [[] for _ in range(batch)]
+    sounding = sustain.sum(2) >= sustain_threshold  # (B, T)
     choice = sustain
-    if allowed_pitch_classes is not None:
-        ok = np.isin((np.arange(num_pitches) + pitch_low) % 12, allowed_pitch_classes)  # (P,)
-        choice = np.where(ok[None, :], sustain + 1e-6, -1.0)  # an allowed pitch always wins
-    pitch = choice.argmax(1)  # (T,)
-    onset_here = onset[np.arange(length), pitch] >= onset_threshold  # (T,)
-    prev_sounding = np.concatenate([[False], sounding[:-1]])
-    prev_pitch = np.concatenate([[-1], pitch[:-1]])
-    starts = sounding & (~prev_sounding | (pitch != prev_pitch) | onset_here)  # (T,)
-    begin = np.flatnonzero(starts)  # (K,)
+    if allowed_pitch_classes is not None and any(a is not None for a in allowed_pitch_classes):
+        classes = (np.arange(num_pitches) + pitch_low) % 12  # (P,)
+        ok = np.stack([np.isin(classes, a) if a is not None else np.ones(num_pitches, dtype=bool)
+                       for a in allowed_pitch_classes])  # (B, P)
+        choice = np.where(ok[:, None, :], sustain + 1e-6, -1.0)  # an allowed pitch always wins
+    pitch = choice.argmax(2)  # (B, T)
+    onset_here = np.take_along_axis(onset, pitch[..., None], 2)[..., 0] >= onset_threshold  # (B, T)
+    prev_sounding = np.concatenate([np.zeros((batch, 1), dtype=bool), sounding[:, :-1]], axis=1)
+    prev_pitch = np.concatenate([np.full((batch, 1), -1), pitch[:, :-1]], axis=1)
+    starts = sounding & (~prev_sounding | (pitch != prev_pitch) | onset_here)  # (B, T)
+    clip, begin = np.nonzero(starts)  # (K,), (K,): by clip, then by time
     # A note ends at the next start or at the first silent step after it, whichever comes first.
-    silent_at = np.where(sounding, length, np.arange(length))
-    next_silent = np.minimum.accumulate(silent_at[::-1])[::-1]  # (T,) first silent step >= t
-    next_silent = np.append(next_silent, length)
-    end = np.minimum(np.append(begin[1:], length), next_silent[begin + 1])  # (K,)
-    notes = [Note(int(t), int(e - t), pitch_low + int(pitch[t]), velocity) for t, e in zip(begin, end)]
+    silent_at = np.where(sounding, length, np.arange(length))  # (B, T)
+    next_silent = np.minimum.accumulate(silent_at[:, ::-1], axis=1)[:, ::-1]  # (B, T) first silent step >= t
+    next_silent = np.concatenate([next_silent, np.full((batch, 1), length)], axis=1)  # (B, T + 1)
+    same_clip_next = np.append(clip[1:] == clip[:-1], False)
+    next_start = np.where(same_clip_next, np.append(begin[1:], length), length)
+    end = np.minimum(next_start, next_silent[clip, begin + 1])  # (K,)
+    notes = notes_from_arrays(begin, end - begin, pitch_low + pitch[clip, begin], np.full(len(begin), velocity))
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(clip, minlength=batch))]).tolist()
+    out = [notes[a:b] for a, b in pairwise(bounds)]
     if min_duration_steps <= 1:
-        return notes
+        return out
+    return [_merge_short(n, min_duration_steps) for n in out]
+
+
+def _merge_short(notes: list[Note], min_duration_steps: int) -> list[Note]:
+    """Rule 4 of the module docstring."""
     kept: list[Note] = []
     for n in notes:
         if n.duration_steps >= min_duration_steps:
@@ -225,13 +259,12 @@ def pieces_from_frames(probs: np.ndarray, chords: list[list[Chord]], keys: list[
     """Decode sampled frames ``(B, N, 2, S, P)`` to Pieces carrying ``chords`` and ``keys`` (one each)."""
     dec = decode or DecodeConfig()
     bar_steps = bar_steps_of(time_signature)
-    total = probs.shape[1] * bar_steps
-    pieces = []
-    for i, (cl, k) in enumerate(zip(chords, keys)):
-        roll = frames_to_roll(probs[i], bar_steps)  # (2, T, P)
-        notes = decode_roll(roll, pitch_low, sustain_threshold=dec.sustain_threshold,
+    batch, bars, channels, _, num_pitches = probs.shape
+    total = bars * bar_steps
+    rolls = probs[:, :, :, :bar_steps].transpose(0, 2, 1, 3, 4).reshape(batch, channels, total, num_pitches)
+    melodies = decode_rolls(rolls, pitch_low, sustain_threshold=dec.sustain_threshold,
                             onset_threshold=dec.onset_threshold, min_duration_steps=dec.min_duration_steps,
-                            allowed_pitch_classes=k.scale_extended if scale_mask else None)
-        pieces.append(Piece(melody=notes, chords=cl, key=k, time_signature=time_signature, tempo_bpm=tempo_bpm,
-                            length_steps=total, title=f"GAN melody {i + 1}"))
-    return pieces
+                            allowed_pitch_classes=[k.scale_extended for k in keys] if scale_mask else None)
+    return [Piece(melody=notes, chords=cl, key=k, time_signature=time_signature, tempo_bpm=tempo_bpm,
+                  length_steps=total, title=f"GAN melody {i + 1}")
+            for i, (notes, cl, k) in enumerate(zip(melodies, chords, keys))]

@@ -1,8 +1,12 @@
-"""MIDI files ⇄ Piece: the only module that imports pretty_midi (and mido for the meta events).
+"""MIDI files ⇄ Piece: with :mod:`melodygan.formats.midi_reader`, the only module that imports
+pretty_midi, mido and symusic.
 
 Reading (:func:`midi_to_piece`) takes any Standard MIDI File:
 
-* notes come from pretty_midi, are mapped to ticks and quantised to the step grid (16ths by
+* symusic parses it (:mod:`melodygan.formats.midi_reader`, which reads notes, names and meta
+  events exactly as pretty_midi and mido do, at symusic's speed; the few files it cannot settle
+  alike are read with pretty_midi);
+* notes are taken in ticks and quantised to the step grid (16ths by
   default); notes moved by more than a tenth of a step, notes stretched to one step, and
   collisions (two notes of one pitch at one onset, or overlapping each other) are counted and
   reported in one :class:`MidiImportWarning`, never dropped silently;
@@ -44,16 +48,25 @@ import functools
 import io
 import logging
 import math
+import os
+import shutil
 import struct
+import types
+import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
+from melodygan.formats.midi_bytes import note_blocks
+from melodygan.formats.midi_reader import OFF_GRID_TOLERANCE, clean_columns
 from melodygan.formats.tracks import choose_melody_track
 from melodygan.keys import Key, estimate_key
 from melodygan.notes import Note, is_monophonic, skyline
@@ -84,7 +97,6 @@ MIX: dict[str, tuple[int, int]] = {
     "Melody": (100, 64), "Chords": (120, 48), "Bass": (86, 64),
     "Soprano": (105, 52), "Alto": (95, 40), "Tenor": (95, 88),
 }
-_OFF_GRID_TOLERANCE = 0.1  # fraction of a step a note may sit off the grid before it is counted
 
 
 class MidiImportWarning(UserWarning):
@@ -193,13 +205,13 @@ def _seconds_at(tick: int, tempos: list[tuple[int, int]], ticks_per_beat: int) -
     return seconds + (tick - last) * tempo / (ticks_per_beat * 1e6)
 
 
-def check_midi_bounds(mid: mido.MidiFile, meta: _Meta, source: object, tick: int | None = None) -> None:
+def check_midi_bounds(ticks_per_beat: int, meta: _Meta, source: object, tick: int | None = None) -> None:
     """Refuse a MIDI file over the :mod:`melodygan.limits` (tracks, notes, and the length in ticks,
     minutes and bars up to ``tick``, default the last note) from its parsed events, before
     pretty_midi or anything sized by the song runs."""
     from melodygan import limits
 
-    tpb = max(int(mid.ticks_per_beat), 1)
+    tpb = max(int(ticks_per_beat), 1)
     tick = meta.last_note_tick if tick is None else tick
     limits.check(source, "track count", meta.tracks, "tracks")
     limits.check(source, "note count", meta.notes, "notes")
@@ -218,7 +230,7 @@ def _clip_after_notes(mid: mido.MidiFile, meta: _Meta) -> int:
     import mido
 
     try:
-        check_midi_bounds(mid, meta, "", meta.end_tick)
+        check_midi_bounds(mid.ticks_per_beat, meta, "", meta.end_tick)
         return 0
     except MelodyganError:
         pass
@@ -345,6 +357,10 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
     """Read a MIDI file into a Piece on the step grid.
 
+    symusic parses the file (:mod:`melodygan.formats.midi_reader`); the few files whose reading
+    it cannot settle the way pretty_midi does (see there) are read with pretty_midi. Both give
+    the same Piece and the same :class:`MidiImportWarning`.
+
     Args:
         path: a ``.mid``/``.midi`` file (type 0 or 1).
         melody_track: the melody's track name or index among the pitched tracks with notes (file
@@ -358,9 +374,6 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
     Raises:
         MelodyganError: missing, corrupt, empty or drum-only files; a bad ``melody_track``.
     """
-    import mido
-    import pretty_midi
-
     from melodygan import limits
 
     p = Path(path)
@@ -368,12 +381,80 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         raise MelodyganError(f"MIDI file {p} not found")
     limits.check(p, "file size", round(p.stat().st_size / 2**20, 2), "midi_mb", " MB")
     data = p.read_bytes()
+    read = _read_with_symusic(data, p, steps_per_quarter)
+    if read is None:
+        read = _read_with_pretty_midi(data, p, steps_per_quarter)
+    return _assemble(read, p, melody_track, steps_per_quarter)
+
+
+@dataclass
+class _Read:
+    """A MIDI file's tracks on the grid, before the melody is chosen (what both readers give)."""
+
+    meta: _Meta
+    ticks_per_beat: int
+    tracks: dict[str, list[Note]]
+    programs: dict[str, int]
+    numbers: dict[str, int | None]  # each track's number in the file (as mido counts), where known
+    drums: int
+    off_grid: int
+    stretched: int
+    collisions: int
+    problems: list[str]
+
+
+def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | None:
+    """The fast reader (:func:`melodygan.formats.midi_reader.read_tracks`), or None to use pretty_midi."""
+    from melodygan.formats.midi_reader import read_tracks
+
+    got = read_tracks(data, steps_per_quarter)
+    if got is None:
+        return None
+    # as _read_meta: of several events of a kind at one tick the last in file order counts
+    meta = _Meta(_last_at_each_tick(got.tempos), _last_at_each_tick(got.time_signatures),
+                 _last_at_each_tick(got.keys), sorted(got.markers, key=lambda m: m[0]), _clean_name(got.title),
+                 got.end_tick, got.notes, got.last_note_tick, got.tracks, got.track_names, got.track_instruments)
+    check_midi_bounds(got.ticks_per_beat, meta, p)
+    try:
+        check_midi_bounds(got.ticks_per_beat, meta, "", meta.end_tick)
+    except MelodyganError:
+        return None  # the file's end is far past its notes: the pretty_midi path clips it
+    tracks: dict[str, list[Note]] = {}
+    programs: dict[str, int] = {}
+    numbers: dict[str, int | None] = {}
+    taken: set[str] = set()
+    drums = 0
+    named = [types.SimpleNamespace(name=inst.name.decode("latin-1")) for inst in got.instruments]
+    for inst, number in zip(got.instruments, _instrument_tracks(meta, named)):  # type: ignore[arg-type]
+        if inst.channel == DRUM_CHANNEL:
+            drums += inst.count
+            continue
+        base = _clean_name(inst.name.decode("latin-1")) or _program_name(inst.program)
+        name = _unique_name(base, taken)
+        tracks[name] = inst.notes
+        programs[name] = inst.program
+        numbers[name] = number
+    return _Read(meta, got.ticks_per_beat, tracks, programs, numbers, drums, got.off_grid, got.stretched,
+                 got.collisions, list(got.problems))
+
+
+def _program_name(program: int) -> str:
+    import pretty_midi
+
+    return str(pretty_midi.program_to_instrument_name(program))
+
+
+def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Read:
+    """The reference reader: mido for the meta events, pretty_midi for the notes, quantised in Python."""
+    import mido
+    import pretty_midi
+
     try:
         mid = mido.MidiFile(file=io.BytesIO(data))
     except Exception as e:  # mido raises OSError, EOFError, KeyError, ValueError, IndexError
         raise _unreadable(p, e) from None
     meta = _read_meta(mid)  # before pretty_midi, which turns the delta times into absolute ticks
-    check_midi_bounds(mid, meta, p)
+    check_midi_bounds(mid.ticks_per_beat, meta, p)
     clipped = _clip_after_notes(mid, meta)
     if clipped:
         meta = _read_meta(mid)
@@ -385,18 +466,8 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
                   else pretty_midi.PrettyMIDI(io.BytesIO(data)))
     except Exception as e:  # e.g. ValueError for a corrupt tick range or a file without tracks
         raise _unreadable(p, e) from None
-    resolution = mid.ticks_per_beat
-    ticks_per_step = resolution / steps_per_quarter
+    ticks_per_step = mid.ticks_per_beat / steps_per_quarter
     problems: list[str] = [f"{clipped} events more than a bar after the last note dropped"] if clipped else []
-
-    pickup, time_signature, ts_changes = _pickup_and_meter(meta.time_signatures, ticks_per_step, steps_per_quarter)
-    num, den = time_signature
-    if den not in ALLOWED_DENOMINATORS or (steps_per_quarter * 4 * num) % den:
-        problems.append(f"time signature {num}/{den} does not fit the grid, using 4/4")
-        time_signature, pickup = (4, 4), 0
-    if ts_changes:
-        problems.append(f"{ts_changes} later time-signature change(s) ignored")
-
     off_grid = stretched = collisions = 0
     tracks: dict[str, list[Note]] = {}
     programs: dict[str, int] = {}
@@ -411,7 +482,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         for n in inst.notes:
             on, off = pm.time_to_tick(n.start) / ticks_per_step, pm.time_to_tick(n.end) / ticks_per_step
             start, end = round(on), round(off)
-            if abs(on - start) > _OFF_GRID_TOLERANCE or abs(off - end) > _OFF_GRID_TOLERANCE:
+            if abs(on - start) > OFF_GRID_TOLERANCE or abs(off - end) > OFF_GRID_TOLERANCE:
                 off_grid += 1
             if end <= start:
                 end, stretched = start + 1, stretched + 1
@@ -425,17 +496,36 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
         tracks[name] = notes
         programs[name] = int(inst.program)
         numbers[name] = number
+    return _Read(meta, mid.ticks_per_beat, tracks, programs, numbers, drums, off_grid, stretched, collisions,
+                 problems)
+
+
+def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_quarter: int) -> Piece:
+    """The Piece from a file's tracks and meta events: meter, pickup, key, melody, tempo, chords,
+    length, and one warning with everything that did not fit."""
+    meta, tracks, programs, numbers = read.meta, read.tracks, read.programs, read.numbers
+    ticks_per_step = read.ticks_per_beat / steps_per_quarter
+    problems = list(read.problems)
+
+    pickup, time_signature, ts_changes = _pickup_and_meter(meta.time_signatures, ticks_per_step, steps_per_quarter)
+    num, den = time_signature
+    if den not in ALLOWED_DENOMINATORS or (steps_per_quarter * 4 * num) % den:
+        problems.append(f"time signature {num}/{den} does not fit the grid, using 4/4")
+        time_signature, pickup = (4, 4), 0
+    if ts_changes:
+        problems.append(f"{ts_changes} later time-signature change(s) ignored")
+
     if not tracks:
-        what = "only drums" if drums else "no notes"
+        what = "only drums" if read.drums else "no notes"
         raise MelodyganError(f"{p} has {what}; a melody needs a pitched track")
-    if drums:
-        problems.append(f"{drums} drum notes left out")
-    if off_grid:
-        problems.append(f"{off_grid} notes off the {steps_per_quarter}-per-quarter grid moved to it")
-    if stretched:
-        problems.append(f"{stretched} notes shorter than a step lengthened to one step")
-    if collisions:
-        problems.append(f"{collisions} same-pitch collisions merged")
+    if read.drums:
+        problems.append(f"{read.drums} drum notes left out")
+    if read.off_grid:
+        problems.append(f"{read.off_grid} notes off the {steps_per_quarter}-per-quarter grid moved to it")
+    if read.stretched:
+        problems.append(f"{read.stretched} notes shorter than a step lengthened to one step")
+    if read.collisions:
+        problems.append(f"{read.collisions} same-pitch collisions merged")
 
     all_notes = [n for v in tracks.values() for n in v]
     estimated = not meta.keys
@@ -460,7 +550,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
 
     tempo_bpm = 120.0
     if meta.tempos:
-        tempo_bpm = round(mido.tempo2bpm(meta.tempos[0][1]), 2)
+        tempo_bpm = round(60 * 1e6 / meta.tempos[0][1] * 4 / 4.0, 2)  # mido.tempo2bpm, without importing mido
         if len({t for _, t in meta.tempos}) > 1:
             problems.append(f"{len(meta.tempos) - 1} tempo change(s) ignored, using {tempo_bpm:g} bpm")
     if not 10 <= tempo_bpm <= 400:
@@ -470,7 +560,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
     if estimated:
         logger.info("%s: no key signature, estimated %s", p.name, key.name)
 
-    content_end = max(n.end_steps for n in all_notes)
+    content_end = max(n.start_steps + n.duration_steps for n in all_notes)
     end_steps = meta.end_tick / ticks_per_step
     # The file's own length (its last end-of-track) when it lies on the grid and after the notes:
     # a bar line for files melodygan writes, or e.g. the short last bar that completes a pickup.
@@ -487,7 +577,7 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
             chords = chords_from_changes(changes, chord_end)
 
     if problems:
-        warnings.warn(f"{p.name}: " + "; ".join(problems), MidiImportWarning, stacklevel=2)
+        warnings.warn(f"{p.name}: " + "; ".join(problems), MidiImportWarning, stacklevel=3)
     return Piece(melody=melody, chords=chords, voices=voices, key=key, time_signature=time_signature,
                  tempo_bpm=tempo_bpm, steps_per_quarter=steps_per_quarter, pickup_steps=pickup,
                  length_steps=length, title=meta.title, melody_name=chosen, programs=programs)
@@ -533,9 +623,9 @@ def _vlq(n: int) -> bytes:
     return bytes(reversed(out))
 
 
-def _encode_track(events: list[tuple[int, int, bytes]], end_tick: int) -> bytes:
-    """Absolute-tick events ``(tick, order, raw bytes)`` → an ``MTrk`` chunk ending at ``end_tick``,
-    with running status, byte for byte what mido writes for the same messages."""
+def _encode_events(events: list[tuple[int, int, bytes]]) -> tuple[bytes, int]:
+    """Absolute-tick events ``(tick, order, raw bytes)`` → their bytes in an ``MTrk`` chunk (with
+    running status, byte for byte what mido writes for the same messages) and the last tick."""
     out = bytearray()
     now, running = 0, -1
     for tick, _, raw in sorted(events, key=lambda e: (e[0], e[1])):
@@ -550,8 +640,49 @@ def _encode_track(events: list[tuple[int, int, bytes]], end_tick: int) -> bytes:
         else:
             out += raw
             running = status if status < 0xF0 else -1
-    out += _vlq(end_tick - now) + b"\xff\x2f\x00"
-    return b"MTrk" + struct.pack(">I", len(out)) + bytes(out)
+    return bytes(out), now
+
+
+def _chunk(body: bytes, last_tick: int, end_tick: int) -> bytes:
+    """An ``MTrk`` chunk of event bytes, ending (end-of-track) at ``end_tick``."""
+    body += _vlq(end_tick - last_tick) + b"\xff\x2f\x00"
+    return b"MTrk" + struct.pack(">I", len(body)) + body
+
+
+# mido's key names → (sharps, minor), as mido's key_signature message encodes them
+_KEY_SIGNATURES: dict[str, tuple[int, int]] = {
+    **{name: (i - 7, 0) for i, name in enumerate(("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B",
+                                                  "F#", "C#"))},
+    **{name: (i - 7, 1) for i, name in enumerate(("Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F#m",
+                                                  "C#m", "G#m", "D#m", "A#m"))},
+}
+
+
+def _key_signature(key: Key) -> bytes:
+    sharps, minor = _KEY_SIGNATURES[key.name]
+    return _meta(0x59, bytes((sharps & 0xFF, minor)))
+
+
+def _meta(kind: int, data: bytes) -> bytes:
+    """A meta event: ``FF kind length data`` (the length as a variable-length quantity)."""
+    return bytes((0xFF, kind)) + _vlq(len(data)) + data
+
+
+def _text(text: str) -> bytes:
+    return text.encode("latin-1")  # mido's text encoding (a name outside Latin-1 raises, as in mido)
+
+
+def _tempo_bytes(bpm: float) -> bytes:
+    tempo = round(60 * 1e6 / bpm * 4 / 4.0)  # mido.bpm2tempo
+    if not 0 <= tempo <= 0xFFFFFF:
+        raise ValueError(f"tempo {bpm} bpm does not fit a MIDI file")
+    return bytes((tempo >> 16, tempo >> 8 & 0xFF, tempo & 0xFF))
+
+
+def _time_signature(num: int, den: int) -> bytes:
+    if den < 1 or den & (den - 1) or not 0 <= num <= 255:
+        raise ValueError(f"time signature {num}/{den} cannot be written to a MIDI file")
+    return _meta(0x58, bytes((num, den.bit_length() - 1, 24, 8)))  # mido's clocks per click and 32nds per beat
 
 
 def part_program(piece: Piece, name: str) -> int:
@@ -576,8 +707,8 @@ def piece_to_midifile(piece: Piece) -> mido.MidiFile:
 def piece_to_midi_bytes(piece: Piece) -> bytes:
     """Build the DAW-ready type-1 MIDI file of a Piece (see the module docstring), as bytes.
 
-    The conductor track's few meta events are made by mido; the note events, the bulk of a file,
-    are encoded here directly (mido validates every message: five times slower for a whole clip).
+    Every event is encoded here directly, byte for byte what mido writes for the same messages
+    (mido validates every message: five times slower for a whole clip).
 
     Notes past ``piece.end_steps`` are cut at the end (notes starting there are dropped, with a
     :class:`MidiImportWarning`), so the file is exactly ``piece.num_bars`` bars long.
@@ -585,70 +716,124 @@ def piece_to_midi_bytes(piece: Piece) -> bytes:
     Raises:
         MelodyganError: when the grid does not divide 480 ticks per quarter.
     """
-    import mido
+    return pieces_to_midi_bytes([piece])[0]
 
-    spq = piece.steps_per_quarter
-    if TICKS_PER_BEAT % spq:
-        raise MelodyganError(f"steps_per_quarter {spq} must divide {TICKS_PER_BEAT}")
-    tps = TICKS_PER_BEAT // spq
-    end_steps = piece.end_steps
-    end_tick = end_steps * tps
 
-    def meta(msg: mido.MetaMessage) -> bytes:
-        return bytes(msg.bytes())
+def pieces_to_midi_bytes(pieces: list[Piece]) -> list[bytes]:
+    """:func:`piece_to_midi_bytes` of many pieces, the note events of all of them cleaned, sorted
+    and encoded together in one pass of array operations (no per-note Python work)."""
+    heads: list[tuple[bytes, int, int]] = []  # per track: header bytes, last header tick, end tick
+    markers: dict[tuple[object, Key], tuple[bytes, bytes]] = {}  # chord marker and text events, shared in a batch
+    track_heads: dict[tuple[str, int, int, int, int, Key], tuple[bytes, int]] = {}  # name, ch, program, mix, key
+    conductor_rest: dict[tuple[object, ...], tuple[bytes, int]] = {}
+    conductors: list[bytes] = []
+    columns: list[tuple[int, int, int, int]] = []
+    track_of: list[int] = []
+    channel: list[int] = []
+    tick_scale: list[int] = []
+    end_of: list[int] = []
+    piece_of: list[int] = []
+    for index, piece in enumerate(pieces):
+        spq = piece.steps_per_quarter
+        if TICKS_PER_BEAT % spq:
+            raise MelodyganError(f"steps_per_quarter {spq} must divide {TICKS_PER_BEAT}")
+        tps = TICKS_PER_BEAT // spq
+        end_steps = piece.end_steps
+        # the conductor less its title, the same for the many pieces of a batch that share their
+        # tempo, key, meter and chords (the title comes first, at tick 0, and resets running status)
+        setting = (piece.tempo_bpm, piece.key, piece.time_signature, piece.pickup_steps, spq, end_steps,
+                   tuple((c.start_steps, c.root, c.quality, c.bass) for c in piece.chords))
+        if setting not in conductor_rest:
+            conductor_rest[setting] = _encode_events(_conductor_events(piece, tps, end_steps, markers))
+        rest, last = conductor_rest[setting]
+        title = b"\x00" + _meta(0x03, _text(piece.title or "melodygan"))
+        conductors.append(_chunk(title + rest, last, end_steps * tps))
+        for i, (name, notes) in enumerate(piece.tracks().items()):
+            ch = PITCHED_CHANNELS[i % len(PITCHED_CHANNELS)]
+            volume, pan = MIX.get(name, (100, [64, 40, 88, 52, 76][i % 5]))
+            setup = (name, ch, part_program(piece, name), volume, pan, piece.key)
+            if setup not in track_heads:
+                track_heads[setup] = _encode_events([
+                    (0, 0, _meta(0x03, _text(name))),
+                    # the key again in every part: MuseScore (and other notation programs) read a
+                    # part's key only from its own track and ignore the conductor's
+                    (0, 0, _key_signature(piece.key)),
+                    (0, 1, bytes((0xC0 | ch, setup[2]))),
+                    (0, 2, bytes((0xB0 | ch, 7, volume))),
+                    (0, 3, bytes((0xB0 | ch, 10, pan))),
+                ])
+            heads.append((*track_heads[setup], end_steps * tps))
+            g = len(channel)
+            channel.append(ch)
+            tick_scale.append(tps)
+            end_of.append(end_steps)
+            piece_of.append(index)
+            columns += [(n.start_steps, n.duration_steps, n.pitch, n.velocity) for n in notes]
+            track_of += [g] * len(notes)
+    groups = len(channel)
+    cols = np.asarray(columns, dtype=np.int64).reshape(-1, 4)  # (N, 4): start, duration, pitch, velocity
+    group = np.asarray(track_of, dtype=np.int64)
+    start, dur, pitch, vel, group, _ = clean_columns(cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], group)
+    end_steps_of = np.asarray(end_of, dtype=np.int64)[group]
+    inside = start < end_steps_of
+    stop = np.minimum(start + dur, end_steps_of)
+    cut = np.bincount(np.asarray(piece_of, dtype=np.int64)[group], weights=~inside | (stop < start + dur),
+                      minlength=len(pieces))
+    start, stop, pitch, vel, group = start[inside], stop[inside], pitch[inside], vel[inside], group[inside]
+    # each note's on then off; per track sorted by tick with note-offs first at one tick (no stuck
+    # notes), then in that order: a stable sort on (track, tick, 5 for on / 4 for off)
+    k = len(start)
+    scale = np.asarray(tick_scale, dtype=np.int64)[group]
+    tick = np.empty(2 * k, dtype=np.int64)  # (2K,) on, off, on, off, ...
+    tick[0::2], tick[1::2] = start * scale, stop * scale
+    kind = np.tile(np.array([5, 4]), k)
+    group2 = np.repeat(group, 2)
+    order = np.lexsort((np.arange(2 * k), kind, tick, group2))
+    status = np.where(kind == 5, 0x90, 0x80) | np.asarray(channel, dtype=np.int64)[group2]
+    data2 = np.empty(2 * k, dtype=np.int64)
+    data2[0::2], data2[1::2] = vel, 0
+    try:
+        blocks, last_tick = note_blocks(group2[order], tick[order], status[order], np.repeat(pitch, 2)[order],
+                                        data2[order], groups)
+    except ValueError as e:
+        raise MelodyganError(str(e)) from None
+    tracks: list[list[bytes]] = [[c] for c in conductors]
+    for g, ((head, last, end_tick), block) in enumerate(zip(heads, blocks)):
+        tracks[piece_of[g]].append(_chunk(head + block, int(last_tick[g]) if block else last, end_tick))
+    for piece, n in zip(pieces, cut.tolist()):
+        if n:
+            warnings.warn(f"{int(n)} notes ran past the end of the piece (bar {piece.num_bars}) and were cut",
+                          MidiImportWarning, stacklevel=3)
+    return [b"MThd" + struct.pack(">IHHH", 6, 1, len(t), TICKS_PER_BEAT) + b"".join(t) for t in tracks]
 
-    key_signature = meta(mido.MetaMessage("key_signature", key=piece.key.name))
-    conductor: list[tuple[int, int, bytes]] = [
-        (0, 0, meta(mido.MetaMessage("track_name", name=piece.title or "melodygan"))),
-        (0, 1, meta(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(piece.tempo_bpm)))),
-        (0, 3, key_signature),
+
+
+def _conductor_events(piece: Piece, tps: int, end_steps: int,
+                      markers: dict[tuple[object, Key], tuple[bytes, bytes]]) -> list[tuple[int, int, bytes]]:
+    """Tempo, key, time signature(s) and one marker per chord change (the title goes before them)."""
+    events: list[tuple[int, int, bytes]] = [
+        (0, 1, _meta(0x51, _tempo_bytes(piece.tempo_bpm))),
+        (0, 3, _key_signature(piece.key)),
     ]
     num, den = piece.time_signature
     if piece.pickup_steps:
-        pnum, pden = _pickup_signature(piece.pickup_steps, spq)
-        conductor.append((0, 2, meta(mido.MetaMessage("time_signature", numerator=pnum, denominator=pden))))
-        conductor.append((piece.pickup_steps * tps, 2, meta(mido.MetaMessage("time_signature", numerator=num,
-                                                                             denominator=den))))
+        pnum, pden = _pickup_signature(piece.pickup_steps, piece.steps_per_quarter)
+        events.append((0, 2, _time_signature(pnum, pden)))
+        events.append((piece.pickup_steps * tps, 2, _time_signature(num, den)))
     else:
-        conductor.append((0, 2, meta(mido.MetaMessage("time_signature", numerator=num, denominator=den))))
+        events.append((0, 2, _time_signature(num, den)))
     for c in piece.chords:
         if c.start_steps < end_steps:
-            symbol = c.symbol(key=piece.key)
-            conductor.append((c.start_steps * tps, 4, meta(mido.MetaMessage("marker", text=symbol))))
-            # the same symbol as a text event: the chord lane of parsers and DAWs that skip markers
-            # (pretty_midi's ``text_events``, event lists)
-            conductor.append((c.start_steps * tps, 5, meta(mido.MetaMessage("text", text=symbol))))
-    tracks = [_encode_track(conductor, end_tick)]
-
-    cut = 0
-    for i, (name, notes) in enumerate(piece.tracks().items()):
-        ch = PITCHED_CHANNELS[i % len(PITCHED_CHANNELS)]
-        volume, pan = MIX.get(name, (100, [64, 40, 88, 52, 76][i % 5]))
-        events: list[tuple[int, int, bytes]] = [
-            (0, 0, meta(mido.MetaMessage("track_name", name=name))),
-            # the key again in every part: MuseScore (and other notation programs) read a part's
-            # key only from its own track and ignore the conductor's
-            (0, 0, key_signature),
-            (0, 1, bytes((0xC0 | ch, part_program(piece, name)))),
-            (0, 2, bytes((0xB0 | ch, 7, volume))),
-            (0, 3, bytes((0xB0 | ch, 10, pan))),
-        ]
-        cleaned, _ = _clean_track(list(notes))
-        on, off = 0x90 | ch, 0x80 | ch
-        for n in cleaned:
-            if n.start_steps >= end_steps:
-                cut += 1
-                continue
-            stop = min(n.end_steps, end_steps)
-            cut += stop < n.end_steps
-            # note-offs (order 4) sort before note-ons (order 5) at the same tick: no stuck notes
-            events.append((n.start_steps * tps, 5, bytes((on, n.pitch, n.velocity))))
-            events.append((stop * tps, 4, bytes((off, n.pitch, 0))))
-        tracks.append(_encode_track(events, end_tick))
-    if cut:
-        warnings.warn(f"{cut} notes ran past the end of the piece (bar {piece.num_bars}) and were cut",
-                      MidiImportWarning, stacklevel=2)
-    return b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), TICKS_PER_BEAT) + b"".join(tracks)
+            spelled = (c.root, c.quality, c.bass), piece.key
+            if spelled not in markers:
+                symbol = _text(c.symbol(key=piece.key))
+                # the symbol as a marker, and again as a text event: the chord lane of parsers and
+                # DAWs that skip markers (pretty_midi's ``text_events``, event lists)
+                markers[spelled] = (_meta(0x06, symbol), _meta(0x01, symbol))
+            marker, text = markers[spelled]
+            events.append((c.start_steps * tps, 4, marker))
+            events.append((c.start_steps * tps, 5, text))
+    return events
 
 
 def piece_to_midi(piece: Piece) -> pretty_midi.PrettyMIDI:
@@ -680,16 +865,125 @@ def write_midi(piece: Piece, path: str | Path, force: bool = False) -> Path:
     return Path(path)
 
 
+def write_midi_batch(pieces: list[Piece], paths: list[str | Path], force: bool = False) -> list[Path]:
+    """Write many Pieces as MIDI files, all-or-nothing: every file is encoded first (an error
+    writes nothing), then all are written into one staging folder and moved into place together
+    (:func:`melodygan.files.staged_outputs`), with no temporary file per piece.
+
+    Args:
+        pieces: what to write.
+        paths: one ``.mid`` per piece, all in one folder.
+        force: replace existing files.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        MelodyganError: paths in several folders, a repeated name, or an existing file without ``force``.
+    """
+    from melodygan.files import fs_error, make_folder, staged_outputs
+
+    out = [Path(p) for p in paths]
+    if len(out) != len(pieces):
+        raise MelodyganError(f"{len(pieces)} pieces for {len(out)} paths")
+    if not out:
+        return []
+    folders = {p.parent for p in out}
+    if len(folders) > 1:
+        raise MelodyganError(f"a MIDI batch goes into one folder, got {len(folders)}")
+    names = [p.name for p in out]
+    if len(set(names)) != len(names):
+        raise MelodyganError("a MIDI batch names one file twice")
+    encoded = pieces_to_midi_bytes(pieces)
+    folder = out[0].parent
+    if not folder.exists():
+        # a new folder: written in full beside it, then renamed into place in one step
+        parent = make_folder(folder.parent)
+        stage = parent / f".{folder.name}.staging-{uuid.uuid4().hex[:8]}"
+        try:
+            stage.mkdir()
+            _write_files(stage, names, encoded)
+            os.rename(stage, folder)
+        except OSError as e:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise fs_error(folder, e) from None
+        return out
+    with staged_outputs(folder, names, force=force) as stage:
+        try:
+            _write_files(stage, names, encoded)
+        except OSError as e:
+            raise fs_error(folder, e) from None
+    return out
+
+
+def _write_files(folder: Path, names: list[str], contents: list[bytes]) -> None:
+    mode = 0o666  # less the umask, as for any new file
+    for name, data in zip(names, contents):
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+
 def track_notes_seconds(path: str | Path, track_name: str) -> list[tuple[float, float, int, int]]:
     """The notes of one named track in seconds, unquantised: ``(start_s, end_s, pitch, velocity)``
     sorted by start. For corpora whose grid comes from beat annotations, not from the MIDI ticks.
 
+    The notes and seconds are pretty_midi's (its note pairing, and its tempo map: the tempo events
+    of the first track), read by the symusic reader where it can (the same floats), else by
+    pretty_midi.
+
     Raises:
         MelodyganError: the file is unreadable or has no track of that name (case-insensitive).
     """
-    import pretty_midi
+    from melodygan.formats.midi_reader import read_tracks
 
     p = Path(path)
+    wanted = track_name.strip().upper()
+    try:
+        got = read_tracks(p.read_bytes(), DEFAULT_STEPS_PER_QUARTER)
+    except OSError:
+        got = None
+    # tempo events of one tick in file order decide pretty_midi's map; symusic keeps only their times
+    if got is not None and len({t for t, _ in got.first_tempos}) == len(got.first_tempos):
+        names = [raw.name.decode("latin-1") for raw in got.raw]
+        for raw, name in zip(got.raw, names):
+            if name.strip().upper() == wanted:
+                seconds = _pretty_midi_seconds(got.first_tempos, got.ticks_per_beat)
+                cols = zip(seconds(raw.start).tolist(), seconds(raw.end).tolist(), raw.pitch.tolist(),
+                           raw.velocity.tolist())
+                return sorted((float(a), float(b), int(c), int(d)) for a, b, c, d in cols)
+        shown = ", ".join(repr(n) for n in names) or "none"
+        raise MelodyganError(f"{p}: no track named {track_name!r} (tracks: {shown})")
+    return _track_notes_seconds_pretty_midi(p, track_name)
+
+
+def _pretty_midi_seconds(tempos: list[tuple[int, int]], resolution: int) -> Callable[[np.ndarray], np.ndarray]:
+    """pretty_midi's tick → seconds map (``PrettyMIDI._update_tick_to_time``) from its tick scales:
+    120 bpm until the first tempo, a tempo at tick 0 replacing it, repeated tempos dropped."""
+    scales = [(0, 60.0 / (120.0 * resolution))]
+    for tick, tempo in tempos:
+        scale = 60.0 / ((6e7 / tempo) * resolution)
+        if tick == 0:
+            scales = [(0, scale)]
+        elif scale != scales[-1][1]:
+            scales.append((tick, scale))
+    starts = np.array([t for t, _ in scales], dtype=np.int64)
+    origin = [0.0]
+    for (t0, sc), (t1, _) in pairwise(scales):
+        origin.append(origin[-1] + sc * (t1 - t0))  # the time at each segment's first tick
+
+    def seconds(ticks: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(starts, ticks, side="right") - 1
+        return np.asarray(origin)[k] + np.asarray([sc for _, sc in scales])[k] * (ticks - starts[k])
+
+    return seconds
+
+
+def _track_notes_seconds_pretty_midi(p: Path, track_name: str) -> list[tuple[float, float, int, int]]:
+    import pretty_midi
+
     try:
         pm = pretty_midi.PrettyMIDI(str(p))
     except Exception as e:  # pretty_midi/mido raise many types for corrupt files

@@ -1,7 +1,7 @@
 """One entry point for a user's score: :func:`read_score` picks the reader by file extension.
 
 ==========================================  ==================================================
-``.mid`` ``.midi``                          :func:`melodygan.formats.midi.midi_to_piece` (pretty_midi)
+``.mid`` ``.midi``                          :func:`melodygan.formats.midi.midi_to_piece` (symusic)
 ``.xml`` ``.musicxml`` ``.mxl`` ``.krn``    :func:`melodygan.formats.notation.read_notation` (music21)
 ``.abc``                                    first tune, Nottingham chord spellings understood
                                             (:func:`melodygan.formats.abc.first_abc_tune`)

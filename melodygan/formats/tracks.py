@@ -217,7 +217,8 @@ def score_tracks(tracks: Mapping[str, list[Note]], *, programs: Mapping[str, int
             s.cons.append(f"plays in {round(100 * coverage)}% of the bars")
         if key is not None:
             total = sum(n.duration_steps for n in notes) or 1
-            share = sum(n.duration_steps for n in notes if n.pitch % 12 in key.scale_extended) / total
+            in_key = frozenset(key.scale_extended)  # once per track, not once per note
+            share = sum(n.duration_steps for n in notes if n.pitch % 12 in in_key) / total
             t["key"] = max(-1.0, min(0.2, 1.5 * (share - 0.85)))
             if share < 0.75:
                 s.cons.append(f"{round(100 * share)}% of its notes in {key.name}")

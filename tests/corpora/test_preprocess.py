@@ -113,18 +113,125 @@ def test_midi_corpus_skips_and_reports(midi_corpus: Path, tmp_path: Path) -> Non
     assert [n.pitch for n in song.melody][:4] == [60, 62, 64, 66] and list(song.voices) == ["Bass"]
 
 
+def _shard_arrays(out: Path) -> dict[str, dict[str, np.ndarray]]:
+    return {f.name: dict(np.load(f)) for f in sorted((out / "shards").glob("*.npz"))}
+
+
+def _all_pieces(out: Path) -> dict[str, list[Piece]]:
+    return {s: load_pieces(out, s) for s in ("train", "valid", "test")}
+
+
 def test_rerun_reuses_cache_and_parallel_is_identical(midi_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "pp"
     first = preprocess([f"midi:{midi_corpus}"], out, workers=1, progress=False)
-    arrays = {s: dict(np.load(out / f"{s}.npz")) for s in ("train", "valid", "test")}
+    arrays = _shard_arrays(out)
     second = preprocess([f"midi:{midi_corpus}"], out, workers=2, progress=False)
     assert first["files"] == {"total": 10, "reused_from_cache": 0}
     assert second["files"] == {"total": 10, "reused_from_cache": 10}
-    for s in ("train", "valid", "test"):
-        again = np.load(out / f"{s}.npz")
-        assert all(np.array_equal(arrays[s][k], again[k]) for k in arrays[s])
+    again = _shard_arrays(out)
+    assert again.keys() == arrays.keys() == {"00000.npz"}
+    assert all(np.array_equal(arrays[f][k], again[f][k]) for f in arrays for k in arrays[f])
     fresh = preprocess([f"midi:{midi_corpus}"], tmp_path / "pp2", workers=2, progress=False)
     assert fresh["counts"] == first["counts"] and fresh["skipped"] == first["skipped"]
+
+
+def test_shards_hold_the_same_pieces_as_one(midi_corpus: Path, tmp_path: Path) -> None:
+    one = preprocess([f"midi:{midi_corpus}"], tmp_path / "one", workers=1, progress=False)
+    many = preprocess([f"midi:{midi_corpus}"], tmp_path / "many", workers=2, progress=False, shard_size=3)
+    assert many["shards"] == 4 and one["shards"] == 1
+    assert {k: many[k] for k in ("counts", "per_source", "skipped")} == {k: one[k] for k in ("counts", "per_source",
+                                                                                              "skipped")}
+    assert _all_pieces(tmp_path / "many") == _all_pieces(tmp_path / "one")
+    assert sorted(p.name for p in (tmp_path / "many" / "shards").iterdir()) == [
+        f"{i:05d}.{x}" for i in range(4) for x in ("json", "npz")]
+    # fewer, larger shards later: the folder keeps one dataset, no stale shard
+    preprocess([f"midi:{midi_corpus}"], tmp_path / "many", workers=1, progress=False, shard_size=5)
+    assert len(list((tmp_path / "many" / "shards").glob("*.npz"))) == 2
+    assert _all_pieces(tmp_path / "many") == _all_pieces(tmp_path / "one")
+
+
+def test_a_run_stopped_midway_resumes_to_the_same_result(midi_corpus: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import melodygan.corpora.preprocess as pre
+
+    whole = preprocess([f"midi:{midi_corpus}"], tmp_path / "whole", workers=1, progress=False, shard_size=3)
+    real, calls = pre._cached_job, []
+
+    def dies_after_seven(args: object) -> object:
+        if len(calls) == 7:
+            raise KeyboardInterrupt  # as a kill would, between two files of the third shard
+        calls.append(1)
+        return real(args)  # type: ignore[arg-type]
+
+    out = tmp_path / "stopped"
+    monkeypatch.setattr(pre, "_cached_job", dies_after_seven)
+    with pytest.raises(KeyboardInterrupt):
+        preprocess([f"midi:{midi_corpus}"], out, workers=1, progress=False, shard_size=3)
+    assert sorted(json.loads((out / "manifest.json").read_text())["done"]) == ["00000", "00001"]
+    assert not (out / "meta.json").exists()
+    with pytest.raises(MelodyganError, match="melodygan preprocess"):
+        load_pieces(out, "train")  # not finished: no meta.json yet
+    monkeypatch.setattr(pre, "_cached_job", real)
+    read, real_run = [], pre.run_job
+    monkeypatch.setattr(pre, "run_job", lambda *a: read.append(a[0].name) or real_run(*a))
+    resumed = preprocess([f"midi:{midi_corpus}"], out, workers=1, progress=False, shard_size=3)
+    assert len(read) == 3  # shards 0-1 kept; in shard 2 the file read before the stop came from the cache
+    assert resumed["files"] == {"total": 10, "reused_from_cache": 7}
+    assert {k: resumed[k] for k in ("counts", "per_source", "skipped", "shards")} == {
+        k: whole[k] for k in ("counts", "per_source", "skipped", "shards")}
+    assert _all_pieces(out) == _all_pieces(tmp_path / "whole")
+
+
+def test_a_killed_process_resumes(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from melodygan.formats.midi import write_midi
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(60):
+        write_midi(Piece(melody=[Note(2 * k, 2, 60 + (k * i) % 13) for k in range(32)], title=f"t{i}"),
+                   corpus / f"{i:02d}.mid")
+    cmd = [sys.executable, "-m", "melodygan", "preprocess", f"midi:{corpus}", "--shard-size", "4", "--workers", "2",
+           "--quiet", "--out"]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = json.loads((out / "manifest.json").read_text()).get("done", {}) if (out / "manifest.json").exists() \
+            else {}
+        if len(done) >= 2:
+            break
+        time.sleep(0.05)
+    midway = proc.poll() is None and not (out / "meta.json").exists()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert midway  # killed with shards written and shards to go
+    subprocess.run([*cmd, str(out)], check=True, capture_output=True)
+    preprocess([f"midi:{corpus}"], tmp_path / "whole", workers=1, progress=False, shard_size=4)
+    assert _all_pieces(out) == _all_pieces(tmp_path / "whole")
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["counts"] == json.loads((tmp_path / "whole" / "meta.json").read_text())["counts"]
+    assert sum(meta["counts"].values()) == 60
+
+
+def test_the_single_file_layout_of_older_runs_is_still_read(tmp_path: Path) -> None:
+    pieces = [_piece(), _piece(2, "u")]
+    arrays = encode_pieces(pieces)
+    with open(tmp_path / "train.npz", "wb") as f:
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+    for s in ("valid", "test"):
+        with open(tmp_path / f"{s}.npz", "wb") as f:
+            np.savez_compressed(f, **encode_pieces([]))  # type: ignore[arg-type]
+    info = [{"id": f"x/{i}", "title": p.title, "tracks": ["Melody", "Bass"], "programs": p.programs}
+            for i, p in enumerate(pieces)]
+    (tmp_path / "pieces.json").write_text(json.dumps({"train": info, "valid": [], "test": []}))
+    (tmp_path / "meta.json").write_text(json.dumps({"format_version": 1}))
+    back = load_pieces(tmp_path, "train")
+    assert all(_same(a, b) for a, b in zip(back, pieces)) and len(back) == 2 and load_pieces(tmp_path, "test") == []
 
 
 def test_jsb_and_nottingham_sources(tmp_path: Path) -> None:
@@ -162,3 +269,23 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
         load_pieces(tmp_path / "mine", "train")
     with pytest.raises(MelodyganError, match="split"):
         load_pieces(tmp_path / "mine", "dev")
+
+
+def test_shards_written_one_by_one_anywhere_then_finished(midi_corpus: Path, tmp_path: Path) -> None:
+    from melodygan.corpora.preprocess import finish_preprocess, preprocess_shard, shard_count
+
+    sources = [f"midi:{midi_corpus}"]
+    whole = preprocess(sources, tmp_path / "whole", workers=1, progress=False, shard_size=3)
+    out = tmp_path / "tasks"
+    n = shard_count(sources, shard_size=3)
+    assert n == 4
+    for index in reversed(range(1, n)):  # as tasks on several machines would, in any order
+        assert preprocess_shard(sources, out, index, shard_size=3) > 0
+    with pytest.raises(MelodyganError, match="1 of 4 shards are not written"):
+        finish_preprocess(sources, out, shard_size=3)
+    preprocess_shard(sources, out, 0, shard_size=3)
+    assert preprocess_shard(sources, out, 0, shard_size=3) == 0  # written already
+    meta = finish_preprocess(sources, out, shard_size=3)
+    assert {k: meta[k] for k in ("counts", "per_source", "skipped")} == {k: whole[k] for k in
+                                                                           ("counts", "per_source", "skipped")}
+    assert _all_pieces(out) == _all_pieces(tmp_path / "whole")

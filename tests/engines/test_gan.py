@@ -171,3 +171,45 @@ def test_period_form_restates_bars_1_to_4_in_bars_5_to_8(gan_checkpoint):
     assert restated(4) >= 0.5 > restated(0) + 0.2  # the answer reuses the question's noise
     with pytest.raises(MelodyganError, match="answer_bars"):
         gan_melodies([prog], answer_bars=-1, checkpoint=gan_checkpoint)
+
+
+def _decode_one_by_one(roll: np.ndarray, pitch_low: int, sustain_threshold: float, onset_threshold: float,
+                       allowed: tuple[int, ...] | None) -> list[Note]:
+    """The rules of the module docstring, one clip and one note at a time (the reference)."""
+    sustain, onset = roll[0], roll[1]
+    length, num_pitches = sustain.shape
+    notes: list[Note] = []
+    current: list[int] | None = None  # [start, pitch]
+    for t in range(length):
+        sounding = float(sustain[t].sum()) >= sustain_threshold
+        if sounding:
+            scores = [float(sustain[t, p]) + (1e-6 if allowed is None or (p + pitch_low) % 12 in allowed else -1e9)
+                      for p in range(num_pitches)]
+            pitch = max(range(num_pitches), key=lambda p: (scores[p], -p))
+            new = current is None or current[1] != pitch or float(onset[t, pitch]) >= onset_threshold
+        if current is not None and (not sounding or new):
+            notes.append(Note(current[0], t - current[0], pitch_low + current[1]))
+            current = None
+        if sounding and current is None:
+            current = [t, pitch]
+    if current is not None:
+        notes.append(Note(current[0], length - current[0], pitch_low + current[1]))
+    return notes
+
+
+def test_batched_decoding_gives_each_clip_its_own_notes() -> None:
+    from melodygan.engines.gan import decode_rolls
+
+    rng = np.random.default_rng(3)
+    rolls = rng.random((12, 2, 48, 10)).astype(np.float32) ** 3  # (B, 2, T, P) probabilities, often silent
+    rolls[3] = 0  # a silent clip
+    rolls[5, 0, :, 4] = 1.0  # one long note with onsets here and there
+    masks = [None if i % 3 else Key(i % 12, "major").scale for i in range(12)]
+    got = decode_rolls(rolls, 60, sustain_threshold=0.4, onset_threshold=0.3, allowed_pitch_classes=masks)
+    assert len(got) == 12 and got[3] == []
+    for i in range(12):
+        assert got[i] == _decode_one_by_one(rolls[i], 60, 0.4, 0.3, masks[i]), i
+        assert got[i] == decode_roll(rolls[i], 60, sustain_threshold=0.4, onset_threshold=0.3,
+                                     allowed_pitch_classes=masks[i])
+    merged = decode_rolls(rolls, 60, sustain_threshold=0.4, onset_threshold=0.3, min_duration_steps=3)
+    assert all(n.duration_steps >= 3 for clip in merged for n in clip)

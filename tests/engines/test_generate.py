@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from melodygan.chords import parse_chord_symbol
+from melodygan.chords import Chord, parse_chord_symbol
 from melodygan.cli import main
 from melodygan.engines.generate import generate, parse_progression
 from melodygan.errors import MelodyganError
@@ -135,3 +135,25 @@ def test_the_key_of_given_chords_comes_from_the_chords(ar_checkpoint: Path, tmp_
     for chords, key in (("Am Dm E7", Key(9, "minor")), ("D A Bm G", Key(2, "major"))):
         (clip,) = generate(bars=4, chords=chords, seed=2, checkpoint=ar_checkpoint)
         assert clip.key == key, chords
+
+
+def test_a_midi_only_batch_writes_what_each_clip_would_alone(gan_checkpoint: Path, tmp_path: Path) -> None:
+    """generate's MIDI-only export encodes the batch together; every file is the one the per-file
+    export (arrangement, accents, humanizing with the clip's own seed) writes."""
+    from melodygan import cli
+    from melodygan.engines.gan import gan_melodies
+    from melodygan.formats.midi import midi_to_piece
+
+    bar = 16
+    chords = [[Chord(r, q, i * bar, bar) for i, (r, q) in enumerate([(0, "maj"), (7, "dom7")])]] * 4
+    pieces = gan_melodies(chords, bars=2, checkpoint=gan_checkpoint, seed=3)
+    for extra in ([], ["--humanize", "0.5", "--accompaniment", "arpeggio"]):
+        args = cli.build_parser().parse_args(["generate", "--out", str(tmp_path), *extra])
+        batch = [tmp_path / f"batch{len(extra)}" / f"clip-{i}.mid" for i in range(4)]
+        written = cli._export_batch(list(pieces), batch, args)
+        assert [w[0] for w in written] == batch
+        for i, (piece, path) in enumerate(zip(pieces, batch)):
+            alone = tmp_path / f"alone{len(extra)}-{i}.mid"
+            cli._export(cli._arranged(piece, args), alone, args, i)
+            assert path.read_bytes() == alone.read_bytes(), (extra, i)
+        assert midi_to_piece(batch[0]).melody_name == "Melody"

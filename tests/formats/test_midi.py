@@ -244,6 +244,8 @@ def test_header_without_tracks_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_each_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import melodygan.formats.midi as midi_module
+
     path = write_midi(lead_sheet(), tmp_path / "a.mid")
     expected = midi_to_piece(path)
     loads = []
@@ -256,8 +258,11 @@ def test_each_file_is_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(mido, "MidiFile", CountingMidiFile)
     assert midi_to_piece(path) == expected
+    assert loads == []  # symusic reads it; mido and pretty_midi are not involved
+    monkeypatch.setattr(midi_module, "_read_with_symusic", lambda *args: None)
+    assert midi_to_piece(path) == expected
     if "mido_object" in pretty_midi.PrettyMIDI.__init__.__code__.co_varnames:
-        assert len(loads) == 1
+        assert len(loads) == 1  # the pretty_midi path: one mido parse, handed to pretty_midi
 
 
 def test_write_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
@@ -371,6 +376,36 @@ def test_any_piece_round_trips_exactly(piece: Piece) -> None:
     for field in ("melody", "voices", "chords", "key", "time_signature", "tempo_bpm", "pickup_steps", "end_steps",
                   "programs", "title"):
         assert getattr(back, field) == getattr(piece, field), field
+
+
+def test_a_batch_encodes_each_piece_as_alone_and_as_mido_would(tmp_path: Path) -> None:
+    import io
+
+    from melodygan.formats.midi import piece_to_midi_bytes, pieces_to_midi_bytes, write_midi_batch
+
+    pieces = [lead_sheet(), lead_sheet(pickup=0).replace(title="Second"), Piece(melody=[Note(0, 4, 60)]),
+              Piece(melody=[Note(0, 2, 64), Note(1, 8, 64), Note(4, 4, 67, 30), Note(2000, 40, 72)],  # overlaps,
+                    voices={"Bass": [], "Pad": [Note(0, 16, 48), Note(0, 8, 48, 100)]}, length_steps=2016),  # long gap
+              Piece(melody=[Note(0, 4, 62), Note(12, 8, 65)], length_steps=16)]  # a note cut at the end
+    with pytest.warns(MidiImportWarning, match="1 notes ran past the end"):
+        batch = pieces_to_midi_bytes(pieces)
+    for piece, data in zip(pieces, batch):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert data == piece_to_midi_bytes(piece)
+        again = io.BytesIO()
+        mido.MidiFile(file=io.BytesIO(data)).save(file=again)
+        assert again.getvalue() == data
+    paths = write_midi_batch(pieces[:3], [tmp_path / f"c{i}.mid" for i in range(3)])
+    assert [p.read_bytes() for p in paths] == batch[:3]
+    assert midi_to_piece(paths[0]).melody == pieces[0].melody
+    with pytest.raises(MelodyganError, match="exists"):
+        write_midi_batch(pieces[:2], [tmp_path / "new.mid", tmp_path / "c1.mid"])
+    assert not (tmp_path / "new.mid").exists()  # all or nothing
+    assert write_midi_batch(pieces[3:4], [tmp_path / "c1.mid"], force=True)[0].read_bytes() == batch[3]
+    fresh = write_midi_batch(pieces[:2], [tmp_path / "new" / "a.mid", tmp_path / "new" / "b.mid"])
+    assert [p.read_bytes() for p in fresh] == batch[:2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c0.mid", "c1.mid", "c2.mid", "new"]  # no staging left
 
 
 def test_every_part_carries_the_key_signature(tmp_path: Path) -> None:
