@@ -7,7 +7,7 @@ MIDI soundfont, the additive fallback) are in :mod:`melodygan.formats.synth`; th
 WAV files of what they play:
 
 * Output: stereo ``(frames, 2)`` float32, 44.1 kHz unless asked, brought to an integrated
-  loudness of ``loudness_lufs`` (-18 LUFS by default, ITU-R BS.1770 via pyloudnorm:
+  loudness of ``loudness_lufs`` (-18 LUFS by default, ITU-R BS.1770, pyloudnorm's meter:
   :mod:`melodygan.formats.loudness`) with the sample peak never above ``peak_dbfs`` (-1 dBFS;
   where the target needs more, the gain stops there and a :class:`LoudnessWarning` says so), or
   peak-normalised to ``peak_dbfs`` with ``loudness_lufs=None``. Length: the music plus its

@@ -4,10 +4,15 @@ gain that brings a WAV to a target loudness without clipping.
 The meter is pyloudnorm's (its K-weighting filters, 400 ms gating blocks with 75 % overlap, the
 absolute gate at -70 LUFS and the relative gate 10 LU under the ungated level), run on
 consecutive blocks so that a long song is measured without holding it in memory:
-:class:`LoudnessMeter` keeps the filter states between blocks and the running sum of squares at
+:class:`LoudnessMeter` keeps the filter's tail between blocks and the running sum of squares at
 the gating-block edges, and gives the value pyloudnorm's ``Meter.integrated_loudness`` gives for
 the whole signal (to a few thousandths of a LU, from the float64 sums). A signal shorter than
 one gating block (400 ms) is measured as a single block over its whole length.
+
+The K-weighting (pyloudnorm's two biquads, the same coefficients) is applied without scipy: its
+impulse response, computed once per sample rate and cut where it has decayed below 1e-15 of its
+peak, is convolved with each block by FFT (numpy), the overlap carried to the next block. That
+keeps ``import scipy.signal`` (about a second) off the path of every WAV written.
 
 :func:`loudness_gain` turns a measurement into a gain: the target loudness, unless that would put
 the sample peak above the ceiling, in which case the gain stops at the ceiling (peak-safe gain,
@@ -31,6 +36,49 @@ ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
 
 
+def k_weighting_biquads(sample_rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """pyloudnorm's K-weighting as ``(b, a)`` pairs (normalised by ``a0``): a high shelf of
+    +4 dB above 1.5 kHz (Q 1/sqrt 2), then a high pass at 38 Hz (Q 0.5) — RBJ cookbook biquads."""
+    out = []
+    w0 = 2.0 * math.pi * 1500.0 / sample_rate
+    big_a, alpha = 10 ** (4.0 / 40.0), math.sin(w0) / (2.0 * (1 / math.sqrt(2)))
+    cos, root = math.cos(w0), math.sqrt(10 ** (4.0 / 40.0))
+    b = [big_a * ((big_a + 1) + (big_a - 1) * cos + 2 * root * alpha), -2 * big_a * ((big_a - 1) + (big_a + 1) * cos),
+         big_a * ((big_a + 1) + (big_a - 1) * cos - 2 * root * alpha)]
+    a = [(big_a + 1) - (big_a - 1) * cos + 2 * root * alpha, 2 * ((big_a - 1) - (big_a + 1) * cos),
+         (big_a + 1) - (big_a - 1) * cos - 2 * root * alpha]
+    out.append((np.array(b) / a[0], np.array(a) / a[0]))
+    w0 = 2.0 * math.pi * 38.0 / sample_rate
+    alpha, cos = math.sin(w0) / (2.0 * 0.5), math.cos(w0)
+    b = [(1 + cos) / 2, -(1 + cos), (1 + cos) / 2]
+    a = [1 + alpha, -2 * cos, 1 - alpha]
+    out.append((np.array(b) / a[0], np.array(a) / a[0]))
+    return out
+
+
+_RESPONSES: dict[int, np.ndarray] = {}
+
+
+def k_weighting_response(sample_rate: int, floor: float = 1e-15) -> np.ndarray:
+    """Impulse response of the K-weighting cascade, cut once it stays below ``floor`` × its peak."""
+    if sample_rate not in _RESPONSES:
+        (b1, a1), (b2, a2) = k_weighting_biquads(sample_rate)
+        out: list[float] = []
+        x1 = x2 = y1 = y2 = z1 = z2 = 0.0  # stage 1: x -> y, stage 2: y -> z
+        peak, quiet, n = 0.0, 0, 0
+        while quiet < 64 and n < 1 << 20:
+            x = 1.0 if n == 0 else 0.0
+            y = b1[0] * x + b1[1] * x1 + b1[2] * x2 - a1[1] * y1 - a1[2] * y2
+            z = b2[0] * y + b2[1] * y1 + b2[2] * y2 - a2[1] * z1 - a2[2] * z2
+            x2, x1, y2, y1, z2, z1 = x1, x, y1, y, z1, z
+            out.append(z)
+            peak = max(peak, abs(z))
+            quiet = quiet + 1 if abs(z) < floor * peak and n > 8 else 0
+            n += 1
+        _RESPONSES[sample_rate] = np.array(out)
+    return _RESPONSES[sample_rate]
+
+
 class LoudnessMeter:
     """Integrated loudness of a stereo (or mono) signal given as consecutive ``(frames, channels)`` blocks.
 
@@ -43,14 +91,9 @@ class LoudnessMeter:
     """
 
     def __init__(self, sample_rate: int) -> None:
-        import pyloudnorm
-
         self.rate = sample_rate
-        # pyloudnorm's K-weighting: a high shelf (+4 dB above 1.5 kHz) then a high pass at 38 Hz
-        meter = pyloudnorm.Meter(sample_rate)
-        self._stages = [(np.asarray(f.b, dtype=np.float64), np.asarray(f.a, dtype=np.float64), float(f.passband_gain))
-                        for f in meter._filters.values()]
-        self._states: list[np.ndarray] | None = None  # per stage: (order, channels) lfilter state
+        self._h = k_weighting_response(sample_rate)  # (taps,)
+        self._tail: np.ndarray | None = None  # (taps - 1, channels): the filtered blocks' overlap
         self._sum: np.ndarray | None = None  # running sum of squares per channel, float64
         self.frames = 0
         self._marks: dict[int, np.ndarray] = {}  # frame -> sum of squares of the frames before it
@@ -62,22 +105,25 @@ class LoudnessMeter:
 
     def feed(self, block: np.ndarray) -> None:
         """Add the next ``(frames, channels)`` float block."""
-        import scipy.signal
-
         x = np.asarray(block, dtype=np.float64)
         if x.ndim == 1:
             x = x[:, None]
         n, channels = x.shape
-        if self._states is None:
-            self._states = [np.zeros((max(len(a), len(b)) - 1, channels)) for b, a, _ in self._stages]
+        if self._tail is None:
+            self._tail = np.zeros((len(self._h) - 1, channels))
             self._sum = np.zeros(channels)
             self._marks[0] = np.zeros(channels)
         if n == 0:
             return
-        for i, (b, a, gain) in enumerate(self._stages):
-            x, self._states[i] = scipy.signal.lfilter(b, a, x, axis=0, zi=self._states[i])
-            if gain != 1.0:
-                x = x * gain
+        taps = len(self._h)
+        size = 1 << (n + taps - 2).bit_length()
+        response = np.fft.rfft(self._h, size)
+        filtered = np.empty_like(x)
+        for c in range(channels):  # one channel at a time: half the transient memory of both at once
+            full = np.fft.irfft(np.fft.rfft(x[:, c], size) * response, size)[:n + taps - 1]
+            full[:taps - 1] += self._tail[:, c]
+            filtered[:, c], self._tail[:, c] = full[:n], full[n:]  # the overlap: always taps - 1 frames
+        x = filtered
         cum = np.cumsum(x * x, axis=0)  # (frames, channels)
         assert self._sum is not None
         start = self.frames

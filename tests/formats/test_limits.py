@@ -155,7 +155,7 @@ def test_wav_rendering_memory_is_bounded_by_the_block(tmp_path: Path) -> None:
     from melodygan.formats.loudness import LoudnessMeter
 
     path = _midi(tmp_path / "held.mid", [(0, 480 * 2 * 60, 60)])  # one note held for 60 s
-    LoudnessMeter(44100)  # imports scipy.signal and pyloudnorm (about 50 MB of modules) before the count
+    LoudnessMeter(44100)  # computes its filter response (and imports what it needs) before the count
     tracemalloc.start()
     render_wav(path, tmp_path / "held.wav", synth="additive", tail_seconds=0.5)
     _, peak = tracemalloc.get_traced_memory()
