@@ -39,6 +39,7 @@ ACCOMPANIMENTS = ("block", "sustained", "waltz", "arpeggio", "alberti", "broken"
 BASSES = ("root", "root-fifth", "walking", "none")
 PARTS = ("melody", "chords", "both")
 CHORD_RATES = ("auto", "beat", "half-bar", "bar")
+HARMONY_STYLES = ("leadsheet", "chorale")  # chord symbols + accompaniment; four voices in Bach's manner
 MAX_BARS = 64
 WAIT = "seconds to wait for the result (0: answer 202 with the job at once)"
 Wait = Annotated[float, Query(ge=0, le=600, description=WAIT)]
@@ -98,6 +99,8 @@ class HarmonizeRequest(ClipRequest, Arrangement):
     genre: Literal[GENRES] | None = Field(None, description="null: guessed from the melody's rhythm")  # type: ignore[valid-type]
     chord_rate: Literal[CHORD_RATES] = "auto"  # type: ignore[valid-type]
     fix: str | None = Field(None, description='chords to keep, "3:G7,5:Em"')
+    style: Literal[HARMONY_STYLES] = Field("leadsheet", description="leadsheet: chord symbols and an "  # type: ignore[valid-type]
+                                           "accompaniment; chorale: alto, tenor and bass under the melody")
     seed: int = Field(1, ge=0, le=2**31 - 1)
 
 
@@ -330,7 +333,7 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
 
         return {"version": __version__, "engines": ENGINES, "genres": GENRES, "keys": KEY_NAMES,
                 "meters": [f"{n}/{d}" for n, d in METERS], "accompaniments": ACCOMPANIMENTS, "basses": BASSES,
-                "parts": PARTS, "chord_rates": CHORD_RATES, "max_bars": MAX_BARS,
+                "parts": PARTS, "chord_rates": CHORD_RATES, "harmony_styles": HARMONY_STYLES, "max_bars": MAX_BARS,
                 "max_upload_bytes": settings.max_upload_bytes, "upload_suffixes": SCORE_SUFFIXES,
                 "checkpoints": {name: str(value) if value else "shipped" for name, value in (
                     ("ar", settings.ar_checkpoint), ("gan", settings.gan_checkpoint),
@@ -439,12 +442,18 @@ def create_app(settings: StudioSettings | None = None) -> FastAPI:
             from melodygan.engines.harmonize import harmonize
 
             started = time.monotonic()
-            progress.step("choosing chords for the whole melody", 0.05)
-            sheet = harmonize(clip.sheet, key=key, genre=req.genre, chord_rate=req.chord_rate, fix=req.fix,
-                              seed=req.seed, checkpoint=settings.harmonizer_checkpoint)
-            assert isinstance(sheet, Piece)
-            progress.step("arranging", 0.9)
-            piece = _arranged(sheet, req.accompaniment, req.bass)
+            if req.style == "chorale":
+                progress.step("writing alto, tenor and bass under the melody", 0.05)
+                sheet = harmonize(clip.sheet.replace(voices={}), key=key, style="chorale", seed=req.seed)
+                assert isinstance(sheet, Piece)
+                piece = sheet  # the four voices are the arrangement
+            else:
+                progress.step("choosing chords for the whole melody", 0.05)
+                sheet = harmonize(clip.sheet, key=key, genre=req.genre, chord_rate=req.chord_rate, fix=req.fix,
+                                  seed=req.seed, checkpoint=settings.harmonizer_checkpoint)
+                assert isinstance(sheet, Piece)
+                progress.step("arranging", 0.9)
+                piece = _arranged(sheet, req.accompaniment, req.bass)
             return finish("harmonize", [sheet], [piece], progress, started, parent=clip.id,
                           settings=req.model_dump())
 

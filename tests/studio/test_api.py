@@ -198,6 +198,9 @@ def test_upload_a_midi_melody_and_harmonize_it(client: TestClient, tmp_path: Pat
     assert fixed["chords"][0]["symbol"] == "C"
     again, = run("/api/infill", {"clip": sheet["id"], "bars": "2", "part": "chords"})
     assert [n[:3] for n in again["melody"]] == [n[:3] for n in sheet["melody"]]
+    choir, = run("/api/harmonize", {"clip": clip["id"], "style": "chorale"})  # the shipped chorale voicer
+    assert list(choir["voices"]) == ["Alto", "Tenor", "Bass"] and choir["chords"]
+    assert [n[:3] for n in choir["melody"]] == [n[:3] for n in clip["melody"]]
 
 
 def test_upload_a_hummed_wav_gives_its_notes(client: TestClient, run: Run) -> None:

@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 // the melody strong and outlined, the chord voicings (which share its register) a lighter blue
-const COLORS = { melody: "#d9682b", Chords: "#9dbbe8", Bass: "#3a9d57", other: "#b4b8bf" };
+const COLORS = { melody: "#d9682b", Chords: "#9dbbe8", Bass: "#3a9d57", Alto: "#5b7fd0", Tenor: "#9467bd", other: "#b4b8bf" };
 const ROLL = { left: 40, barRow: 18, chordRow: 24, bottom: 6, height: 380, minStepPx: 3.5 };  // longer clips scroll
 
 const state = {
@@ -114,6 +114,8 @@ async function init() {
   fillSelect($("accompaniment"), state.info.accompaniments);
   fillSelect($("bass"), state.info.basses);
   fillSelect($("chord-rate"), state.info.chord_rates);
+  fillSelect($("harmony-style"), state.info.harmony_styles || ["leadsheet"],
+             { leadsheet: "chords + accompaniment", chorale: "four-part chorale (SATB)" });
   $("bars").max = state.info.max_bars;
   bind();
   draw();
@@ -234,7 +236,7 @@ async function uploadMelody(file) {
 function harmonizeCurrent() {
   if (!state.clip) return null;
   return act("harmonizing", () => postJSON("/api/harmonize", {
-    clip: state.clip.id, chord_rate: $("chord-rate").value, ...arrangement(),
+    clip: state.clip.id, chord_rate: $("chord-rate").value, style: $("harmony-style").value, ...arrangement(),
   }));
 }
 
