@@ -8,6 +8,7 @@ return 2; nothing is written half-way.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -804,6 +805,8 @@ def _add_train_chorale(models: argparse._SubParsersAction) -> None:  # type: ign
     p.add_argument("--epochs", type=int, default=120, help="passes over the training chorales")
     p.add_argument("--max-minutes", type=float, default=150.0, help="stop (with a checkpoint) after this long")
     p.add_argument("--size", default="small", choices=("tiny", "small"), help="model size preset")
+    p.add_argument("--no-pair-tables", action="store_true",
+                   help="leave out the learned voice-pair interval tables (the first shipped voicer had none)")
     p.add_argument("--seed", type=int, default=1, help="random seed")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -822,6 +825,7 @@ def _run_train_chorale(args: argparse.Namespace) -> int:
     data = read_jsb_steps(args.data)
     torch.set_num_threads(max(1, args.threads))
     mcfg = ChoraleConfig.tiny() if args.size == "tiny" else ChoraleConfig()
+    mcfg = dataclasses.replace(mcfg, pair_tables=not args.no_pair_tables)
     tcfg = ChoraleTrainConfig(epochs=args.epochs, max_minutes=args.max_minutes, seed=args.seed)
     extra = train_chorale(args.out, [np.array(c) for c in data["train"]], [np.array(c) for c in data["valid"]],
                           model_config=mcfg, train_config=tcfg, resume=args.resume, force=args.force)

@@ -118,8 +118,9 @@ def sample_lower_voices(model: ChoraleVoicer, soprano: np.ndarray, num: int, gen
         out, hidden = model.decoder(model.decoder_input(ctx[:, None], prev[:, None]), hidden)
         state = out[:, 0]
         chosen = torch.zeros(num, 3, dtype=torch.long)
+        s_now, s_prev = sop[t].expand(num), (sop[t - 1] if t else torch.tensor(0)).expand(num)
         for v in range(3):
-            logits = model.head(v, state, ctx, chosen) + mask[t, v]
+            logits = model.head(v, state, ctx, chosen) + model.pair_bias(v, s_now, s_prev, chosen, prev) + mask[t, v]
             log_p = torch.log_softmax(logits, -1)
             if temperature > 0:
                 tok = torch.multinomial(torch.softmax(logits / temperature, -1), 1, generator=generator)[:, 0]

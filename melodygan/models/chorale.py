@@ -69,6 +69,8 @@ class ChoraleConfig:
         dec_hidden: decoder GRU size.
         dec_layers: stacked decoder layers.
         dropout: on embeddings, between layers and before the heads.
+        pair_tables: learned voice-pair interval tables added to each head's logits (see
+            :meth:`ChoraleVoicer.pair_bias`).
     """
 
     d_emb: int = 64
@@ -77,6 +79,7 @@ class ChoraleConfig:
     dec_hidden: int = 256
     dec_layers: int = 1
     dropout: float = 0.3
+    pair_tables: bool = False
 
     @classmethod
     def tiny(cls) -> ChoraleConfig:
@@ -84,6 +87,8 @@ class ChoraleConfig:
 
 
 class ChoraleVoicer(nn.Module):
+    cand_pitch: torch.Tensor  # (NUM_TOKENS,) buffer: the pitch of each token (token 0: silence)
+
     def __init__(self, config: ChoraleConfig) -> None:
         super().__init__()
         self.config = c = config
@@ -105,6 +110,9 @@ class ChoraleVoicer(nn.Module):
                           nn.Linear(c.dec_hidden, NUM_TOKENS))
             for k in range(3))
         self.drop = nn.Dropout(c.dropout)
+        if c.pair_tables:  # (voice, upper voice) pairs: A-S; T-S, T-A; B-S, B-A, B-T
+            self.pairs = nn.Parameter(torch.zeros(6, 12 * 12 * 3))
+        self.register_buffer("cand_pitch", torch.arange(NUM_TOKENS) + PITCH_LO - 1, persistent=False)
 
     # --- pieces ---------------------------------------------------------------------------------
     def encode(self, soprano: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -131,6 +139,36 @@ class ChoraleVoicer(nn.Module):
         parts = [state, context] + [self.chosen[k](chosen[..., k]) for k in range(voice)]
         return self.heads[voice](self.drop(torch.cat(parts, dim=-1)))  # type: ignore[no-any-return]
 
+    def pair_bias(self, voice: int, sop_now: torch.Tensor, sop_prev: torch.Tensor, chosen: torch.Tensor,
+                  previous: torch.Tensor) -> torch.Tensor | float:
+        """Learned interval tables between the voice and each voice above it, as logits per candidate.
+
+        For a candidate pitch of ``voice`` and an upper voice, the table is read at (the interval
+        class between the two one step before, the interval class the candidate would make,
+        whether the two move in similar or contrary motion or not both move): what the training
+        chorales teach about how two voices go from one interval to the next — the way into a
+        unison, fifth or octave above all. Token tensors: ``sop_now``/``sop_prev`` (...,),
+        ``chosen``/``previous`` (..., 3). Returns (..., NUM_TOKENS), or 0 without the tables.
+        """
+        if not self.config.pair_tables:
+            return 0.0
+        cand = self.cand_pitch  # (K,) pitches (token 0: silence)
+        prev_v = previous[..., voice]
+        uppers = [(sop_now, sop_prev)] + [(chosen[..., u], previous[..., u]) for u in range(voice)]
+        first = (0, 1, 3)[voice]
+        bias = torch.zeros(*prev_v.shape, NUM_TOKENS, device=cand.device)
+        pv = prev_v + PITCH_LO - 1
+        for k, (now_u, prev_u) in enumerate(uppers):
+            pn, pp = now_u + PITCH_LO - 1, prev_u + PITCH_LO - 1
+            valid = ((now_u > 0) & (prev_u > 0) & (prev_v > 0)).unsqueeze(-1) & (torch.arange(NUM_TOKENS) > 0)
+            ic_prev = (pv - pp) % 12
+            ic_new = (cand - pn.unsqueeze(-1)) % 12
+            mv, mu = torch.sign(cand - pv.unsqueeze(-1)), torch.sign(pn - pp).unsqueeze(-1)
+            motion = torch.where((mv == 0) | (mu == 0), 0, torch.where(mv == mu, 1, 2))
+            idx = (ic_prev.unsqueeze(-1) * 12 + ic_new) * 3 + motion
+            bias = bias + torch.where(valid, self.pairs[first + k][idx], 0.0)
+        return bias
+
     # --- training / scoring ---------------------------------------------------------------------
     def forward(self, soprano: torch.Tensor, lower: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits.
@@ -145,8 +183,10 @@ class ChoraleVoicer(nn.Module):
         """
         context = self.encode(soprano, lengths)
         previous = torch.cat([torch.zeros_like(lower[:, :1]), lower[:, :-1]], dim=1)
+        sop_prev = torch.cat([torch.zeros_like(soprano[:, :1]), soprano[:, :-1]], dim=1)
         state, _ = self.decoder(self.decoder_input(context, previous))
-        return torch.stack([self.head(v, state, context, lower) for v in range(3)], dim=2)
+        return torch.stack([self.head(v, state, context, lower) + self.pair_bias(v, soprano, sop_prev, lower, previous)
+                            for v in range(3)], dim=2)
 
 
 # --- data and likelihood ------------------------------------------------------------------------
