@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +199,10 @@ def test_a_killed_process_resumes(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "melodygan", "preprocess", f"midi:{corpus}", "--shard-size", "4", "--workers", "2",
            "--quiet", "--out"]
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*cmd, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own process group, killed whole (as a terminal's Ctrl-\ or a job scheduler does), so that
+    # no worker outlives the test
+    proc = subprocess.Popen([*cmd, str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         done = json.loads((out / "manifest.json").read_text()).get("done", {}) if (out / "manifest.json").exists() \
@@ -207,7 +211,7 @@ def test_a_killed_process_resumes(tmp_path: Path) -> None:
             break
         time.sleep(0.05)
     midway = proc.poll() is None and not (out / "meta.json").exists()
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert midway  # killed with shards written and shards to go
     subprocess.run([*cmd, str(out)], check=True, capture_output=True)
