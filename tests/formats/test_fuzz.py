@@ -53,6 +53,8 @@ def _check(suffix: str, pick: int, mutation_seed: int, count: int) -> None:
     name = names[pick % len(names)]
     data = _fuzz().mutate(_seeds()[name], random.Random(mutation_seed), count)
     outcome, _, detail = _fuzz().run_case(name, data, _folder(), BOUND_S)
+    if outcome == "slow":  # a hang is slow twice; a busy machine's stall is not (no timing assertion)
+        outcome, _, detail = _fuzz().run_case(name, data, _folder(), BOUND_S)
     assert outcome in ("ok", "refused"), f"{name} mutated by seed {mutation_seed} x{count}: {outcome}: {detail}"
 
 
