@@ -65,7 +65,7 @@ import numpy as np
 from melodygan.chords import parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
-from melodygan.formats.midi_bytes import note_blocks
+from melodygan.formats.midi_bytes import _vlq, note_blocks
 from melodygan.formats.midi_reader import OFF_GRID_TOLERANCE, clean_columns
 from melodygan.formats.tracks import choose_melody_track
 from melodygan.keys import Key, estimate_key
@@ -612,15 +612,6 @@ def _pickup_signature(pickup_steps: int, steps_per_quarter: int) -> tuple[int, i
                              "steps per quarter (needs a power of two)")
     return num, den
 
-
-def _vlq(n: int) -> bytes:
-    """A MIDI variable-length quantity."""
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
 
 
 def _encode_events(events: list[tuple[int, int, bytes]]) -> tuple[bytes, int]:

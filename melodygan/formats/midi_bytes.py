@@ -31,6 +31,7 @@ class Undecided(Exception):
 
 
 def _vlq(n: int) -> bytes:
+    """A MIDI variable-length quantity (the writer in :mod:`melodygan.formats.midi` uses it too)."""
     out = [n & 0x7F]
     n >>= 7
     while n:
