@@ -694,6 +694,12 @@ def _add_train_ar(models: argparse._SubParsersAction) -> None:  # type: ignore[t
     p.add_argument("--pop", default=None, metavar="DIR", help="pop corpus: a preprocessed folder, e.g. of POP909")
     p.add_argument("--harmonize-fraction", type=float, default=0.25,
                    help="share of training windows in harmonize order (the rest: lead-sheet order)")
+    p.add_argument("--opening-fraction", type=float, default=0.2,
+                   help="share of training windows that start at a tune's first bar")
+    p.add_argument("--downbeat-fraction", type=float, default=0.5,
+                   help="share of the openings of tunes with a pickup shown from bar 1 instead")
+    p.add_argument("--init-from", default=None, metavar="DIR",
+                   help="start from these weights (a run or weights folder of the same size) instead of at random")
     p.add_argument("--out", required=True, metavar="RUN", help="run folder: checkpoint, best/, resume.pt, "
                                                              "metrics.jsonl, loss.png")
     p.add_argument("--size", default="base", choices=("tiny", "small", "base", "gpu"), help="model size preset")
@@ -740,7 +746,8 @@ def _run_train_ar(args: argparse.Namespace) -> int:
                              window_tokens=args.window, lr=args.lr,
                              warmup_steps=args.warmup, normalize_key=not args.no_normalize_key,
                              augment_semitones=args.augment, eval_every=args.eval_every, seed=args.seed,
-                             harmonize_fraction=args.harmonize_fraction,
+                             harmonize_fraction=args.harmonize_fraction, opening_fraction=args.opening_fraction,
+                             downbeat_fraction=args.downbeat_fraction, init_from=args.init_from,
                              compile=args.compile, bf16={"auto": None, "on": True, "off": False}[args.bf16],
                              max_minutes=args.max_minutes)
         model_config = getattr(TransformerConfig, args.size)()

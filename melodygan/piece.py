@@ -139,6 +139,22 @@ class Piece:
         pitches = [n.pitch for n in self.all_notes()]
         return (min(pitches), max(pitches)) if pitches else None
 
+    def from_downbeat(self) -> Piece:
+        """The piece without its pickup: notes starting in the anacrusis dropped, everything shifted
+        to start at bar 1's downbeat (a chord sounding across that bar line starts there)."""
+        start = self.pickup_steps
+        if start == 0:
+            return self
+
+        def keep(notes: list[Note]) -> list[Note]:
+            return [n.shifted(-start) for n in notes if n.start_steps >= start]
+
+        chords = [c.with_time(max(c.start_steps, start) - start, c.end_steps - max(c.start_steps, start))
+                  for c in self.chords if c.end_steps > start]
+        return replace(self, melody=keep(self.melody), chords=chords,
+                       voices={k: keep(v) for k, v in self.voices.items()}, pickup_steps=0,
+                       length_steps=None if self.length_steps is None else self.length_steps - start)
+
     def with_chords(self, chords: list[Chord]) -> Piece:
         return replace(self, chords=sorted(chords, key=lambda c: c.start_steps))
 

@@ -73,6 +73,8 @@ class TrainConfig:
     augment_semitones: int = 0
     harmonize_fraction: float = 0.25
     opening_fraction: float = 0.2  # windows that start at a piece's first bar (openings are learned from these)
+    downbeat_fraction: float = 0.5  # openings of a tune with a pickup shown from bar 1 instead (see _tokenize)
+    init_from: str | None = None  # start from these weights (a run folder or weights folder), not at random
     eval_every: int = 100
     eval_pieces: int = 30
     log_every: int = 10
@@ -96,24 +98,38 @@ def by_genre(pieces: Corpus) -> list[tuple[Piece, str]]:
     return [(p, "folk") for p in pieces]
 
 
+DOWNBEAT = "@downbeat"  # task suffix of a tune's tokens without its pickup
+
+
 def _tokenize(pieces: Corpus, shift_range: int, normalize: bool) -> list[dict[tuple[int, str], list[list[int]]]]:
-    """Per piece: ``{(shift, task): [prefix, bar, bar, ...]}`` for every shift in range that fits MIDI."""
+    """Per piece: ``{(shift, task): [prefix, bar, bar, ...]}`` for every shift in range that fits MIDI.
+
+    A tune with a pickup also gets ``(shift, task + DOWNBEAT)``: the same tune from bar 1 (pickup
+    dropped). Most folk tunes have an upbeat (79% of Nottingham's jigs), while a generated clip
+    starts on a downbeat; without these openings the model meets ``START`` + bar 1 in 6/8 almost
+    only in pop and 4/4 contexts and opens a jig in a 3/4 feel it then keeps."""
     out = []
     for p, genre in by_genre(pieces):
         base = p.transposed(semitones_to_c(p.key.tonic)) if normalize else p
+        versions = [("", base)] + ([(DOWNBEAT, base.from_downbeat())] if base.pickup_steps else [])
         entry: dict[tuple[int, str], list[list[int]]] = {}
+        complete = True
         for s in range(-shift_range, shift_range + 1):
-            try:
-                q = base.transposed(s)
-            except ValueError:
-                continue
-            for task in tk.TASKS:
+            for suffix, version in versions:
                 try:
-                    prefix, bars = tk.encode_bars(q, task, genre=genre)
-                except MelodyganError:  # a meter without a token: the tune is left out
-                    break
-                entry[(s, task)] = [prefix, *bars]
-        if len(entry) == 2 * len({s for s, _ in entry}) and entry:
+                    q = version.transposed(s)
+                except ValueError:
+                    continue
+                for task in tk.TASKS:
+                    try:
+                        prefix, bars = tk.encode_bars(q, task, genre=genre)
+                    except MelodyganError:  # a meter without a token: the tune is left out
+                        complete = False
+                        break
+                    if bars:
+                        entry[(s, task + suffix)] = [prefix, *bars]
+        shifts = {s for s, t in entry if t in tk.TASKS}
+        if complete and shifts and all((s, t) in entry for s in shifts for t in tk.TASKS):
             out.append(entry)
     return out
 
@@ -147,10 +163,12 @@ def make_batch(data: list[dict[tuple[int, str], list[list[int]]]], config: Train
     for _ in range(config.batch_size):
         entry = data[rng.randrange(len(data))]
         task = "harmonize" if rng.random() < config.harmonize_fraction else "leadsheet"
-        shifts = sorted({s for s, _ in entry})
+        shifts = sorted({s for s, t in entry if t == task})
         shift = shifts[rng.randrange(len(shifts))]
         parts = entry[(shift, task)]
         opening = rng.random() < config.opening_fraction
+        if opening and (shift, task + DOWNBEAT) in entry and rng.random() < config.downbeat_fraction:
+            parts = entry[(shift, task + DOWNBEAT)]
         seqs.append(_window(parts, 0 if opening else rng.randrange(len(parts) - 1), config.window_tokens + 1))
     count = sum(len(s) - 1 for s in seqs)
     per = config.batch_size // world
@@ -320,6 +338,12 @@ def _fit(train_pieces: Corpus, valid_pieces: Corpus, out: Path, config: TrainCon
     ]
     optimizer = torch.optim.AdamW(optim_groups, lr=config.lr, betas=(0.9, 0.95))
     step, best, elapsed0 = 0, float("inf"), 0.0
+    if config.init_from and not (resume and (out / "resume.pt").is_file()):
+        start, saved_config, _ = load_checkpoint(config.init_from, LeadSheetTransformer, TransformerConfig,
+                                                 MODEL_TYPE, dev)
+        if saved_config != model_config:
+            raise MelodyganError(f"--init-from {config.init_from}: a model of another size: {saved_config}")
+        model.load_state_dict({k: v.float() for k, v in start.state_dict().items()})
     if resume and (out / "resume.pt").is_file():
         loaded, saved_config, _ = load_checkpoint(out, LeadSheetTransformer, TransformerConfig, MODEL_TYPE, dev)
         if saved_config != model_config:

@@ -12,9 +12,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from melodygan.checkpoints import load_checkpoint
 from melodygan.chords import parse_chord_symbol
 from melodygan.keys import Key
-from melodygan.models.transformer import TransformerConfig
+from melodygan.models.transformer import MODEL_TYPE, LeadSheetTransformer, TransformerConfig
 from melodygan.notes import Note
 from melodygan.piece import Piece
 from melodygan.training.ar import TrainConfig, _tokenize, fit, lr_at, make_batch, train
@@ -49,6 +50,35 @@ def test_batches_are_windows_of_whole_bars_moved_to_c() -> None:
     assert (x[:, 0] == 1).all()  # BOS
     assert set(x[:, 2].tolist()) == {7}  # KEY(C): every tune moved to C
     torch.testing.assert_close(x[:, 1:], y[:, :-1].masked_fill(x[:, 1:] == 0, 0))
+
+
+def test_tunes_with_a_pickup_are_also_opened_from_their_first_downbeat() -> None:
+    jig = Piece(melody=[Note(0, 2, 67)] + [Note(2 + 2 * j, 2, 72 + (j % 3)) for j in range(24)],
+                chords=[parse_chord_symbol(c, s, d) for c, s, d in (("C", 0, 14), ("G", 14, 12), ("C", 26, 12))],
+                time_signature=(6, 8), pickup_steps=2)
+    bar1 = jig.from_downbeat()
+    assert bar1.pickup_steps == 0 and bar1.melody[0] == Note(0, 2, 72) and len(bar1.melody) == 24
+    assert [(c.start_steps, c.duration_steps) for c in bar1.chords] == [(0, 12), (12, 12), (24, 12)]
+    data = _tokenize([jig, *_pieces(2)], 0, True)
+    assert sorted(t for _, t in data[0]) == ["harmonize", "harmonize@downbeat", "leadsheet", "leadsheet@downbeat"]
+    assert sorted(t for _, t in data[1]) == ["harmonize", "leadsheet"]  # no pickup: nothing added
+    openings = TrainConfig(batch_size=64, opening_fraction=1.0, harmonize_fraction=0.0, downbeat_fraction=0.5)
+    x, _, _ = make_batch(data[:1], openings, step=0)
+    heads = {tuple(row[6:8].tolist()) for row in x}  # START BAR PLACE …: bar 0 is the pickup or bar 1
+    assert len(heads) == 2
+    never = TrainConfig(**{**openings.__dict__, "downbeat_fraction": 0.0})
+    assert len({tuple(row[6:8].tolist()) for row in make_batch(data[:1], never, step=0)[0]}) == 1
+
+
+def test_training_can_start_from_other_weights(tmp_path: Path) -> None:
+    pieces = _pieces()
+    train(pieces[:4], pieces[4:], tmp_path / "a", TrainConfig.tiny(), TransformerConfig.tiny(), progress=False)
+    start = TrainConfig(**{**TrainConfig.tiny().__dict__, "steps": 1, "lr": 1e-9, "min_lr": 1e-9,
+                           "init_from": str(tmp_path / "a")})
+    model, _ = fit(pieces[:4], pieces[4:], tmp_path / "b", start, TransformerConfig.tiny(), progress=False)
+    first, _, _ = load_checkpoint(tmp_path / "a", LeadSheetTransformer, TransformerConfig, MODEL_TYPE)
+    for (k, v), w in zip(first.state_dict().items(), model.state_dict().values()):
+        torch.testing.assert_close(v, w, atol=1e-5, rtol=0, msg=k)  # one step at lr 1e-9: the same weights
 
 
 def test_train_writes_checkpoints_metrics_plot_and_resumes(tmp_path: Path) -> None:
