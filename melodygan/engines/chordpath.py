@@ -16,6 +16,14 @@ Constraints are hard: ``allowed_changes`` (the harmonic rhythm the user asks for
 bars, bars) forbids a change elsewhere, and ``fixed`` pins the label of chosen beats. :func:`best_path`
 is Viterbi; :func:`sample_paths` draws paths from the same score read as a distribution (forward
 filtering, backward sampling), which gives distinct alternatives ranked by :func:`path_score`.
+
+**Qualities.** A path holds a chord over several beats, and its score multiplies the network's
+per-beat beliefs: where each beat says "C 70%, Cmaj7 30%", a four-beat C scores 0.7⁴ against
+0.3⁴, so a colour the network gives a third of the time is never chosen (the path of a pop song
+held 0% seventh chords where the songs have 8%). With ``draw_quality`` (chosen per genre by the
+trainer on validation songs, :func:`quality_distance`), :func:`draw_qualities` keeps each chord's
+root and span from the path and draws its quality from the network's mean belief over its beats,
+given the root — the colours then come as often as the network expects them.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ class PathWeights:
     bias_downbeat: float = 0.0
     bias_half_bar: float = 0.0
     bias_other: float = -1.0
+    draw_quality: bool = False  # draw each chord's quality from the network's belief (see the module docstring)
 
 
 def metrical_class(downbeat: np.ndarray) -> np.ndarray:
@@ -173,3 +182,44 @@ def sample_paths(num_paths: int, rng: np.random.Generator, log_p: np.ndarray, ch
 def _draw(logits: np.ndarray, rng: np.random.Generator) -> int:
     p = np.exp(logits - logits.max())
     return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def segments(path: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, end)`` beat spans of the path's chords (runs of one label)."""
+    cuts = [0, *(np.flatnonzero(path[1:] != path[:-1]) + 1).tolist(), len(path)]
+    return list(itertools.pairwise(cuts))
+
+
+def draw_qualities(path: np.ndarray, log_p: np.ndarray, rng: np.random.Generator,
+                   fixed: dict[int, int] | None = None) -> np.ndarray:
+    """The path with each chord's quality drawn from the mean per-beat posterior of its root over its
+    span; roots, spans and chords holding a ``fixed`` beat unchanged. Labels as in :func:`best_path`."""
+    out = path.copy()
+    post = np.exp(log_p)
+    num_qualities = (log_p.shape[1] - 1) // 12
+    pinned = set(fixed or {})
+    for start, end in segments(path):
+        if pinned.intersection(range(start, end)):
+            continue
+        root = (int(path[start]) - 1) % 12
+        labels = 1 + 12 * np.arange(num_qualities) + root
+        w = post[start:end][:, labels].mean(axis=0)
+        if not np.isfinite(w).all() or w.sum() <= 0:
+            continue
+        out[start:end] = labels[int(rng.choice(num_qualities, p=w / w.sum()))]
+    return out
+
+
+def quality_histogram(paths: list[np.ndarray], num_qualities: int) -> np.ndarray:
+    """Share of chords (segments) of each quality over the paths (label 0, no chord, not counted)."""
+    counts = np.zeros(num_qualities)
+    for path in paths:
+        for start, _ in segments(path):
+            if path[start] > 0:
+                counts[(int(path[start]) - 1) // 12] += 1
+    return counts / max(counts.sum(), 1.0)
+
+
+def quality_distance(paths: list[np.ndarray], human: list[np.ndarray], num_qualities: int) -> float:
+    """Total-variation distance between the chord-quality shares of ``paths`` and of ``human`` paths."""
+    return 0.5 * float(np.abs(quality_histogram(paths, num_qualities) - quality_histogram(human, num_qualities)).sum())

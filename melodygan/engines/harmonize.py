@@ -39,7 +39,14 @@ from melodygan.beats import (
 from melodygan.checkpoints import checkpoint_folder, config_from_dict, load_checkpoint
 from melodygan.chords import Chord, parse_chord_symbol
 from melodygan.devices import cpu_threads, make_generator
-from melodygan.engines.chordpath import PathWeights, best_path, change_mask, path_score, sample_paths
+from melodygan.engines.chordpath import (
+    PathWeights,
+    best_path,
+    change_mask,
+    draw_qualities,
+    path_score,
+    sample_paths,
+)
 from melodygan.engines.leadsheet import harmonize_bars, load_model, requantize
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key, semitones_to_c, to_key
@@ -167,7 +174,9 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
         fix: chords to keep exactly, ``"3:G7,5:Em"`` or ``{3: "G7"}`` (bar numbers from 1; a
             fixed chord holds its bar); the rest is chosen around them.
         num: 1 for the best harmonization, more for distinct alternatives, best first.
-        seed: the draw of the alternatives (the best one does not depend on it).
+        seed: the draw of the alternatives, and of the chord qualities where the checkpoint draws
+            them (pop: :func:`melodygan.engines.chordpath.draw_qualities`); the same seed gives
+            the same chords.
         style: ``"leadsheet"`` (chord symbols) or ``"chorale"`` (alto, tenor and bass in Bach's
             manner under the melody as soprano, with chord symbols labelled from the four voices;
             :func:`melodygan.engines.chorale.harmonize_chorale`; ``genre``, ``chord_rate`` and
@@ -239,6 +248,9 @@ def harmonize(piece: Piece | str | Path, *, key: str | Key | None = None, genre:
             if p.tobytes() not in seen and len(paths) < num:
                 seen.add(p.tobytes())
                 paths.append(p)
+    if weights.draw_quality:  # (alternatives that differ only in qualities may meet: kept once)
+        drawn = [draw_qualities(p, log_p, np.random.default_rng([seed, i]), fixed) for i, p in enumerate(paths)]
+        paths = list({p.tobytes(): p for p in drawn}.values())
     out = [work.replace(chords=chords_of(song, absolute_label(p, chosen_key.tonic), work.end_steps), key=chosen_key)
            for p in paths]
     return out[0] if num == 1 else out

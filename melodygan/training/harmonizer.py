@@ -16,7 +16,9 @@ accuracy on the validation songs (mean over genres) picks the best checkpoint.
 Then the transition tables are counted on the training labels and the path weights
 (:class:`melodygan.engines.chordpath.PathWeights`) are tuned per genre on the validation songs by
 coordinate ascent on root agreement, with a penalty when the chord changes per bar are more than
-10% off the human rate, so the chosen harmonic rhythm stays human-like.
+10% off the human rate, so the chosen harmonic rhythm stays human-like; and whether chord qualities
+are drawn from the network's belief rather than taken from the path (whichever comes nearer the
+human chords' mix of qualities on those songs).
 
 Run folder: ``best/`` (the checkpoint: ``config.json`` with the path weights in ``extra`` +
 ``model.safetensors``), ``resume.pt`` (last epoch's model, optimizer and RNG; loaded with
@@ -58,7 +60,7 @@ from melodygan.checkpoints import (
     trim_metrics,
     weights_finite,
 )
-from melodygan.engines.chordpath import PathWeights, best_path
+from melodygan.engines.chordpath import PathWeights, best_path, draw_qualities, quality_distance
 from melodygan.engines.harmonize import encode, predict
 from melodygan.errors import MelodyganError
 from melodygan.models.harmonizer import MODEL_TYPE, ChordHarmonizer, HarmonizerConfig
@@ -239,13 +241,27 @@ def tune_weights(model: ChordHarmonizer, items: list[Item], genre_index: int, ro
     for _ in range(rounds):
         for name, values in TUNING_GRID.items():
             for v in values:
-                candidate = dataclasses.replace(weights, **{name: v})
+                candidate = dataclasses.replace(weights, **{name: v})  # type: ignore[arg-type]
                 if candidate == weights:
                     continue
                 score = objective(candidate)
                 if score > best + 1e-6:
                     best, weights = score, candidate
-    return weights
+    return choose_quality_draw(weights, outs, downs, items, log_t, log_prior)
+
+
+def choose_quality_draw(weights: PathWeights, outs: list[tuple[np.ndarray, np.ndarray]], downs: list[np.ndarray],
+                        items: list[Item], log_t: np.ndarray, log_prior: np.ndarray, seed: int = 1) -> PathWeights:
+    """``draw_quality`` on when the drawn qualities come nearer the human chords' mix of qualities
+    (triads, sevenths, sixths, sus, …; :func:`melodygan.engines.chordpath.quality_distance`) on the
+    validation songs than the path's own; the roots and harmonic rhythm are the same either way."""
+    paths = [best_path(lp, ch, d, log_t, log_prior, weights) for (lp, ch), d in zip(outs, downs)]
+    rng = np.random.default_rng(seed)
+    drawn = [draw_qualities(p, lp, rng) for p, (lp, _) in zip(paths, outs)]
+    human = [y for _, _, y in items]
+    k = (outs[0][0].shape[1] - 1) // 12 if outs else 1
+    plain, draw = quality_distance(paths, human, k), quality_distance(drawn, human, k)
+    return dataclasses.replace(weights, draw_quality=bool(draw < plain))
 
 
 def fit_genre_classifier(pieces: dict[str, list[Piece]], steps: int = 500) -> dict[str, Any]:
