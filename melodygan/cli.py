@@ -244,7 +244,7 @@ def _add_sampling_flags(p: argparse.ArgumentParser, temperature: float = 1.0) ->
 def _add_threads_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads for the model (default: $MELODYGAN_THREADS, else 1: faster for these small "
-                        "models, above all on a busy machine)")
+                        "models, above all on a busy machine; the GAN's one batched pass: one per core)")
 
 
 _MELODY_TRACK_HELP = ("the melody's track: MIDI, its number counted from 0 as mido does (track 0 of most files is "

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from melodygan import tokens as tk
 from melodygan.chords import Chord, key_of_chords, parse_chord_symbol
-from melodygan.devices import cpu_threads, sampling_threads
+from melodygan.devices import batch_threads, cpu_threads, sampling_threads
 from melodygan.engines.leadsheet import ENDINGS, requantize, sample_leadsheets
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key, to_key
@@ -157,8 +157,9 @@ def generate(engine: str = "ar", *, num: int = 1, bars: int = 8, key: str | Key 
         chord_lists = [s.chords for s in sheets]
         key_for_gan = [s.key for s in sheets]  # each clip's melody in the key of its own chords
     gan_checkpoint = checkpoint if engine == "gan" else None
-    pieces = gan_engine.gan_melodies(chord_lists, bars=bars, time_signature=time_signature, key=key_for_gan,
-                                     seed=seed, checkpoint=gan_checkpoint, device=device)
+    with cpu_threads(batch_threads(threads)):  # one batched pass for all clips: every core helps
+        pieces = gan_engine.gan_melodies(chord_lists, bars=bars, time_signature=time_signature, key=key_for_gan,
+                                         seed=seed, checkpoint=gan_checkpoint, device=device)
     return [p.replace(tempo_bpm=tempo_bpm) for p in pieces]
 
 

@@ -100,7 +100,12 @@ def test_threads_come_from_the_flag_or_the_environment_and_are_restored(ar_check
     monkeypatch.setenv("MELODYGAN_THREADS", "many")
     with pytest.raises(MelodyganError, match="MELODYGAN_THREADS"):
         generate(bars=1, checkpoint=ar_checkpoint)
+    from melodygan.devices import _DEFAULT_THREADS, batch_threads
+
+    monkeypatch.setenv("MELODYGAN_THREADS", "3")
+    assert batch_threads() == 3 and batch_threads(1) == 1  # the GAN's batch: the same flag and variable
     monkeypatch.delenv("MELODYGAN_THREADS")
+    assert batch_threads() == _DEFAULT_THREADS >= 1 and sampling_threads() == 1  # unset: every core vs one
     before = torch.get_num_threads()
     a = generate(bars=2, seed=4, checkpoint=ar_checkpoint, threads=1)
     assert torch.get_num_threads() == before
