@@ -647,3 +647,21 @@ def resume_epoch_run(path: str | Path, model: torch.nn.Module, optimizer: torch.
         rng.setstate((version, tuple(internal), gauss))
         torch.set_rng_state(state["torch_rng"])
         return int(state["epoch"]), float(state["best"])
+
+
+def commit_epoch(run: TrainingRun, epoch: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 model_config: Any, train_config: Any, rng: random.Random, best: float, improved: bool) -> None:
+    """Write one epoch of an epoch-based run as one atomic unit: ``resume.pt`` (model, optimizer,
+    epoch, best score, Python and torch RNG, both configs; what :func:`resume_epoch_run` reads) and,
+    when the epoch ``improved`` on the best, ``best.pt`` with the model alone (else the last one is
+    carried over)."""
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best,
+             "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+             "model_config": dataclasses.asdict(model_config), "train_config": dataclasses.asdict(train_config)}
+
+    def write(unit: Path) -> None:
+        if improved:
+            torch.save({"model": model.state_dict()}, unit / "best.pt")
+        torch.save(state, unit / "resume.pt")
+
+    run.commit(epoch, write, carry=("best.pt",))

@@ -53,6 +53,7 @@ from melodygan.beats import (
 from melodygan.checkpoints import (
     NonFiniteGuard,
     TrainingRun,
+    commit_epoch,
     load_resume_state,
     restoring,
     resume_epoch_run,
@@ -373,16 +374,7 @@ def _train_harmonizer(run: TrainingRun, train: dict[str, list[Piece]], valid: di
         improved = score > best  # never true for a NaN score
         if improved:
             best = score
-        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
-                 "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
-                 "model_config": dataclasses.asdict(mcfg), "train_config": dataclasses.asdict(tcfg)}
-
-        def write(unit: Path, state: dict[str, Any] = state, improved: bool = improved) -> None:
-            if improved:  # best.pt and resume.pt of one epoch: one atomic unit
-                torch.save({"model": model.state_dict()}, unit / "best.pt")
-            torch.save(state, unit / "resume.pt")
-
-        run.commit(epoch, write, carry=("best.pt",))
+        commit_epoch(run, epoch, model, opt, mcfg, tcfg, rng, best, improved)
     if (out / "best.pt").exists():
         with restoring(out / "best.pt"):
             model.load_state_dict(load_resume_state(out / "best.pt", ("model",))["model"])
