@@ -20,6 +20,7 @@ baseline: Nottingham holds variants of the same tunes).
     python scripts/listener_report.py --data DIR [--engines ar,gan-chords] [--num 100] [--seed 1]
         [--meters matched|default] [--genre folk|pop] [--candidates N] [--checkpoint RUN] [--json OUT.json]
         [--ending full|open] [--reference openings|endings] [--split test|valid] [--temperature T] [--top-p P]
+        [--engines infill-melody,infill-both --infill-bars 3-6]
 
 ``--reference endings`` judges the clips against the *last* 8 bars of the test tunes instead (the
 reference for clips written as whole tunes, ``--ending full``); ``--ending open`` asks the transformer
@@ -29,6 +30,12 @@ transformer.
 
 ``--genre`` is passed to the generators (``pop`` for a POP909 folder); ``--candidates`` and
 ``--checkpoint`` too (the transformer's re-ranking by its own likelihood, another transformer).
+
+``infill-melody`` and ``infill-both`` take each real excerpt and regenerate bars ``--infill-bars``
+(default 3–6, the middle half) with :func:`melodygan.engines.infill.infill` (the melody over the
+kept chords, or melody and chords), every other bar kept; the classifier then tells the originals
+from the infilled versions, and a table compares the melody's joins into and out of the gap
+(interval across the bar lines) with the originals'.
 
 ``DIR`` is a folder written by ``melodygan preprocess``; its ``test`` split is judged, its ``train``
 split is the novelty reference.
@@ -53,6 +60,7 @@ from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
 
 GENERATORS = ("ar", "gan", "hybrid")
+INFILLS = ("infill-melody", "infill-both")  # real excerpts with bars --infill-bars regenerated
 CHORD_WRITERS = ("ar", "gan", "hybrid")  # engines whose chords are their own (gan without chords: the transformer's)
 MIN_NOTES = 8
 SHOW_GIVEAWAYS = 4
@@ -120,8 +128,20 @@ def make_clips(engine: str, real: list[Piece], num: int, bars: int, seed: int,
                 print(f"  gan-chords: excerpt {i} ({p.time_signature[0]}/{p.time_signature[1]}) left out: {e}",
                       file=sys.stderr)
         return made, used
+    if engine in INFILLS:
+        from melodygan.engines.infill import infill
+
+        first, last = options.pop("infill_bars")
+        made, used = [], []
+        for i, p in enumerate(real[:num]):
+            try:
+                made += infill(p, (first, last), engine.split("-")[1], seed=seed + i, **options)
+                used.append(p)
+            except MelodyganError as e:
+                print(f"  {engine}: excerpt {i} left out: {e}", file=sys.stderr)
+        return made, used
     if engine not in GENERATORS:
-        raise MelodyganError(f"unknown engine {engine!r}; allowed: {', '.join((*GENERATORS, 'gan-chords'))}")
+        raise MelodyganError(f"unknown engine {engine!r}; allowed: {', '.join((*GENERATORS, 'gan-chords', *INFILLS))}")
     if meters == "default":
         return melodygan.generate(engine=engine, num=num, bars=bars, seed=seed, **options), real
     made, covered = [], []
@@ -133,6 +153,24 @@ def make_clips(engine: str, real: list[Piece], num: int, bars: int, seed: int,
         except MelodyganError as e:
             print(f"  {engine}: {n} clip(s) in {meter[0]}/{meter[1]} left out: {e}", file=sys.stderr)
     return made, [p for p in real if p.time_signature in covered]
+
+
+def seams(pieces: list[Piece], first: int, last: int) -> dict[str, float]:
+    """The melody's joins into and out of bars ``first..last`` (1 = the first bar): mean absolute
+    interval (semitones) from the last note before the bar line to the first note after it, and
+    the share of those joins that move by step (1-2 semitones) or repeat."""
+    gaps: list[int] = []
+    for p in pieces:
+        for bar in (first, last + 1):
+            line = p.pickup_steps + (bar - 1) * p.bar_steps
+            before = [n for n in p.melody if n.start_steps < line]
+            after = [n for n in p.melody if n.start_steps >= line]
+            if before and after and bar <= p.num_bars:
+                gaps.append(abs(after[0].pitch - before[-1].pitch))
+    if not gaps:
+        return {"joins": 0, "mean_abs_interval": float("nan"), "step_or_repeat": float("nan")}
+    return {"joins": len(gaps), "mean_abs_interval": float(np.mean(gaps)),
+            "step_or_repeat": float(np.mean([g <= 2 for g in gaps]))}
 
 
 def _g(x: float | None, digits: int = 2) -> str:
@@ -176,6 +214,15 @@ def render(out: dict[str, Any]) -> str:
     for name, nv in out["novelty"].items():
         lines.append(f"| {name} | {len(nv['per_clip'])} | {_g(nv['mean'])} | {nv['max']} | {_g(nv['share_ge_2'])} | "
                      f"{_g(nv['share_ge_4'])} |")
+    if out.get("joins"):
+        a, b = out["infill_bars"]
+        lines += ["", f"## Joins into and out of the regenerated bars {a}–{b}", "",
+                  "| engine | joins | mean interval (semitones), real → infilled | step or repeat, real → infilled |",
+                  "|---|---|---|---|"]
+        for name, j in out["joins"].items():
+            lines.append(f"| {name} | {j['infilled']['joins']} | {_g(j['real']['mean_abs_interval'])} → "
+                         f"{_g(j['infilled']['mean_abs_interval'])} | {_g(j['real']['step_or_repeat'])} → "
+                         f"{_g(j['infilled']['step_or_repeat'])} |")
     lines += ["", "Seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in out["seconds"].items())]
     return "\n".join(lines) + "\n"
 
@@ -204,8 +251,13 @@ def main(argv: list[str] | None = None) -> int:
                          "their last 8 bars (endings: what a whole tune's close sounds like)")
     ap.add_argument("--split", choices=("test", "valid"), default="test",
                     help="the split judged: valid to choose sampling settings, test to report them")
+    ap.add_argument("--infill-bars", default="3-6", metavar="A-B",
+                    help="bars the infill engines regenerate in each real excerpt (the rest kept)")
     ap.add_argument("--json", type=Path, help="write everything here")
     args = ap.parse_args(argv)
+    from melodygan.engines.infill import parse_bars
+
+    infill_bars = parse_bars(args.infill_bars)
     options: dict[str, Any] = {"genre": args.genre, "candidates": args.candidates}
     for name in ("temperature", "top_p", "ending"):
         if getattr(args, name) is not None:
@@ -254,14 +306,20 @@ def main(argv: list[str] | None = None) -> int:
 
     chord_tests: list[dict[str, Any]] = []
     clips: dict[str, list[Piece]] = {}
+    joins: dict[str, dict[str, dict[str, float]]] = {}
     if engines:
         import torch
 
         torch.set_num_threads(args.threads)
     for engine in engines:
         t = time.perf_counter()
-        made, compared = make_clips(engine, real, args.num, args.bars, args.seed, args.meters,
-                                    **(options if engine in ("ar", "hybrid") else {"genre": args.genre}))
+        if engine in INFILLS:
+            engine_options: dict[str, Any] = {"infill_bars": infill_bars, "genre": args.genre or "folk"}
+            if args.checkpoint:
+                engine_options["checkpoint"] = args.checkpoint
+        else:
+            engine_options = options if engine in ("ar", "hybrid") else {"genre": args.genre}
+        made, compared = make_clips(engine, real, args.num, args.bars, args.seed, args.meters, **engine_options)
         seconds[f"{engine} generate"] = time.perf_counter() - t
         t = time.perf_counter()
         if len(made) < 2:
@@ -272,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         if engine in CHORD_WRITERS:
             chord_tests.append({"name": engine, "result": judge(compared, made, listener.chord_features)})
         profiles[engine] = listener.profile(made, args.bars)
+        if engine in INFILLS:
+            joins[engine] = {"real": seams(compared, *infill_bars), "infilled": seams(made, *infill_bars)}
         novelty[engine] = listener.novelty(made, train, args.bars)
         seconds[f"{engine} judge"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
@@ -286,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         "clip_meters": {e: {f"{m[0]}/{m[1]}": c for m, c in Counter(p.time_signature for p in ps).most_common()}
                         for e, ps in clips.items()},
         "tests": tests, "chord_tests": chord_tests, "profiles": profiles, "novelty": novelty, "seconds": seconds,
+        "joins": joins, "infill_bars": list(infill_bars),
     }
     print(render(out))
     if args.json:
