@@ -16,6 +16,7 @@ from melodygan.formats.abc import abc_tunes, read_abc_text, split_tunes
 from melodygan.formats.abc_native import NotCovered, read_tune
 from melodygan.formats.readers import read_score
 from melodygan.notes import Note
+from melodygan.piece import Piece
 
 HEADER = "X: {n}\nT:Tune {n}\n"
 TUNES = {
@@ -159,6 +160,21 @@ def test_a_note_before_a_double_repeat_is_kept() -> None:
     assert [n.pitch for n in native.melody][6:8] == [67, 71]  # G4 B
     assert native == _music21(text.replace("B::", "B ::"))
     assert len(_music21(text).melody) == len(native.melody) - 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("reader", ["native", "music21"])
+def test_a_unit_length_holds_for_its_own_tune_only(reader: str) -> None:
+    # Nottingham's jigs.abc gives tune 168 'L:1/4'; the 172 jigs after it have no L: field, and a
+    # 6/8 tune without one counts in eighths. Read as quarters they would move in a 3/4 feel at half
+    # speed, twice as many bars long.
+    text = ("X:1\nT:air\nM:6/4\nL:1/4\nK:D\nd3 cBA|d6|]\n\n"
+            "X:2\nT:jig\nM:6/8\nK:D\nA|dfa gfe|d3 d2|]\n")
+    air, jig = abc_tunes(text, reader=reader)
+    assert isinstance(air, Piece) and isinstance(jig, Piece)
+    assert [n.duration_steps for n in air.melody] == [12, 4, 4, 4, 24]
+    assert jig.pickup_steps == 2 and jig.num_bars == 2
+    assert [(n.start_steps, n.duration_steps) for n in jig.melody] == [
+        (0, 2), (2, 2), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2), (14, 6), (20, 4)]
 
 
 def _assert_survives_music21(chords: list[Chord]) -> None:
