@@ -109,7 +109,7 @@ def events_seconds(mid: mido.MidiFile) -> tuple[list[tuple[float, mido.Message]]
 _PLAYED = frozenset(("note_on", "note_off", "program_change", "control_change", "pitchwheel"))
 
 
-def _new_synth(fs: Any, soundfont: Path, sample_rate: int) -> tuple[Any, int, Any]:
+def _new_synth(fs: Any, soundfont: Path, sample_rate: int, cores: int | None = None) -> tuple[Any, int, Any]:
     """A fresh FluidSynth synth with ``soundfont`` loaded: ``(synth, soundfont id, write_float)``.
 
     A new synth per render keeps renders independent (a reset synth still carries reverb state),
@@ -118,9 +118,11 @@ def _new_synth(fs: Any, soundfont: Path, sample_rate: int) -> tuple[Any, int, An
     """
     # Reverb on (the soundfont's dry samples sound boxed in without it); chorus off: it costs a
     # quarter of the render time and smears the piano. Voices are rendered on up to two cores
-    # (synth.cpu-cores): the same samples, 1.6 times faster on two idle cores (docs/performance.md).
+    # (synth.cpu-cores): the same samples, 1.6 times faster on two idle cores (docs/performance.md);
+    # ``cores`` 1 where several synths play at once, one per core.
     synth = fs.Synth(gain=0.6, samplerate=float(sample_rate),
-                     **{"synth.chorus.active": 0, "synth.dynamic-sample-loading": 1, "synth.cpu-cores": _SYNTH_CORES})
+                     **{"synth.chorus.active": 0, "synth.dynamic-sample-loading": 1,
+                        "synth.cpu-cores": _SYNTH_CORES if cores is None else cores})
     sfid = synth.sfload(str(soundfont))
     if sfid < 0:
         synth.delete()
@@ -145,9 +147,9 @@ BLOCK_FRAMES = 1 << 16  # frames per rendered block (512 KiB of float32 stereo):
 
 
 def _fluidsynth_blocks(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate: int,
-                       tail_seconds: float) -> Iterator[np.ndarray]:
+                       tail_seconds: float, cores: int | None = None) -> Iterator[np.ndarray]:
     """FluidSynth's rendering of ``mid`` as consecutive ``(frames, 2)`` float32 blocks."""
-    synth, sfid, write_float = _new_synth(fs, soundfont, sample_rate)
+    synth, sfid, write_float = _new_synth(fs, soundfont, sample_rate, cores)
     presets = _Presets(fs, synth, sfid)
     try:
         for ch in range(16):
@@ -317,7 +319,7 @@ def render_midifile(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
 
 def render_blocks(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
                   sample_rate: int = DEFAULT_SAMPLE_RATE, tail_seconds: float = 3.0,
-                  synth: str = "auto") -> Iterator[np.ndarray]:
+                  synth: str = "auto", cores: int | None = None) -> Iterator[np.ndarray]:
     """Render a MIDI file to raw (un-normalised) stereo audio, ``BLOCK_FRAMES`` frames at a time.
 
     Args:
@@ -327,6 +329,8 @@ def render_blocks(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
         tail_seconds: how long to keep rendering after the end for reverb and releases.
         synth: ``"auto"`` (FluidSynth, else the plain synth with a warning), ``"fluidsynth"`` or
             ``"additive"``.
+        cores: threads FluidSynth renders the voices on (None: up to two, as the machine has);
+            the samples are the same on any number.
 
     Yields:
         float32 ``(frames, 2)`` blocks, in order.
@@ -347,6 +351,6 @@ def render_blocks(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
         if synth == "fluidsynth":
             raise MelodyganError(FALLBACK_FIX.split(":")[0] + "; install libfluidsynth3 / fluid-synth")
         return _additive_blocks(mid, sample_rate, tail_seconds)
-    return _fluidsynth_blocks(mid, fs, sf, sample_rate, tail_seconds)
+    return _fluidsynth_blocks(mid, fs, sf, sample_rate, tail_seconds, cores)
 
 
