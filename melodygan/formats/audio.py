@@ -42,6 +42,7 @@ from melodygan.formats.synth import (  # noqa: F401 (the synth's public names, a
     SoundfontWarning,
     SynthFallbackWarning,
     default_soundfont,
+    end_seconds,
     events_seconds,
     render_blocks,
     render_midifile,
@@ -156,7 +157,7 @@ def midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
 
 
 def _music_end_seconds(mid: mido.MidiFile) -> float:
-    return events_seconds(mid)[1]
+    return end_seconds(mid)
 
 
 def loop_end_seconds(mid: mido.MidiFile) -> float:
@@ -234,11 +235,12 @@ class _Spool:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``[start, stop)``; silence past the rendered end."""
-        out = np.zeros((max(stop - start, 0), 2), dtype=np.float32)
-        if start < self.frames:
+        out = np.empty((max(stop - start, 0), 2), dtype=np.float32)
+        n = max(0, min(stop, self.frames) - start)
+        if n:
             self.file.seek(start * 8)
-            n = min(stop, self.frames) - start
             self.file.readinto(out[:n].data.cast("B"))  # type: ignore[attr-defined]
+        out[n:] = 0.0
         return out
 
     def end_frame(self, music_end: int, sample_rate: int) -> int:
