@@ -32,6 +32,7 @@ from typing import IO, Any
 import mido
 import numpy as np
 
+from melodygan import limits, progress
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output, check_writable, fs_error, output_path
 from melodygan.formats.loudness import DEFAULT_LOUDNESS_LUFS, LoudnessMeter, check_loudness
@@ -379,7 +380,6 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
         MelodyganError: existing outputs without ``force`` (checked before anything is rendered),
             bad settings, unreadable MIDI or soundfont, a song over the length limit.
     """
-    from melodygan import limits, progress
     from melodygan.files import make_folder
     from melodygan.formats.loudness import loudness_gain
 

@@ -6,7 +6,7 @@ absolute gate at -70 LUFS and the relative gate 10 LU under the ungated level), 
 consecutive blocks so that a long song is measured without holding it in memory (and while it is
 being rendered): :class:`LoudnessMeter` keeps the filter's state between blocks and the running
 sum of squares at the gating-block edges, and gives the value pyloudnorm's
-``Meter.integrated_loudness`` gives for the whole signal (to about 1e-12 LU: the same filter in
+``Meter.integrated_loudness`` gives for the whole signal (within 1e-9 LU: the same filter in
 float64, only the order of the additions differs). A signal shorter than one gating block (400 ms)
 is measured as a single block over its whole length.
 
@@ -20,7 +20,9 @@ start, and the state at its end is likewise linear in both; so a block of audio 
 one matrix product for all its chunks, once the chunk-start states are known. Those follow the
 same kind of recursion one level up (``s[j+1] = A^L s[j] + u[j]``), solved :data:`GROUP` chunks
 per matrix product, the group starts again one level up, until a level has at most
-:data:`GROUP` steps (:class:`_Recurrence`). About 40 multiply-adds per sample in BLAS, in float64.
+:data:`GROUP` steps (:class:`_Recurrence`). About 40 multiply-adds per sample in BLAS, in float64:
+a minute of stereo in about 40 ms on one core, a tenth of what convolving each block with the
+filter's impulse response by FFT took (docs/performance.md).
 
 :func:`loudness_gain` turns a measurement into a gain: the target loudness, unless that would put
 the sample peak above the ceiling, in which case the gain stops at the ceiling (peak-safe gain,
@@ -233,7 +235,8 @@ class LoudnessMeter:
         self.frames = 0  # frames fed
         self._done = 0  # frames filtered and summed
         self._sum = 0.0  # their sum of squares, all channels
-        self._all_edges = np.zeros(1, dtype=np.int64)  # gating-block edges (starts and ends) known so far
+        self._all_edges = np.zeros(1, dtype=np.int64)  # gating-block edges (starts and ends) ...
+        self._known = 0  # ... all of them up to this frame
         self._edges: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]  # the edges passed, in frames ...
         self._sums: list[np.ndarray] = [np.zeros(1)]  # ... and the sum of squares of the frames before each
         self._blocks: np.ndarray | None = None  # mean squares per gating block, while nothing more is fed
@@ -246,10 +249,12 @@ class LoudnessMeter:
 
     def _edges_in(self, start: int, end: int) -> np.ndarray:
         """The gating-block edges in ``(start, end]``, in order."""
-        while self._all_edges[-1] < end:  # know twice as many blocks as needed so far
-            count = 2 * int(self._all_edges[-1] / (BLOCK_SECONDS * STEP * self.rate)) + 8
-            edges = np.sort(np.concatenate(self._edge_frames(count)))  # (np.union1d costs 10 ms on its first call)
+        while self._known < end:  # know twice as many blocks as needed so far
+            count = 2 * int(self._known / (BLOCK_SECONDS * STEP * self.rate)) + 8
+            starts, ends = self._edge_frames(count)
+            edges = np.sort(np.concatenate([starts, ends]))  # (np.union1d costs 10 ms on its first call)
             self._all_edges = edges[np.concatenate([[True], edges[1:] != edges[:-1]])]
+            self._known = int(starts[-1])  # every edge up to here (the ends go further, the starts do not)
         lo, hi = np.searchsorted(self._all_edges, [start, end], side="right")
         return self._all_edges[lo:hi]
 
@@ -311,8 +316,10 @@ class LoudnessMeter:
                 edges, sums = np.concatenate(self._edges), np.append(np.concatenate(self._sums), self._sum)
 
                 def before(frame: np.ndarray) -> np.ndarray:  # sum of squares before each frame; all past the end
-                    at = np.searchsorted(edges, frame)
-                    return np.where(frame < self.frames, sums[np.minimum(at, len(edges))], self._sum)
+                    at = np.minimum(np.searchsorted(edges, frame), len(edges) - 1)
+                    inside = frame < self.frames
+                    assert (edges[at[inside]] == frame[inside]).all(), "a gating edge was not passed"
+                    return np.where(inside, sums[at], self._sum)
 
                 self._blocks = (before(his) - before(los)) / window
         return self._blocks
