@@ -14,9 +14,11 @@ WAV files of what they play:
   release tail (up to ``tail_seconds``, trimmed once it falls 60 dB below the peak, then a 20 ms
   fade), or with ``loop=True`` exactly the loop (the end rounded up to a bar line, in frames)
   with the tail folded back onto its start, so that it repeats seamlessly.
-  WAV files are written with soundfile as 16- or 24-bit PCM, atomically.
+  WAV files are 16- or 24-bit PCM, written atomically with the standard library's :mod:`wave`
+  (the bytes libsndfile writes), the loudness measured while the mix renders.
 * Stems: one WAV per track (the conductor track plus that track), scaled by the full mix's gain so
-  that the stems add up to the mix, each exactly as long as the mix.
+  that the stems add up to the mix, each exactly as long as the mix; each rendered by a synth of
+  its own, at the same time as the mix and the other stems where there are cores for them.
 """
 
 from __future__ import annotations
@@ -446,16 +448,18 @@ def _render_all(mids: list[mido.MidiFile], folder: Path, meter: LoudnessMeter | 
     """Render the mix (``mids[0]``, measured by ``meter`` on the way) and the stems into spools.
 
     Each renders in a synth of its own (a stem is its own synth's output, as it always was); with
-    stems and two cores they render at the same time, one synth per core (FluidSynth's calls
-    release the interpreter lock), the mix first since it takes longest."""
+    stems and more than one core they render at the same time, one synth per core (FluidSynth's
+    calls release the interpreter lock), the mix first since it takes longest. The files are the
+    same byte for byte either way."""
     from melodygan.errors import library_output
-    from melodygan.formats.synth import _SYNTH_CORES
+    from melodygan.formats.synth import MACHINE_CORES
 
     def render(k: int, cores: int | None = None, capture: bool = True) -> _Spool:
         return _Spool(render_blocks(mids[k], cores=cores, **settings), folder, meter if k == 0 else None,
                       metered if k == 0 else 0, capture)
 
-    if len(mids) == 1 or _SYNTH_CORES < 2:
+    threads = min(len(mids), MACHINE_CORES)
+    if threads < 2:
         spools: list[_Spool] = []
         try:
             for k in range(len(mids)):
@@ -467,7 +471,7 @@ def _render_all(mids: list[mido.MidiFile], folder: Path, meter: LoudnessMeter | 
         return spools
     from concurrent.futures import ThreadPoolExecutor
 
-    with library_output("FluidSynth"), ThreadPoolExecutor(_SYNTH_CORES) as pool:
+    with library_output("FluidSynth"), ThreadPoolExecutor(threads) as pool:
         futures = [pool.submit(render, k, 1, False) for k in range(len(mids))]
         done, failed = [], None
         for future in futures:

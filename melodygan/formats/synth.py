@@ -170,15 +170,16 @@ def _delete(synth: Any) -> None:
         synth.delete()
 
 
-def _synth_cores() -> int:
+def _machine_cores() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, 2))
+    return max(1, cores)
 
 
-_SYNTH_CORES = _synth_cores()
+MACHINE_CORES = _machine_cores()  # cores this process may run on: synths playing at once (stems)
+_SYNTH_CORES = min(MACHINE_CORES, 2)  # FluidSynth's voices of one synth
 BLOCK_FRAMES = 1 << 16  # frames per rendered block (512 KiB of float32 stereo): memory is bounded by it
 
 

@@ -107,7 +107,7 @@ def test_stems_rendered_at_once_are_the_files_rendered_one_after_another(tmp_pat
                   tempo_bpm=120.0)
     files = {}
     for cores in (1, 2):
-        monkeypatch.setattr(synth, "_SYNTH_CORES", cores)  # 1: one render after another; 2: two at once
+        monkeypatch.setattr(synth, "MACHINE_CORES", cores)  # 1: one render after another; 2: two at once
         paths = render_wav(piece, tmp_path / f"c{cores}.wav", sample_rate=22050, stems=True)
         files[cores] = [p.read_bytes() for p in paths]
     assert len(files[1]) == 4 and files[1] == files[2]
