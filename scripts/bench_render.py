@@ -13,11 +13,13 @@ Renders one arranged lead sheet (melody + chords + bass, ``--bars`` bars of 4/4 
 * ``pretty_midi``          ``PrettyMIDI.fluidsynth()`` (mono, int16 inside) + soundfile.write, the
                            usual one-liner in Python notebooks.
 
-Each engine runs ``--repeats`` times, each in a fresh process, so that the memory figures are its
-own: peak resident set size (``ru_maxrss``) and, for the in-process engines, the tracemalloc peak of
+Each engine runs ``--repeats`` times, each in a fresh process (the engines in turn, so that a change
+in a shared machine's load touches all of them alike), so that the memory figures are its own:
+peak resident set size (``ru_maxrss``) and, for the in-process engines, the tracemalloc peak of
 the render call. Real-time factor = seconds of audio written / seconds taken (wall clock, and CPU
 time of the process, which is what to read on a shared machine). Medians are printed as a Markdown
-table; ``--json`` saves everything.
+table with the load average before and after, then the ratios of melodygan's rates to the
+baselines'; ``--json`` saves everything.
 
 Usage::
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -145,37 +148,43 @@ def main() -> int:
         print(json.dumps(worker(args.worker, args.bars, args.bpm, Path(args.out_dir))))
         return 0
 
-    results: dict[str, list[dict[str, float]]] = {}
+    results: dict[str, list[dict[str, float]]] = {engine: [] for engine in args.engines}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        for engine in args.engines:
-            runs = []
-            for _ in range(args.repeats):
+        for _ in range(args.repeats):  # round robin: a change in the machine's load touches every engine alike
+            for engine in args.engines:
                 if engine == "fluidsynth-cli":
                     r = run_cli_baseline(args.bars, args.bpm, Path(tmp))
                     if r is None:
-                        break
+                        continue
                 else:
                     out = subprocess.run([sys.executable, __file__, "--worker", engine, "--bars", str(args.bars),
                                           "--bpm", str(args.bpm), "--out-dir", tmp],
                                          check=True, capture_output=True, text=True)
                     r = json.loads(out.stdout.strip().splitlines()[-1])
-                runs.append(r)
-            results[engine] = runs
+                results[engine].append(r)
+    load_after = os.getloadavg()
 
     print(f"Render of a {args.bars}-bar lead sheet (melody, chords, walking bass) at {args.bpm:g} bpm, "
-          f"44.1 kHz stereo WAV; median of {args.repeats} runs, each in a fresh process.\n")
-    print("| engine | audio s | wall s | RTF (wall) | RTF (CPU) | peak RSS MB | tracemalloc peak MB |")
-    print("|---|---|---|---|---|---|---|")
+          f"44.1 kHz stereo WAV; median of {args.repeats} runs, each in a fresh process, the engines in turn; "
+          f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after ({os.cpu_count()} CPUs).\n")
+    print("| engine | audio s | wall s | CPU s | RTF (wall) | RTF (CPU) | peak RSS MB | tracemalloc peak MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    medians: dict[str, dict[str, float]] = {}
     for engine, runs in results.items():
         if not runs:
-            print(f"| {engine} | not available on this machine | | | | | |")
+            print(f"| {engine} | not available on this machine | | | | | | |")
             continue
-
-        def med(key: str, runs: list[dict[str, float]] = runs) -> float:
-            return statistics.median(r[key] for r in runs)
-
-        print(f"| {engine} | {med('audio_s'):.1f} | {med('wall_s'):.3f} | {med('rtf_wall'):.0f}x | "
-              f"{med('rtf_cpu'):.0f}x | {med('maxrss_mb'):.0f} | {med('tracemalloc_peak_mb'):.1f} |")
+        medians[engine] = {key: statistics.median(r[key] for r in runs) for key in
+                           ("audio_s", "wall_s", "cpu_s", "rtf_wall", "rtf_cpu", "maxrss_mb", "tracemalloc_peak_mb")}
+        m = medians[engine]
+        print(f"| {engine} | {m['audio_s']:.1f} | {m['wall_s']:.3f} | {m['cpu_s']:.3f} | {m['rtf_wall']:.0f}x | "
+              f"{m['rtf_cpu']:.0f}x | {m['maxrss_mb']:.0f} | {m['tracemalloc_peak_mb']:.1f} |")
+    for ours in ("melodygan", "melodygan-peak"):
+        for base in ("fluidsynth-cli", "pretty_midi"):
+            if ours in medians and base in medians:
+                print(f"{ours} / {base}: {medians[ours]['rtf_wall'] / medians[base]['rtf_wall']:.2f}x wall, "
+                      f"{medians[ours]['rtf_cpu'] / medians[base]['rtf_cpu']:.2f}x CPU")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
     return 0

@@ -14,23 +14,27 @@ WAV files of what they play:
   release tail (up to ``tail_seconds``, trimmed once it falls 60 dB below the peak, then a 20 ms
   fade), or with ``loop=True`` exactly the loop (the end rounded up to a bar line, in frames)
   with the tail folded back onto its start, so that it repeats seamlessly.
-  WAV files are written with soundfile as 16- or 24-bit PCM, atomically.
+  WAV files are 16- or 24-bit PCM, written atomically with the standard library's :mod:`wave`
+  (the bytes libsndfile writes), the loudness measured while the mix renders.
 * Stems: one WAV per track (the conductor track plus that track), scaled by the full mix's gain so
-  that the stems add up to the mix, each exactly as long as the mix.
+  that the stems add up to the mix, each exactly as long as the mix; each rendered by a synth of
+  its own, at the same time as the mix and the other stems where there are cores for them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import mido
 import numpy as np
 
+from melodygan import limits, progress
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output, check_writable, fs_error, output_path
 from melodygan.formats.loudness import DEFAULT_LOUDNESS_LUFS, LoudnessMeter, check_loudness
@@ -41,6 +45,7 @@ from melodygan.formats.synth import (  # noqa: F401 (the synth's public names, a
     SoundfontWarning,
     SynthFallbackWarning,
     default_soundfont,
+    end_seconds,
     events_seconds,
     render_blocks,
     render_midifile,
@@ -91,14 +96,46 @@ def write_wav(audio: np.ndarray, path: str | Path, sample_rate: int = DEFAULT_SA
     Raises:
         MelodyganError: bad bit depth, or the file exists and ``force`` is False.
     """
-    import soundfile
-
     if bit_depth not in BIT_DEPTHS:
         raise MelodyganError(f"bit depth {bit_depth} not supported; allowed: 16, 24")
-    data = _pcm(audio, bit_depth)
-    with atomic_output(path, force=force) as tmp:
-        soundfile.write(str(tmp), data, sample_rate, subtype=BIT_DEPTHS[bit_depth], format="WAV")
+    with atomic_output(path, force=force) as tmp, _WavWriter(tmp, sample_rate, bit_depth, len(audio)) as f:
+        f.write(np.array(audio, dtype=np.float32))
     return Path(path)
+
+
+class _WavWriter:
+    """A stereo PCM WAV (16 or 24 bit) of a known number of frames, written block by block.
+
+    The file is the canonical 44-byte RIFF header then the samples, byte for byte what libsndfile
+    (soundfile) writes for ``subtype="PCM_16"``/``"PCM_24"``; made with the standard library's
+    :mod:`wave`, which saves importing soundfile on the path of every WAV rendered.
+    """
+
+    def __init__(self, path: Path, sample_rate: int, bit_depth: int, frames: int) -> None:
+        import wave
+
+        if 36 + frames * 2 * (bit_depth // 8) > 0xFFFFFFFF:
+            raise MelodyganError(f"{path.name.split('.tmp-')[0]}: {frames / sample_rate / 60:.0f} minutes of "
+                                 f"{bit_depth}-bit stereo do not fit in a WAV file (4 GiB at most)")
+        self.bit_depth = bit_depth
+        self.file = wave.open(str(path), "wb")  # noqa: SIM115 (closed by __exit__)
+        self.file.setnchannels(2)
+        self.file.setsampwidth(bit_depth // 8)
+        self.file.setframerate(sample_rate)
+        self.file.setnframes(frames)  # the header is right the first time: no seek back
+
+    def write(self, block: np.ndarray) -> None:
+        """Add ``(frames, 2)`` float32 samples in [-1, 1] (clipped); ``block`` is overwritten."""
+        pcm = _pcm(block, self.bit_depth)
+        if self.bit_depth == 24:  # the top three bytes of each little-endian int32, as libsndfile takes them
+            pcm = pcm.reshape(-1, 1).view(np.uint8)[:, 1:]
+        self.file.writeframesraw(np.ascontiguousarray(pcm).data)
+
+    def __enter__(self) -> _WavWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
 
 
 def midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
@@ -123,7 +160,7 @@ def midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
 
 
 def _music_end_seconds(mid: mido.MidiFile) -> float:
-    return events_seconds(mid)[1]
+    return end_seconds(mid)
 
 
 def loop_end_seconds(mid: mido.MidiFile) -> float:
@@ -161,19 +198,36 @@ def loop_end_seconds(mid: mido.MidiFile) -> float:
 
 class _Spool:
     """Rendered blocks kept on disk (a temporary file beside the output), with the peak and each
-    block's largest sample, so that the normalised WAV is written without the song in memory."""
+    block's largest sample, so that the normalised WAV is written without the song in memory.
 
-    def __init__(self, blocks: Iterator[np.ndarray], folder: Path) -> None:
+    ``meter`` (if given) measures the first ``metered`` frames as they are rendered: frames
+    before the end's fade-out are the WAV's frames unchanged, so they need not be read back for
+    the loudness (:meth:`measure` goes on from there)."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], folder: Path, meter: LoudnessMeter | None = None,
+                 metered: int = 0, capture: bool = True) -> None:
         from melodygan.errors import library_output
 
         self.file: IO[bytes] = tempfile.TemporaryFile(dir=folder, prefix=".render-")  # noqa: SIM115 (closed by close())
         self.maxima: list[float] = []
         self.frames = 0
+        self.meter = meter
+        self.metered = 0  # frames fed to the meter so far
+        self.metered_peak = 0.0  # their peak
         try:
-            with library_output("FluidSynth"):  # its own stderr lines (if any remain) as one warning
+            # FluidSynth's own stderr lines (if any remain) as one warning; the caller captures them
+            # instead when several renders run at once (the capture is for the whole process)
+            with library_output("FluidSynth") if capture else contextlib.nullcontext():
                 for block in blocks:
-                    self.file.write(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+                    block = np.ascontiguousarray(block, dtype=np.float32)
+                    self.file.write(block.data.cast("B"))
                     self.maxima.append(_peak(block))
+                    if meter is not None and self.metered < metered:
+                        part = block[:metered - self.metered]
+                        meter.feed(part)
+                        self.metered += len(part)
+                        self.metered_peak = max(self.metered_peak, self.maxima[-1] if len(part) == len(block)
+                                                else _peak(part))
                     self.frames += len(block)
         except OSError as e:  # a full disk while rendering
             self.file.close()
@@ -184,11 +238,12 @@ class _Spool:
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``[start, stop)``; silence past the rendered end."""
-        out = np.zeros((max(stop - start, 0), 2), dtype=np.float32)
-        if start < self.frames:
+        out = np.empty((max(stop - start, 0), 2), dtype=np.float32)
+        n = max(0, min(stop, self.frames) - start)
+        if n:
             self.file.seek(start * 8)
-            n = min(stop, self.frames) - start
-            out[:n] = np.frombuffer(self.file.read(n * 8), dtype=np.float32).reshape(-1, 2)
+            self.file.readinto(out[:n].data.cast("B"))  # type: ignore[attr-defined]
+        out[n:] = 0.0
         return out
 
     def end_frame(self, music_end: int, sample_rate: int) -> int:
@@ -209,11 +264,12 @@ class _Spool:
         end = last + 1 if last is not None else music_end
         return min(end + sample_rate // 50, max(self.frames, music_end))
 
-    def output(self, end: int, loop_frames: int, sample_rate: int) -> Iterator[np.ndarray]:
-        """The WAV's frames before any gain, in blocks: ``[0, end)`` with the last 20 ms faded out;
-        or, for a loop of ``loop_frames``, everything rendered folded onto the loop (frame ``i``
-        is the sum of frames ``i``, ``i + loop_frames``, ``i + 2 * loop_frames`` …), so the
-        release tail of the last bar sounds over the first and the loop repeats seamlessly."""
+    def output(self, end: int, loop_frames: int, sample_rate: int, start: int = 0) -> Iterator[np.ndarray]:
+        """The WAV's frames before any gain, in blocks: ``[0, end)`` with the last 20 ms faded out
+        (from frame ``start`` on); or, for a loop of ``loop_frames``, everything rendered folded
+        onto the loop (frame ``i`` is the sum of frames ``i``, ``i + loop_frames``, ``i + 2 *
+        loop_frames`` …), so the release tail of the last bar sounds over the first and the loop
+        repeats seamlessly."""
         if loop_frames:
             for b0 in range(0, loop_frames, BLOCK_FRAMES):
                 b1 = min(b0 + BLOCK_FRAMES, loop_frames)
@@ -224,7 +280,7 @@ class _Spool:
             return
         fade = min(sample_rate // 50, end)
         ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
-        for b0 in range(0, end, BLOCK_FRAMES):
+        for b0 in range(start, end, BLOCK_FRAMES):
             b1 = min(b0 + BLOCK_FRAMES, end)
             block = self.read(b0, b1)
             if b1 > end - fade:  # the fade-out's part in this block
@@ -234,10 +290,17 @@ class _Spool:
 
     def measure(self, end: int, loop_frames: int, sample_rate: int,
                 loudness: bool) -> tuple[float, LoudnessMeter | None]:
-        """Sample peak (linear) and, if ``loudness``, the loudness meter fed with :meth:`output`."""
-        meter = LoudnessMeter(sample_rate) if loudness else None
-        peak = 0.0
-        for block in self.output(end, loop_frames, sample_rate):
+        """Sample peak (linear) of :meth:`output` and, if ``loudness``, the loudness meter fed with it
+        (the frames measured while rendering are not read again)."""
+        if loop_frames or (loudness and self.meter is None):
+            meter, start, peak = (LoudnessMeter(sample_rate) if loudness else None), 0, 0.0
+        elif loudness:
+            meter, start, peak = self.meter, self.metered, self.metered_peak
+        else:  # the peak alone: blocks wholly before the fade-out are not read again
+            fade = min(sample_rate // 50, end)
+            whole = (end - fade) // BLOCK_FRAMES
+            meter, start, peak = None, whole * BLOCK_FRAMES, max(self.maxima[:whole], default=0.0)
+        for block in self.output(end, loop_frames, sample_rate, start):
             peak = max(peak, _peak(block))
             if meter is not None:
                 meter.feed(block)
@@ -246,12 +309,11 @@ class _Spool:
     def write_wav(self, path: Path, gain: float, end: int, loop_frames: int, sample_rate: int, bit_depth: int,
                   force: bool) -> Path:
         """The PCM WAV of :meth:`output` times ``gain``, atomically."""
-        import soundfile
-
-        with atomic_output(path, force=force) as tmp, \
-                soundfile.SoundFile(str(tmp), "w", sample_rate, 2, subtype=BIT_DEPTHS[bit_depth], format="WAV") as f:
+        frames = loop_frames or end
+        with atomic_output(path, force=force) as tmp, _WavWriter(tmp, sample_rate, bit_depth, frames) as f:
             for block in self.output(end, loop_frames, sample_rate):
-                f.write(_pcm(block * np.float32(gain), bit_depth))
+                block *= np.float32(gain)
+                f.write(block)
         return path
 
     def close(self) -> None:
@@ -259,10 +321,15 @@ class _Spool:
 
 
 def _pcm(audio: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Float samples in [-1, 1] as 16-bit or (top-aligned) 24-bit integers, clipped."""
+    """Float32 samples in [-1, 1] as 16-bit or (top-aligned) 24-bit integers, clipped; 16-bit
+    overwrites ``audio`` on the way."""
     # integer samples made here (numpy is several times faster than libsndfile's float conversion)
-    scale = 2.0**15 - 1 if bit_depth == 16 else (2.0**23 - 1) * 256  # 24-bit goes in the top bits of int32
-    pcm = np.multiply(audio, scale, dtype=np.float64 if bit_depth == 24 else np.float32)  # one copy, then in place
+    if bit_depth == 16:
+        scale = 2.0**15 - 1
+        pcm = np.multiply(audio, np.float32(scale), out=audio)  # in place: the same float32 products
+    else:
+        scale = (2.0**23 - 1) * 256  # 24-bit goes in the top bits of int32
+        pcm = np.multiply(audio, scale, dtype=np.float64)
     np.clip(pcm, -scale, scale, out=pcm)
     np.rint(pcm, out=pcm)
     return pcm.astype(np.int16 if bit_depth == 16 else np.int32)
@@ -315,7 +382,6 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
         MelodyganError: existing outputs without ``force`` (checked before anything is rendered),
             bad settings, unreadable MIDI or soundfont, a song over the length limit.
     """
-    from melodygan import limits, progress
     from melodygan.files import make_folder
     from melodygan.formats.loudness import loudness_gain
 
@@ -339,13 +405,19 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
     music_end = round(end_s * sample_rate)
     folder = make_folder(Path(path).parent)
 
-    def render(m: mido.MidiFile) -> _Spool:
-        return _Spool(render_blocks(m, soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds,
-                                    synth=synth), folder)
-
+    solos = []
+    for i in _track_indices(mid)[:len(stem_paths)]:
+        solo = mido.MidiFile(type=1, ticks_per_beat=mid.ticks_per_beat)
+        solo.tracks = [_meta_only(mid.tracks[0]), mid.tracks[i]]
+        solos.append(solo)
+    # Without a loop, the frames up to 20 ms before the music's end are the WAV's frames as they
+    # are rendered (the tail is cut and faded only after it): measured on the way.
+    streamed = LoudnessMeter(sample_rate) if loudness_lufs is not None and not loop else None
     progress.detail(Path(path).name)
-    mix = render(mid)
+    spools = _render_all([mid, *solos], folder, streamed, max(0, music_end - sample_rate // 50),
+                         soundfont=soundfont, sample_rate=sample_rate, tail_seconds=tail_seconds, synth=synth)
     try:
+        mix = spools[0]
         end = loop_frames or mix.end_frame(music_end, sample_rate)
         peak, meter = mix.measure(end, loop_frames, sample_rate, loudness_lufs is not None)
         if loudness_lufs is None or meter is None:
@@ -359,21 +431,59 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
                               f"{level.lufs:.1f} LUFS with the peak at {peak_dbfs:g} dBFS instead of clipping",
                               LoudnessWarning, stacklevel=2)
         written = [mix.write_wav(Path(path), gain, end, loop_frames, sample_rate, bit_depth, force)]
-    finally:
-        mix.close()
-    limit = 10 ** (peak_dbfs / 20)
-    for i, stem_file in enumerate(stem_paths, start=1):
-        progress.detail(stem_file.name)
-        solo = mido.MidiFile(type=1, ticks_per_beat=mid.ticks_per_beat)
-        solo.tracks = [_meta_only(mid.tracks[0]), mid.tracks[_track_indices(mid)[i - 1]]]
-        audio = render(solo)
-        try:
+        limit = 10 ** (peak_dbfs / 20)
+        for stem_file, audio in zip(stem_paths, spools[1:]):
+            progress.detail(stem_file.name)
             stem_peak, _ = audio.measure(end, loop_frames, sample_rate, False)
             stem_gain = gain if stem_peak * gain <= limit else limit / stem_peak
             written.append(audio.write_wav(stem_file, stem_gain, end, loop_frames, sample_rate, bit_depth, force))
-        finally:
-            audio.close()
+    finally:
+        for spool in spools:
+            spool.close()
     return written
+
+
+def _render_all(mids: list[mido.MidiFile], folder: Path, meter: LoudnessMeter | None, metered: int,
+                **settings: Any) -> list[_Spool]:
+    """Render the mix (``mids[0]``, measured by ``meter`` on the way) and the stems into spools.
+
+    Each renders in a synth of its own (a stem is its own synth's output, as it always was); with
+    stems and more than one core they render at the same time, one synth per core (FluidSynth's
+    calls release the interpreter lock), the mix first since it takes longest. The files are the
+    same byte for byte either way."""
+    from melodygan.errors import library_output
+    from melodygan.formats.synth import MACHINE_CORES
+
+    def render(k: int, cores: int | None = None, capture: bool = True) -> _Spool:
+        return _Spool(render_blocks(mids[k], cores=cores, **settings), folder, meter if k == 0 else None,
+                      metered if k == 0 else 0, capture)
+
+    threads = min(len(mids), MACHINE_CORES)
+    if threads < 2:
+        spools: list[_Spool] = []
+        try:
+            for k in range(len(mids)):
+                spools.append(render(k))
+        except BaseException:
+            for spool in spools:
+                spool.close()
+            raise
+        return spools
+    from concurrent.futures import ThreadPoolExecutor
+
+    with library_output("FluidSynth"), ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(render, k, 1, False) for k in range(len(mids))]
+        done, failed = [], None
+        for future in futures:
+            try:
+                done.append(future.result())
+            except BaseException as e:  # the first failure is raised, once every render has stopped
+                failed = failed or e
+    if failed is not None:
+        for spool in done:
+            spool.close()
+        raise failed
+    return done
 
 
 def _meta_only(track: mido.MidiTrack) -> mido.MidiTrack:

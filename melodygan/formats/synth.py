@@ -20,8 +20,9 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,31 @@ def events_seconds(mid: mido.MidiFile) -> tuple[list[tuple[float, mido.Message]]
     return out, to_seconds(end_tick)
 
 
+def end_seconds(mid: mido.MidiFile) -> float:
+    """Where ``mid`` ends (its last end-of-track), in seconds under its tempo map: the second
+    value of :func:`events_seconds`, without putting every event in order."""
+    tempos: list[tuple[int, int]] = []
+    end_tick = 0
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                tempos.append((tick, msg.tempo))
+        end_tick = max(end_tick, tick)
+    seconds, last_tick, tempo = 0.0, 0, 500000  # MIDI's default tempo: 120 bpm
+    for tick, value in sorted(tempos):
+        if tick > end_tick:
+            break
+        seconds += (tick - last_tick) * tempo / (mid.ticks_per_beat * 1e6)
+        last_tick, tempo = tick, value
+    return seconds + (end_tick - last_tick) * tempo / (mid.ticks_per_beat * 1e6)
+
+
 _PLAYED = frozenset(("note_on", "note_off", "program_change", "control_change", "pitchwheel"))
 
 
-def _new_synth(fs: Any, soundfont: Path, sample_rate: int) -> tuple[Any, int, Any]:
+def _new_synth(fs: Any, soundfont: Path, sample_rate: int, cores: int | None = None) -> tuple[Any, int, Any]:
     """A fresh FluidSynth synth with ``soundfont`` loaded: ``(synth, soundfont id, write_float)``.
 
     A new synth per render keeps renders independent (a reset synth still carries reverb state),
@@ -118,12 +140,15 @@ def _new_synth(fs: Any, soundfont: Path, sample_rate: int) -> tuple[Any, int, An
     """
     # Reverb on (the soundfont's dry samples sound boxed in without it); chorus off: it costs a
     # quarter of the render time and smears the piano. Voices are rendered on up to two cores
-    # (synth.cpu-cores): the same samples, 1.6 times faster on two idle cores (docs/performance.md).
-    synth = fs.Synth(gain=0.6, samplerate=float(sample_rate),
-                     **{"synth.chorus.active": 0, "synth.dynamic-sample-loading": 1, "synth.cpu-cores": _SYNTH_CORES})
-    sfid = synth.sfload(str(soundfont))
+    # (synth.cpu-cores): the same samples, 1.6 times faster on two idle cores (docs/performance.md);
+    # ``cores`` 1 where several synths play at once, one per core.
+    with _CREATING:
+        synth = fs.Synth(gain=0.6, samplerate=float(sample_rate),
+                         **{"synth.chorus.active": 0, "synth.dynamic-sample-loading": 1,
+                            "synth.cpu-cores": _SYNTH_CORES if cores is None else cores})
+        sfid = synth.sfload(str(soundfont))
     if sfid < 0:
-        synth.delete()
+        _delete(synth)
         raise MelodyganError(f"FluidSynth could not load the soundfont {soundfont} (not an .sf2/.sf3 file?)")
     write_float = fs.cfunc("fluid_synth_write_float", ctypes.c_int, ("synth", ctypes.c_void_p, 1),
                            ("len", ctypes.c_int, 1), ("lout", ctypes.c_void_p, 1), ("loff", ctypes.c_int, 1),
@@ -132,23 +157,38 @@ def _new_synth(fs: Any, soundfont: Path, sample_rate: int) -> tuple[Any, int, An
     return synth, sfid, write_float
 
 
-def _synth_cores() -> int:
+# One synth is made (or deleted) at a time: libfluidsynth builds its shared tables (the default
+# modulators among them) while the first synth of the process is made, and a second synth made
+# at that moment in another thread goes on before they are complete: FluidSynth warned "Modulator
+# with source 1 none", and every WAV of that render came out different (the stems 12 dB off
+# against the mix). Synths that play in several threads at once are safe.
+_CREATING = threading.Lock()
+
+
+def _delete(synth: Any) -> None:
+    with _CREATING:
+        synth.delete()
+
+
+def _machine_cores() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, 2))
+    return max(1, cores)
 
 
-_SYNTH_CORES = _synth_cores()
+MACHINE_CORES = _machine_cores()  # cores this process may run on: synths playing at once (stems)
+_SYNTH_CORES = min(MACHINE_CORES, 2)  # FluidSynth's voices of one synth
 BLOCK_FRAMES = 1 << 16  # frames per rendered block (512 KiB of float32 stereo): memory is bounded by it
 
 
 def _fluidsynth_blocks(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate: int,
-                       tail_seconds: float) -> Iterator[np.ndarray]:
+                       tail_seconds: float, cores: int | None = None) -> Iterator[np.ndarray]:
     """FluidSynth's rendering of ``mid`` as consecutive ``(frames, 2)`` float32 blocks."""
-    synth, sfid, write_float = _new_synth(fs, soundfont, sample_rate)
+    synth, sfid, write_float = _new_synth(fs, soundfont, sample_rate, cores)
     presets = _Presets(fs, synth, sfid)
+    play = _player(fs, synth, presets)
     try:
         for ch in range(16):
             presets.select(ch, 0)
@@ -173,11 +213,11 @@ def _fluidsynth_blocks(mid: mido.MidiFile, fs: Any, soundfont: Path, sample_rate
                 fill = 0
                 continue
             if pos >= due and k < len(events):
-                _play(synth, presets, events[k][1])
+                play(events[k][1])
                 k += 1
         presets.report(soundfont)
     finally:
-        synth.delete()
+        _delete(synth)
 
 
 class _Presets:
@@ -231,18 +271,28 @@ class SoundfontWarning(UserWarning):
     """The soundfont lacks a program or drum kit the music asks for; a stand-in played it."""
 
 
-def _play(synth: Any, presets: _Presets, msg: mido.Message) -> None:
-    if msg.type == "note_on" and msg.velocity > 0:
-        presets.note(msg.channel)
-        synth.noteon(msg.channel, msg.note, msg.velocity)
-    elif msg.type in ("note_on", "note_off"):
-        synth.noteoff(msg.channel, msg.note)
-    elif msg.type == "program_change":
-        presets.select(msg.channel, msg.program)
-    elif msg.type == "control_change":
-        synth.cc(msg.channel, msg.control, msg.value)
-    elif msg.type == "pitchwheel":
-        synth.pitch_bend(msg.channel, msg.pitch)
+def _player(fs: Any, synth: Any, presets: _Presets) -> Callable[[mido.Message], None]:
+    """The function that plays one channel message on ``synth``: libfluidsynth's own calls, not
+    pyfluidsynth's wrappers (whose argument checks mido has already made), a few ms per song."""
+    ptr = synth.synth
+    noteon, noteoff = fs.fluid_synth_noteon, fs.fluid_synth_noteoff
+    cc, bend = fs.fluid_synth_cc, fs.fluid_synth_pitch_bend
+
+    def play(msg: mido.Message) -> None:
+        kind = msg.type
+        if kind == "note_on" and msg.velocity > 0:
+            presets.note(msg.channel)
+            noteon(ptr, msg.channel, msg.note, msg.velocity)
+        elif kind in ("note_on", "note_off"):
+            noteoff(ptr, msg.channel, msg.note)
+        elif kind == "program_change":
+            presets.select(msg.channel, msg.program)
+        elif kind == "control_change":
+            cc(ptr, msg.channel, msg.control, msg.value)
+        elif kind == "pitchwheel":
+            bend(ptr, msg.channel, msg.pitch + 8192)  # mido: -8192..8191, MIDI: 0..16383
+
+    return play
 
 
 def _additive_blocks(mid: mido.MidiFile, sample_rate: int, tail_seconds: float) -> Iterator[np.ndarray]:
@@ -317,7 +367,7 @@ def render_midifile(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
 
 def render_blocks(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
                   sample_rate: int = DEFAULT_SAMPLE_RATE, tail_seconds: float = 3.0,
-                  synth: str = "auto") -> Iterator[np.ndarray]:
+                  synth: str = "auto", cores: int | None = None) -> Iterator[np.ndarray]:
     """Render a MIDI file to raw (un-normalised) stereo audio, ``BLOCK_FRAMES`` frames at a time.
 
     Args:
@@ -327,6 +377,8 @@ def render_blocks(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
         tail_seconds: how long to keep rendering after the end for reverb and releases.
         synth: ``"auto"`` (FluidSynth, else the plain synth with a warning), ``"fluidsynth"`` or
             ``"additive"``.
+        cores: threads FluidSynth renders the voices on (None: up to two, as the machine has);
+            the samples are the same on any number.
 
     Yields:
         float32 ``(frames, 2)`` blocks, in order.
@@ -347,6 +399,6 @@ def render_blocks(mid: mido.MidiFile, *, soundfont: str | Path | None = None,
         if synth == "fluidsynth":
             raise MelodyganError(FALLBACK_FIX.split(":")[0] + "; install libfluidsynth3 / fluid-synth")
         return _additive_blocks(mid, sample_rate, tail_seconds)
-    return _fluidsynth_blocks(mid, fs, sf, sample_rate, tail_seconds)
+    return _fluidsynth_blocks(mid, fs, sf, sample_rate, tail_seconds, cores)
 
 

@@ -98,6 +98,52 @@ def test_stems_add_up_to_the_mix(tmp_path: Path) -> None:
     assert np.abs(total - mix[:n]).max() < 1e-3
 
 
+@pytest.mark.skipif(not fluidsynth_available(), reason="FluidSynth library not installed")
+def test_stems_rendered_at_once_are_the_files_rendered_one_after_another(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each stem is its own synth's output either way; in threads they must come out byte for byte the same.
+    piece = Piece(melody=[Note(4 * i, 4, p, 90) for i, p in enumerate(TUNE[:6])],
+                  voices={"Bass": [Note(0, 24, 36, 100)], "Chords": [Note(0, 24, p, 70) for p in (60, 64, 67)]},
+                  tempo_bpm=120.0)
+    files = {}
+    for cores in (1, 2):
+        monkeypatch.setattr(synth, "MACHINE_CORES", cores)  # 1: one render after another; 2: two at once
+        paths = render_wav(piece, tmp_path / f"c{cores}.wav", sample_rate=22050, stems=True)
+        files[cores] = [p.read_bytes() for p in paths]
+    assert len(files[1]) == 4 and files[1] == files[2]
+
+
+def test_the_end_of_a_file_is_where_its_events_end_under_its_tempo_map() -> None:
+    import mido
+
+    mid = mido.MidiFile(type=1, ticks_per_beat=96)
+    conductor, notes = mido.MidiTrack(), mido.MidiTrack()
+    conductor.append(mido.MetaMessage("set_tempo", tempo=400000, time=96))  # beat 1 at 0.5 s, then 0.4 s a beat
+    conductor.append(mido.MetaMessage("set_tempo", tempo=1000000, time=96 * 3))
+    notes.append(mido.Message("note_on", note=60, velocity=90, time=10))
+    notes.append(mido.Message("note_off", note=60, time=96 * 6))  # ends 2.5 beats after the last change
+    mid.tracks += [conductor, notes]
+    assert synth.end_seconds(mid) == synth.events_seconds(mid)[1] == pytest.approx(0.5 + 3 * 0.4 + (10 / 96 + 2) * 1.0)
+
+
+@pytest.mark.parametrize("bit_depth", [16, 24])
+def test_wav_files_are_what_libsndfile_writes_for_the_same_samples(tmp_path: Path, bit_depth: int) -> None:
+    rng = np.random.default_rng(bit_depth)
+    x = np.clip(rng.normal(0, 0.4, (3001, 2)), -1.2, 1.2).astype(np.float32)  # some samples clip
+    ours = audio.write_wav(x, tmp_path / "ours.wav", sample_rate=32000, bit_depth=bit_depth)
+    pcm = audio._pcm(x.copy(), bit_depth)
+    soundfile.write(str(tmp_path / "sf.wav"), pcm, 32000, subtype=audio.BIT_DEPTHS[bit_depth], format="WAV")
+    assert ours.read_bytes() == (tmp_path / "sf.wav").read_bytes()
+    back, sr = soundfile.read(str(ours), dtype="float32")
+    assert sr == 32000 and back.shape == x.shape and np.abs(back - np.clip(x, -1, 1)).max() < 2 ** -(bit_depth - 2)
+
+
+def test_a_wav_over_4_gib_is_refused_before_it_is_written(tmp_path: Path) -> None:
+    with pytest.raises(MelodyganError, match="do not fit in a WAV file"):
+        audio._WavWriter(tmp_path / "long.wav", 44100, 24, 600 * 60 * 44100)
+    assert not (tmp_path / "long.wav").exists()
+
+
 def test_existing_outputs_are_refused_before_rendering(tmp_path: Path) -> None:
     (tmp_path / "x-Bass.wav").write_bytes(b"mine")
     piece = Piece(melody=[Note(0, 4, 72)], voices={"Bass": [Note(0, 4, 36)]})
