@@ -4,10 +4,11 @@
 #   1. melodygan/weights/ar-leadsheet/  the lead-sheet transformer (generate; both genres)
 #   2. melodygan/weights/gan-melody/    the melody GAN (scripts/train_gan.sh; Nottingham)
 # Sized for a 2-core CPU: the two models train side by side, one core each, so the whole script
-# takes about 90 minutes (transformer: 5,000 steps or at most 85 minutes on one thread — its
-# learning rate decays on the time budget, so a slower machine just sees fewer steps; GAN on the
-# other core). Resumable: run it again after an interruption and each run continues from its
-# resume.pt.
+# takes about 2 hours 10 minutes (transformer: 5,000 steps or at most 85 minutes on one thread —
+# its learning rate decays on the time budget, so a slower machine just sees fewer steps — then a
+# 40-minute continuation from those weights with a fresh, lower learning rate and more tune
+# openings; GAN on the other core). Resumable: run it again after an interruption and each run
+# continues from its resume.pt.
 #
 #   NOTTINGHAM=/path/to/nottingham POP909=/path/to/POP909 scripts/train_defaults.sh
 #
@@ -45,8 +46,15 @@ resume=()
 nice -n 10 melodygan train ar --data "$data" --pop "$pop_data" --out "$run" --threads 1 --size base \
     --steps 5000 --batch-size 16 --window 320 --lr 2e-3 --warmup 200 --eval-every 250 --max-minutes 85 \
     "${resume[@]}"
+# The continuation: from the first run's last weights, a fresh warm-up to a lower peak, 30% of the
+# windows at a tune's opening (half of those from bar 1 of a tune with a pickup).
+resume=()
+[ -f "$run-more/resume.pt" ] && resume=(--resume)
+nice -n 10 melodygan train ar --data "$data" --pop "$pop_data" --out "$run-more" --init-from "$run" --threads 1 \
+    --size base --steps 2000 --batch-size 16 --window 320 --lr 6e-4 --warmup 50 --eval-every 250 --max-minutes 40 \
+    --opening-fraction 0.3 --downbeat-fraction 0.5 "${resume[@]}"
 mkdir -p melodygan/weights/ar-leadsheet
-cp "$run/best/config.json" "$run/best/model.safetensors" melodygan/weights/ar-leadsheet/
+cp "$run-more/best/config.json" "$run-more/best/model.safetensors" melodygan/weights/ar-leadsheet/
 echo "transformer weights: melodygan/weights/ar-leadsheet ($(du -sh melodygan/weights/ar-leadsheet | cut -f1))"
 if [ -n "$gan_pid" ]; then
     wait "$gan_pid" || { echo "GAN training failed; see ${run}-gan.log" >&2; exit 1; }
