@@ -431,7 +431,7 @@ def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | 
             continue
         base = _clean_name(inst.name.decode("latin-1")) or _program_name(inst.program)
         name = _unique_name(base, taken)
-        tracks[name] = inst.notes
+        tracks[name] = inst.notes.to_notes()
         programs[name] = inst.program
         numbers[name] = number
     return _Read(meta, got.ticks_per_beat, tracks, programs, numbers, drums, got.off_grid, got.stretched,
