@@ -211,31 +211,36 @@ def is_monophonic_columns(notes: NoteColumns) -> bool:
     return bool((notes.end_steps[:-1] <= notes.start_steps[1:]).all())
 
 
-def skyline_columns(notes: NoteColumns) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`skyline` of notes in :class:`Note` order, as indices.
+def skyline_columns(notes: NoteColumns, group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`skyline` of notes in :class:`Note` order, as indices; of many tracks at once with
+    ``group`` (``(N,)`` each note's track, the notes by track, each track's in Note order).
 
     Returns:
-        ``(kept, duration_steps)``: ``(K,)`` int64 indices of the notes kept, in the line's order
-        (by onset), and their durations in the line (cut where the next kept note begins).
+        ``(kept, duration_steps)``: ``(K,)`` int64 indices of the notes kept, in the lines' order
+        (by track, then onset), and their durations in the line (cut where the next kept note of
+        the track begins).
     """
     st, pi, end = notes.start_steps, notes.pitch, notes.end_steps
     n = len(st)
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    g = np.zeros(n, dtype=np.int64) if group is None else group
     # at every onset the highest pitch wins, the first of equal ones in the notes' order
-    order = stable_order(st, -pi)
+    order = stable_order(g, st, -pi)
     head = np.ones(n, dtype=bool)
-    head[1:] = st[order[1:]] != st[order[:-1]]
+    head[1:] = (st[order[1:]] != st[order[:-1]]) | (g[order[1:]] != g[order[:-1]])
     win = np.sort(order[head])  # (W,) one per onset; in Note order that is by onset
-    ws, we, wp = st[win], end[win], pi[win]
+    ws, we, wp, wg = st[win], end[win], pi[win], g[win]
+    idx = np.arange(len(win))
+    track_first = np.searchsorted(wg, wg)  # (W,) the first winner of each one's track
     # A note is dropped when the last kept note before it still sounds and is higher. The kept
     # notes are the one fixed point of that rule; each pass settles at least one more note, and a
     # real line settles in two or three.
     kept = np.ones(len(win), dtype=bool)
-    idx = np.arange(len(win))
     for _ in range(_SKYLINE_PASSES):
         last = np.maximum.accumulate(np.where(kept, idx, -1))  # (W,) the last kept at or before each
         prev = np.concatenate([[-1], last[:-1]])  # (W,) the last kept before each
+        prev = np.where(prev >= track_first, prev, -1)
         safe = np.maximum(prev, 0)
         new = (prev < 0) | ~((we[safe] > ws) & (wp[safe] > wp))
         if (new == kept).all():
@@ -244,11 +249,13 @@ def skyline_columns(notes: NoteColumns) -> tuple[np.ndarray, np.ndarray]:
     else:  # a line that needs more passes: settle it note by note
         last_kept = -1
         for i in range(len(win)):
+            if last_kept >= 0 and wg[last_kept] != wg[i]:
+                last_kept = -1
             kept[i] = last_kept < 0 or not (we[last_kept] > ws[i] and wp[last_kept] > wp[i])
             last_kept = i if kept[i] else last_kept
     line = win[kept]
     dur = notes.duration_steps[line].copy()
-    cut = end[line][:-1] > st[line][1:]
+    cut = (end[line][:-1] > st[line][1:]) & (g[line][1:] == g[line][:-1])
     dur[:-1][cut] = st[line][1:][cut] - st[line][:-1][cut]
     return line, dur
 

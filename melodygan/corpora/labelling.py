@@ -8,6 +8,9 @@ defines the chord more than an inner voice). The weight vector goes to
 with a preference for simple chords), which also gives the confidence: the share of the window's
 weight that the chord's tones explain. Silent windows get no chord; consecutive windows with the
 same label merge into one chord, which lasts until the next change.
+
+:func:`label_chord_rows` does the same on a :class:`~melodygan.piece_arrays.PieceArrays` and gives
+chord rows (the corpus path: no Note or Chord object per note or window).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import numpy as np
 from melodygan.chords import _QUALITY_PRIOR, QUALITIES, Chord, chord_from_index, chord_templates
 from melodygan.keys import Key, estimate_key
 from melodygan.piece import Piece, chords_from_changes
+from melodygan.piece_arrays import PieceArrays
 
 BASS_WEIGHT = 0.5
 PER_CHOICES = ("beat", "bar")
 
 
-def label_windows(piece: Piece, per: str = "beat") -> list[tuple[int, int]]:
+def label_windows(piece: Piece | PieceArrays, per: str = "beat") -> list[tuple[int, int]]:
     """Labelling windows ``[(start_steps, end_steps), ...]`` covering the piece, aligned to its bars.
 
     Raises:
@@ -55,12 +59,20 @@ def all_window_weights(piece: Piece, windows: list[tuple[int, int]]) -> np.ndarr
     Windows are taken in chunks, each against only the notes that reach into it, so memory stays
     bounded (a dense windows × notes matrix of a long piece would take gigabytes)."""
     notes = piece.all_notes()
+    starts = np.array([n.start_steps for n in notes], dtype=np.int64)  # (N,)
+    ends = np.array([n.end_steps for n in notes], dtype=np.int64)
+    pitches = np.array([n.pitch for n in notes], dtype=np.int64)
+    return window_weights(starts, ends, pitches, windows)
+
+
+def window_weights(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray,
+                   windows: list[tuple[int, int]]) -> np.ndarray:
+    """:func:`all_window_weights` of notes given as ``(N,)`` start, end and pitch columns (all
+    tracks, in the order of :meth:`melodygan.piece.Piece.all_notes`, which decides the lowest of
+    equal pitches)."""
     out = np.zeros((len(windows), 12), dtype=np.float32)
-    if not notes or not windows:
+    if not len(starts) or not windows:
         return out
-    starts = np.array([n.start_steps for n in notes])  # (N,)
-    ends = np.array([n.end_steps for n in notes])
-    pitches = np.array([n.pitch for n in notes])
     w = np.array(windows)  # (W, 2)
     onehot = np.eye(12, dtype=np.float32)
 
@@ -103,9 +115,16 @@ def label_chord_batch(weights: np.ndarray, qualities: tuple[str, ...] | None = N
     Returns:
         ``(chord, confidence)`` per row.
     """
+    best, conf = label_chord_indices(weights, qualities)
+    return [(chord_from_index(int(b)), float(c)) for b, c in zip(best, conf)]
+
+
+def label_chord_indices(weights: np.ndarray, qualities: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`label_chord_batch` as arrays: ``(W,)`` int64 chord-vocabulary indices (1 ..; see
+    :mod:`melodygan.chords`) and ``(W,)`` float32 confidences."""
     w = np.asarray(weights, dtype=np.float32).reshape(-1, 12)  # (W, 12)
     if len(w) == 0:
-        return []
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     templates = chord_templates()[1:]  # (168, 12)
     total = w.sum(1, keepdims=True)  # (W, 1); float32 throughout, as in label_chord, so ties break alike
     inside = w @ templates.T  # (W, 168)
@@ -120,7 +139,30 @@ def label_chord_batch(weights: np.ndarray, qualities: tuple[str, ...] | None = N
         score = np.where(allowed, score, -np.inf)
     best = score.argmax(1)  # (W,)
     conf = inside[np.arange(len(w)), best] / total[:, 0]
-    return [(chord_from_index(int(b) + 1), float(c)) for b, c in zip(best, conf)]
+    return best.astype(np.int64) + 1, conf
+
+
+def label_chord_rows(piece: PieceArrays, per: str = "beat") -> np.ndarray:
+    """The chords :func:`label_chords` gives a piece, as chord rows ``(K, 4)`` int64 (start,
+    duration, chord index, -1; see :mod:`melodygan.piece_arrays`), from its note rows.
+
+    Raises:
+        ValueError: ``per`` is not ``"beat"`` or ``"bar"``.
+    """
+    windows = label_windows(piece, per)
+    notes = piece.notes  # all tracks, the melody first, as Piece.all_notes orders them
+    weights = window_weights(notes[:, 1], notes[:, 1] + notes[:, 2], notes[:, 3], windows)  # (W, 12)
+    sounding = np.flatnonzero(weights.sum(1) > 0)
+    if not len(sounding):
+        return np.zeros((0, 4), dtype=np.int64)
+    index, _ = label_chord_indices(weights[sounding])
+    start = np.asarray(windows, dtype=np.int64).reshape(-1, 2)[sounding, 0]  # (S,) increasing
+    # chords_from_changes: each change lasts until the next; consecutive equal labels merge
+    head = np.ones(len(index), dtype=bool)
+    head[1:] = index[1:] != index[:-1]
+    start, index = start[head], index[head]
+    end = np.append(start[1:], max(piece.end_steps, piece.content_end_steps))
+    return np.stack([start, end - start, index, np.full(len(index), -1)], axis=1)
 
 
 def label_chords_with_confidence(piece: Piece, per: str = "beat",

@@ -54,29 +54,32 @@ import struct
 import types
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
-from melodygan.chords import parse_chord_symbol
+from melodygan.chords import Chord, parse_chord_symbol
 from melodygan.errors import MelodyganError
 from melodygan.files import atomic_output
 from melodygan.formats.midi_bytes import _vlq, note_blocks
 from melodygan.formats.midi_reader import OFF_GRID_TOLERANCE, clean_columns
 from melodygan.formats.tracks import choose_melody_track
 from melodygan.keys import Key, estimate_key
-from melodygan.notes import Note, is_monophonic, skyline
+from melodygan.notes import Note, NoteColumns, is_monophonic, skyline
 from melodygan.piece import ALLOWED_DENOMINATORS, DEFAULT_STEPS_PER_QUARTER, Piece, chords_from_changes
 
 if TYPE_CHECKING:
     import mido
     import pretty_midi
 
+    from melodygan.formats.midi_reader import Tracks
+
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TICKS_PER_BEAT = 480
 DRUM_CHANNEL = 9  # channel 10 in 1-based numbering
@@ -357,9 +360,10 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
                   steps_per_quarter: int = DEFAULT_STEPS_PER_QUARTER) -> Piece:
     """Read a MIDI file into a Piece on the step grid.
 
-    symusic parses the file (:mod:`melodygan.formats.midi_reader`); the few files whose reading
-    it cannot settle the way pretty_midi does (see there) are read with pretty_midi. Both give
-    the same Piece and the same :class:`MidiImportWarning`.
+    symusic parses the file (:mod:`melodygan.formats.midi_reader`) and the Piece is assembled
+    from note arrays (:mod:`melodygan.formats.midi_arrays`); the few files whose reading symusic
+    cannot settle the way pretty_midi does (see there) are read with pretty_midi and assembled
+    note by note. Both give the same Piece and the same :class:`MidiImportWarning`.
 
     Args:
         path: a ``.mid``/``.midi`` file (type 0 or 1).
@@ -374,26 +378,51 @@ def midi_to_piece(path: str | Path, melody_track: str | int | None = None,
     Raises:
         MelodyganError: missing, corrupt, empty or drum-only files; a bad ``melody_track``.
     """
+    p = Path(path)
+    data = read_midi_bytes(p)
+    read = _read_with_symusic(data, p, steps_per_quarter)
+    if read is None:
+        return piece_with_pretty_midi(data, p, melody_track, steps_per_quarter)
+    from melodygan.formats.midi_arrays import assemble_arrays
+
+    got = assemble_arrays([(read, p)], melody_track, steps_per_quarter)[0]
+    if isinstance(got, Exception):
+        raise got
+    return got.to_piece()
+
+
+def piece_with_pretty_midi(data: bytes, p: Path, melody_track: str | int | None, steps_per_quarter: int) -> Piece:
+    """The reference reader: pretty_midi's notes of a file's bytes, the Piece assembled note by note
+    (for the files the symusic reader leaves to it).
+
+    Raises:
+        MelodyganError: see :func:`midi_to_piece`.
+    """
+    return _assemble(_read_with_pretty_midi(data, p, steps_per_quarter), p, melody_track, steps_per_quarter)
+
+
+def read_midi_bytes(p: Path) -> bytes:
+    """A MIDI file's bytes, within the size limit.
+
+    Raises:
+        MelodyganError: no such file, or one over :mod:`melodygan.limits`.
+    """
     from melodygan import limits
 
-    p = Path(path)
     if not p.is_file():
         raise MelodyganError(f"MIDI file {p} not found")
     limits.check(p, "file size", round(p.stat().st_size / 2**20, 2), "midi_mb", " MB")
-    data = p.read_bytes()
-    read = _read_with_symusic(data, p, steps_per_quarter)
-    if read is None:
-        read = _read_with_pretty_midi(data, p, steps_per_quarter)
-    return _assemble(read, p, melody_track, steps_per_quarter)
+    return p.read_bytes()
 
 
 @dataclass
-class _Read:
-    """A MIDI file's tracks on the grid, before the melody is chosen (what both readers give)."""
+class _Read(Generic[T]):
+    """A MIDI file's tracks on the grid, before the melody is chosen (what both readers give):
+    each track's notes as Notes (the pretty_midi reader) or as columns (the symusic reader)."""
 
     meta: _Meta
     ticks_per_beat: int
-    tracks: dict[str, list[Note]]
+    tracks: dict[str, T]
     programs: dict[str, int]
     numbers: dict[str, int | None]  # each track's number in the file (as mido counts), where known
     drums: int
@@ -403,13 +432,39 @@ class _Read:
     problems: list[str]
 
 
-def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | None:
-    """The fast reader (:func:`melodygan.formats.midi_reader.read_tracks`), or None to use pretty_midi."""
-    from melodygan.formats.midi_reader import read_tracks
+def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read[NoteColumns] | None:
+    """The fast reader (:func:`melodygan.formats.midi_reader.read_tracks`), or None to use pretty_midi.
 
-    got = read_tracks(data, steps_per_quarter)
-    if got is None:
-        return None
+    Raises:
+        MelodyganError: a file over :mod:`melodygan.limits`.
+    """
+    got = read_many_with_symusic([(data, p)], steps_per_quarter)[0]
+    if isinstance(got, MelodyganError):
+        raise got
+    return got
+
+
+def read_many_with_symusic(files: list[tuple[bytes, Path]],
+                           steps_per_quarter: int) -> list[_Read[NoteColumns] | MelodyganError | None]:
+    """:func:`_read_with_symusic` of many files (:func:`melodygan.formats.midi_reader.read_tracks_many`):
+    each file's tracks, None where pretty_midi must read it, or the error that refuses it."""
+    from melodygan.formats.midi_reader import read_tracks_many
+
+    out: list[_Read[NoteColumns] | MelodyganError | None] = []
+    for got, (_, p) in zip(read_tracks_many([d for d, _ in files], steps_per_quarter), files):
+        try:
+            out.append(None if got is None else _tracks_read(got, p))
+        except MelodyganError as e:
+            out.append(e)
+    return out
+
+
+def _tracks_read(got: Tracks, p: Path) -> _Read[NoteColumns] | None:
+    """The symusic reader's instruments as named tracks; None where pretty_midi must read the file.
+
+    Raises:
+        MelodyganError: a file over :mod:`melodygan.limits`.
+    """
     # as _read_meta: of several events of a kind at one tick the last in file order counts
     meta = _Meta(_last_at_each_tick(got.tempos), _last_at_each_tick(got.time_signatures),
                  _last_at_each_tick(got.keys), sorted(got.markers, key=lambda m: m[0]), _clean_name(got.title),
@@ -419,7 +474,7 @@ def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | 
         check_midi_bounds(got.ticks_per_beat, meta, "", meta.end_tick)
     except MelodyganError:
         return None  # the file's end is far past its notes: the pretty_midi path clips it
-    tracks: dict[str, list[Note]] = {}
+    tracks: dict[str, NoteColumns] = {}
     programs: dict[str, int] = {}
     numbers: dict[str, int | None] = {}
     taken: set[str] = set()
@@ -431,7 +486,7 @@ def _read_with_symusic(data: bytes, p: Path, steps_per_quarter: int) -> _Read | 
             continue
         base = _clean_name(inst.name.decode("latin-1")) or _program_name(inst.program)
         name = _unique_name(base, taken)
-        tracks[name] = inst.notes.to_notes()
+        tracks[name] = inst.notes
         programs[name] = inst.program
         numbers[name] = number
     return _Read(meta, got.ticks_per_beat, tracks, programs, numbers, drums, got.off_grid, got.stretched,
@@ -444,7 +499,7 @@ def _program_name(program: int) -> str:
     return str(pretty_midi.program_to_instrument_name(program))
 
 
-def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Read:
+def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Read[list[Note]]:
     """The reference reader: mido for the meta events, pretty_midi for the notes, quantised in Python."""
     import mido
     import pretty_midi
@@ -500,32 +555,14 @@ def _read_with_pretty_midi(data: bytes, p: Path, steps_per_quarter: int) -> _Rea
                  problems)
 
 
-def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_quarter: int) -> Piece:
+def _assemble(read: _Read[list[Note]], p: Path, melody_track: str | int | None, steps_per_quarter: int) -> Piece:
     """The Piece from a file's tracks and meta events: meter, pickup, key, melody, tempo, chords,
-    length, and one warning with everything that did not fit."""
+    length, and one warning with everything that did not fit (the reference for
+    :func:`melodygan.formats.midi_arrays.assemble_arrays`, which does the same on arrays)."""
     meta, tracks, programs, numbers = read.meta, read.tracks, read.programs, read.numbers
-    ticks_per_step = read.ticks_per_beat / steps_per_quarter
     problems = list(read.problems)
-
-    pickup, time_signature, ts_changes = _pickup_and_meter(meta.time_signatures, ticks_per_step, steps_per_quarter)
-    num, den = time_signature
-    if den not in ALLOWED_DENOMINATORS or (steps_per_quarter * 4 * num) % den:
-        problems.append(f"time signature {num}/{den} does not fit the grid, using 4/4")
-        time_signature, pickup = (4, 4), 0
-    if ts_changes:
-        problems.append(f"{ts_changes} later time-signature change(s) ignored")
-
-    if not tracks:
-        what = "only drums" if read.drums else "no notes"
-        raise MelodyganError(f"{p} has {what}; a melody needs a pitched track")
-    if read.drums:
-        problems.append(f"{read.drums} drum notes left out")
-    if read.off_grid:
-        problems.append(f"{read.off_grid} notes off the {steps_per_quarter}-per-quarter grid moved to it")
-    if read.stretched:
-        problems.append(f"{read.stretched} notes shorter than a step lengthened to one step")
-    if read.collisions:
-        problems.append(f"{read.collisions} same-pitch collisions merged")
+    pickup, time_signature = meter_of(read, steps_per_quarter, problems)
+    loss_report(read, p, steps_per_quarter, problems)
 
     all_notes = [n for v in tracks.values() for n in v]
     estimated = not meta.keys
@@ -539,6 +576,56 @@ def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_qu
     if not is_monophonic(melody):
         melody, voices, problem = _split_melody(chosen, melody, voices)
         problems.append(problem)
+    log_choice(p, reason, voices, numbers)
+    tempo_bpm = tempo_of(meta, problems)
+    if estimated:
+        logger.info("%s: no key signature, estimated %s", p.name, key.name)
+    content_end = max(n.start_steps + n.duration_steps for n in all_notes)
+    length, changes = length_and_chords(read, steps_per_quarter, content_end)
+    if problems:
+        warnings.warn(f"{p.name}: " + "; ".join(problems), MidiImportWarning, stacklevel=3)
+    return Piece(melody=melody, chords=changes, voices=voices, key=key, time_signature=time_signature,
+                 tempo_bpm=tempo_bpm, steps_per_quarter=steps_per_quarter, pickup_steps=pickup,
+                 length_steps=length, title=meta.title, melody_name=chosen, programs=programs)
+
+
+def meter_of(read: _Read[T], steps_per_quarter: int, problems: list[str]) -> tuple[int, tuple[int, int]]:
+    """``(pickup_steps, time signature)`` of a read file; what did not fit goes to ``problems``."""
+    ticks_per_step = read.ticks_per_beat / steps_per_quarter
+    pickup, time_signature, ts_changes = _pickup_and_meter(read.meta.time_signatures, ticks_per_step,
+                                                           steps_per_quarter)
+    num, den = time_signature
+    if den not in ALLOWED_DENOMINATORS or (steps_per_quarter * 4 * num) % den:
+        problems.append(f"time signature {num}/{den} does not fit the grid, using 4/4")
+        time_signature, pickup = (4, 4), 0
+    if ts_changes:
+        problems.append(f"{ts_changes} later time-signature change(s) ignored")
+    return pickup, time_signature
+
+
+def loss_report(read: _Read[T], p: Path, steps_per_quarter: int, problems: list[str]) -> None:
+    """What reading lost, to ``problems``.
+
+    Raises:
+        MelodyganError: a file without pitched notes.
+    """
+    if not read.tracks:
+        what = "only drums" if read.drums else "no notes"
+        raise MelodyganError(f"{p} has {what}; a melody needs a pitched track")
+    if read.drums:
+        problems.append(f"{read.drums} drum notes left out")
+    if read.off_grid:
+        problems.append(f"{read.off_grid} notes off the {steps_per_quarter}-per-quarter grid moved to it")
+    if read.stretched:
+        problems.append(f"{read.stretched} notes shorter than a step lengthened to one step")
+    if read.collisions:
+        problems.append(f"{read.collisions} same-pitch collisions merged")
+
+
+def log_choice(p: Path, reason: str, voices: Mapping[str, object], numbers: Mapping[str, int | None]) -> None:
+    """Log which track is the melody, and the other tracks by number."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
 
     def label(name: str) -> str:
         number = numbers.get(name)
@@ -548,6 +635,9 @@ def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_qu
     others = ", ".join(names[:8]) + (f", … ({len(names) - 8} more)" if len(names) > 8 else "")
     logger.info("%s: melody = %s; other tracks: %s", p.name, reason, others or "none")
 
+
+def tempo_of(meta: _Meta, problems: list[str]) -> float:
+    """The first tempo (bpm), clamped to 10-400; changes and clamping go to ``problems``."""
     tempo_bpm = 120.0
     if meta.tempos:
         tempo_bpm = round(60 * 1e6 / meta.tempos[0][1] * 4 / 4.0, 2)  # mido.tempo2bpm, without importing mido
@@ -556,17 +646,18 @@ def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_qu
     if not 10 <= tempo_bpm <= 400:
         problems.append(f"tempo {tempo_bpm:g} bpm clamped to 10-400")
         tempo_bpm = min(max(tempo_bpm, 10.0), 400.0)
+    return tempo_bpm
 
-    if estimated:
-        logger.info("%s: no key signature, estimated %s", p.name, key.name)
 
-    content_end = max(n.start_steps + n.duration_steps for n in all_notes)
+def length_and_chords(read: _Read[T], steps_per_quarter: int, content_end: int) -> tuple[int | None, list[Chord]]:
+    """The file's own length (its last end-of-track) when it lies on the grid and after the notes
+    (a bar line for files melodygan writes, or e.g. the short last bar that completes a pickup),
+    else None; and the chords of its markers when every marker is a chord symbol."""
+    meta = read.meta
+    ticks_per_step = read.ticks_per_beat / steps_per_quarter
     end_steps = meta.end_tick / ticks_per_step
-    # The file's own length (its last end-of-track) when it lies on the grid and after the notes:
-    # a bar line for files melodygan writes, or e.g. the short last bar that completes a pickup.
     length = int(end_steps) if end_steps == int(end_steps) and end_steps >= content_end else None
-
-    chords = []
+    chords: list[Chord] = []
     if meta.markers:
         try:
             changes = [(round(t / ticks_per_step), parse_chord_symbol(text)) for t, text in meta.markers]
@@ -575,12 +666,7 @@ def _assemble(read: _Read, p: Path, melody_track: str | int | None, steps_per_qu
         if changes:
             chord_end = length if length is not None else max(content_end, max(s for s, _ in changes) + 1)
             chords = chords_from_changes(changes, chord_end)
-
-    if problems:
-        warnings.warn(f"{p.name}: " + "; ".join(problems), MidiImportWarning, stacklevel=3)
-    return Piece(melody=melody, chords=chords, voices=voices, key=key, time_signature=time_signature,
-                 tempo_bpm=tempo_bpm, steps_per_quarter=steps_per_quarter, pickup_steps=pickup,
-                 length_steps=length, title=meta.title, melody_name=chosen, programs=programs)
+    return length, chords
 
 
 def _split_melody(name: str, notes: list[Note], voices: dict[str, list[Note]]
@@ -928,12 +1014,24 @@ def track_notes_seconds(path: str | Path, track_name: str) -> list[tuple[float, 
     Raises:
         MelodyganError: the file is unreadable or has no track of that name (case-insensitive).
     """
-    from melodygan.formats.midi_reader import read_tracks
+    cols = track_seconds_columns(path, track_name)
+    return list(zip(cols[0].tolist(), cols[1].tolist(), cols[2].tolist(), cols[3].tolist()))
+
+
+def track_seconds_columns(path: str | Path,
+                          track_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`track_notes_seconds` as columns: ``(start_s, end_s)`` float64 and ``(pitch,
+    velocity)`` int64, ``(N,)`` each, in the same order.
+
+    Raises:
+        MelodyganError: the file is unreadable or has no track of that name (case-insensitive).
+    """
+    from melodygan.formats.midi_reader import read_tracks_many
 
     p = Path(path)
     wanted = track_name.strip().upper()
     try:
-        got = read_tracks(p.read_bytes(), DEFAULT_STEPS_PER_QUARTER)
+        got = read_tracks_many([p.read_bytes()], DEFAULT_STEPS_PER_QUARTER, grid=False)[0]
     except OSError:
         got = None
     # tempo events of one tick in file order decide pretty_midi's map; symusic keeps only their times
@@ -942,12 +1040,14 @@ def track_notes_seconds(path: str | Path, track_name: str) -> list[tuple[float, 
         for raw, name in zip(got.raw, names):
             if name.strip().upper() == wanted:
                 seconds = _pretty_midi_seconds(got.first_tempos, got.ticks_per_beat)
-                cols = zip(seconds(raw.start).tolist(), seconds(raw.end).tolist(), raw.pitch.tolist(),
-                           raw.velocity.tolist())
-                return sorted((float(a), float(b), int(c), int(d)) for a, b, c, d in cols)
+                start, end = seconds(raw.start).astype(np.float64), seconds(raw.end).astype(np.float64)
+                order = np.lexsort((raw.velocity, raw.pitch, end, start))  # as tuples sort
+                return start[order], end[order], raw.pitch[order].astype(np.int64), raw.velocity[order].astype(np.int64)
         shown = ", ".join(repr(n) for n in names) or "none"
         raise MelodyganError(f"{p}: no track named {track_name!r} (tracks: {shown})")
-    return _track_notes_seconds_pretty_midi(p, track_name)
+    rows = _track_notes_seconds_pretty_midi(p, track_name)
+    return (np.asarray([r[0] for r in rows], dtype=np.float64), np.asarray([r[1] for r in rows], dtype=np.float64),
+            np.asarray([r[2] for r in rows], dtype=np.int64), np.asarray([r[3] for r in rows], dtype=np.int64))
 
 
 def _pretty_midi_seconds(tempos: list[tuple[int, int]], resolution: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -22,7 +22,6 @@ Times are absolute ticks.
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass, field
 
@@ -106,17 +105,24 @@ def wrap_chunk(chunk: bytes, division: int, channels: tuple[int, ...] = ALL_CHAN
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, division) + b"MTrk" + struct.pack(">I", len(body)) + body
 
 
-_META_KINDS = re.compile(rb"\xff[\x03\x06\x51\x58\x59]")  # name, marker, tempo, meter, key
+_META_KINDS = frozenset((0x03, 0x06, 0x51, 0x58, 0x59))  # track name, marker, tempo, meter, key
 
 
 def plain_chunk(chunk: bytes) -> tuple[bytes] | tuple[()] | None:
     """The track name of a chunk that holds no marker, tempo, meter or key event and at most one
     track name, as its first event (before any note); ``()`` for none; None for any other chunk
     (or where a byte of a delta time or of a note looks like such an event)."""
-    found = [(m.start(), chunk[m.start() + 1]) for m in _META_KINDS.finditer(chunk)]
+    found = []
+    pos = chunk.find(b"\xff")
+    while pos >= 0:  # meta events start with 0xFF, and other bytes seldom are
+        if pos + 1 < len(chunk) and chunk[pos + 1] in _META_KINDS:
+            found.append(pos)
+            if len(found) > 1:
+                return None
+        pos = chunk.find(b"\xff", pos + 1)
     if not found:
         return ()
-    if len(found) == 1 and found[0] == (1, 0x03) and chunk[0] == 0 and len(chunk) > 3 and chunk[3] < 0x80:
+    if found[0] == 1 and chunk[0] == 0 and chunk[2] == 0x03 and len(chunk) > 3 and chunk[3] < 0x80:
         return (chunk[4:4 + chunk[3]],)
     return None
 

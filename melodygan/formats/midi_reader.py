@@ -40,24 +40,15 @@ from __future__ import annotations
 import functools
 import logging
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from melodygan.formats.midi_bytes import (
-    END_TEXT,
-    Undecided,
-    Walk,
-    joined_wrap,
-    note_on_channels,
-    plain_chunk,
-    split_chunks,
-    tag_offset,
-    walk,
-    wrap_chunk,
-)
+from melodygan.formats.midi_bytes import END_TEXT, Undecided, joined_wrap, plain_chunk, split_chunks, tag_offset, walk
+from melodygan.formats.midi_chunks import Chunk, Raw, read_chunk, walk_chunk
 from melodygan.formats.note_pairing import pair_like_pretty_midi
 from melodygan.notes import NoteColumns, stable_order
 
@@ -120,32 +111,6 @@ class Tracks:
     track_instruments: list[int] = field(default_factory=list)
 
 
-def _notes_on_grid(raws: list[Raw], ticks_per_step: float) -> tuple[list[NoteColumns], int, int, int]:
-    """Quantise and clean the notes of many instruments as the pretty_midi path does, vectorised:
-    all of them at once, each on its own.
-
-    Returns:
-        ``(notes of each instrument in Note order, off_grid, stretched, collisions)``.
-    """
-    if not raws:
-        return [], 0, 0, 0
-    s = np.concatenate([r.start for r in raws])
-    e = np.concatenate([r.end for r in raws])
-    group = np.repeat(np.arange(len(raws)), [len(r.start) for r in raws])  # (N,) instrument of each note
-    on, off = s / ticks_per_step, e / ticks_per_step
-    start, stop = np.round(on), np.round(off)  # half to even, like Python's round
-    off_grid = int(((np.abs(on - start) > OFF_GRID_TOLERANCE) | (np.abs(off - stop) > OFF_GRID_TOLERANCE)).sum())
-    start, stop = start.astype(np.int64), stop.astype(np.int64)
-    short = stop <= start
-    stop[short] = start[short] + 1
-    pitch = np.concatenate([r.pitch for r in raws])
-    vel = np.clip(np.concatenate([r.velocity for r in raws]), 1, 127)
-    st, du, pi, ve, gr, collisions = clean_columns(start, stop - start, pitch, vel, group)
-    bounds = np.searchsorted(gr, np.arange(len(raws) + 1))  # (G + 1,) each instrument's rows
-    cols = [NoteColumns(st[a:b], du[a:b], pi[a:b], ve[a:b]) for a, b in pairwise(bounds.tolist())]
-    return cols, off_grid, int(short.sum()), collisions
-
-
 def clean_columns(start: np.ndarray, dur: np.ndarray, pitch: np.ndarray, vel: np.ndarray,
                   group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """:func:`melodygan.formats.midi._clean_track` on note columns in the list's order, per track
@@ -155,9 +120,19 @@ def clean_columns(start: np.ndarray, dur: np.ndarray, pitch: np.ndarray, vel: np
     Returns:
         ``(start, duration, pitch, velocity, group, collisions)``, sorted by track, then as Notes sort.
     """
+    st, du, pi, ve, gr, per_group = clean_by_group(start, dur, pitch, vel, group)
+    return st, du, pi, ve, gr, int(per_group.sum())
+
+
+def clean_by_group(start: np.ndarray, dur: np.ndarray, pitch: np.ndarray, vel: np.ndarray,
+                   group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`clean_columns` with the collisions counted per track: ``(G,)`` int64 last, ``G`` =
+    the largest track number + 1."""
     n = len(start)
     if n == 0:
-        return start, dur, pitch, vel, group, 0
+        return start, dur, pitch, vel, group, np.zeros(0, dtype=np.int64)
+    groups = int(group.max()) + 1
+    before = np.bincount(group, minlength=groups)
     gbits = int(group.max()).bit_length()
     # by track, pitch and onset (the list's order among equals: pitch by pitch, a reader's notes
     # are in that order already)
@@ -172,27 +147,14 @@ def clean_columns(start: np.ndarray, dur: np.ndarray, pitch: np.ndarray, vel: np
         best = np.flatnonzero(du == longest[run])
         first = best[np.concatenate([[True], run[best][1:] != run[best][:-1]])]  # (R,)
         st, du, pi, ve, gr = st[first], du[first], pi[first], ve[first], gr[first]
-    collisions = n - len(st)
+    collisions = before - np.bincount(gr, minlength=groups) if len(st) < n else np.zeros(groups, dtype=np.int64)
     cut = np.zeros(len(st), dtype=bool)
     cut[:-1] = (pi[1:] == pi[:-1]) & (gr[1:] == gr[:-1]) & (st[:-1] + du[:-1] > st[1:])
-    du[:-1][cut[:-1]] = st[1:][cut[:-1]] - st[:-1][cut[:-1]]
-    collisions += int(cut.sum())
+    if cut.any():
+        du[:-1][cut[:-1]] = st[1:][cut[:-1]] - st[:-1][cut[:-1]]
+        collisions = collisions + np.bincount(gr[cut], minlength=groups)
     order = stable_order((gr, gbits), st, du, (pi, 7), (ve, 7))  # Note order: start, duration, pitch, velocity
     return st[order], du[order], pi[order], ve[order], gr[order], collisions
-
-
-@dataclass
-class Raw:
-    """One instrument's notes in ticks, in pretty_midi's order, before the grid."""
-
-    channel: int
-    program: int
-    name: bytes
-    start: np.ndarray
-    end: np.ndarray
-    pitch: np.ndarray
-    velocity: np.ndarray
-    first_close: int = 0
 
 
 def _key_name(sharps: int, minor: int) -> str | None:
@@ -218,20 +180,213 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
     docstring), or None where the pretty_midi reader must (symusic refusing the file included:
     pretty_midi then says why, in its own words).
     """
+    return read_tracks_many([data], steps_per_quarter)[0]
+
+
+def read_tracks_many(datas: Sequence[bytes], steps_per_quarter: int, grid: bool = True) -> list[Tracks | None]:
+    """:func:`read_tracks` of many files, the same results: each file parsed on its own, then the
+    notes of all of them paired in one pass and put on the grid in another (numpy's cost per call,
+    not per note, is most of the time of one song's arrays). ``grid=False`` leaves the notes in
+    ticks only (``raw``; the instruments' notes empty)."""
     if not _pairs_first_in_first_out():
         logger.debug("read with pretty_midi: this symusic does not pair notes first in, first out")
-        return None
+        return [None] * len(datas)
+    files = [_parse(data) for data in datas]
+    _pair_joined([f for f in files if f is not None and f.joined])
+    out = [_tracks(f) if f is not None else None for f in files]
+    if grid:
+        _grid([t for t in out if t is not None], steps_per_quarter)
+    return out
+
+
+@dataclass
+class _Joined:
+    """A plain chunk read in the file's joined parse, its notes not paired yet."""
+
+    index: int  # its place among the file's chunks
+    name: tuple[bytes] | tuple[()]
+    end_tick: int
+    found: list[tuple[int, int, dict[str, np.ndarray]]]  # (channel, program, symusic's notes and the tag)
+    raws: list[Raw | None] = field(default_factory=list)
+
+
+@dataclass
+class _File:
+    """A file between its parse and the pairing of its joined chunks' notes."""
+
+    fmt: int
+    tpq: int
+    chunks: list[bytes]
+    parts: list[Chunk | None]  # every chunk; None for a joined one until its notes are paired
+    joined: list[_Joined]
+
+
+def _parse(data: bytes) -> _File | None:
+    """A file's chunks: the short ones walked, the plain ones (:func:`plain_chunk`) parsed by
+    symusic together, the others one by one (and so a plain one that the joined parse cannot
+    settle); None where the pretty_midi path must read it."""
     split = split_chunks(data)
     if split is None:
         logger.debug("read with pretty_midi: not a plain header and chunk table")
         return None
     fmt, tpq, chunks = split
-    out = Tracks(tpq, [], [], [], [], "", 0, 0, 0, len(chunks), [])
-    bad_keys = 0
-    chunk_of: list[int] = []
     try:
-        parts = _read_chunks(chunks, tpq)
-        for ci, (chunk, c) in enumerate(zip(chunks, parts)):
+        parts: list[Chunk | None] = [None] * len(chunks)
+        plain: list[tuple[int, tuple[bytes] | tuple[()]]] = []
+        for ci, chunk in enumerate(chunks):
+            if len(chunk) <= SMALL_CHUNK_BYTES:
+                parts[ci] = walk_chunk(chunk)
+                continue
+            name = None if ci == 0 else plain_chunk(chunk)  # the first chunk's text and notes decide the title
+            if name is None:
+                parts[ci] = read_chunk(chunk, tpq)
+            else:
+                plain.append((ci, name))
+        joined: list[_Joined] = []
+        for first in range(0, len(plain), _JOINED_CHUNKS):
+            group = plain[first:first + _JOINED_CHUNKS]
+            got = _read_joined([chunks[ci] for ci, _ in group], tpq)
+            for (ci, name), found in zip(group, got):
+                if found is None:
+                    parts[ci] = read_chunk(chunks[ci], tpq)
+                else:
+                    joined.append(_Joined(ci, name, *found))
+    except Undecided as e:
+        logger.debug("read with pretty_midi: %s", e)
+        return None
+    return _File(fmt, tpq, chunks, parts, joined)
+
+
+_JOINED_CHUNKS = 126  # chunks per joined parse: their number goes in a tag's velocity
+
+
+_Found = tuple[int, int, dict[str, np.ndarray]]  # (channel, program, symusic's notes and the tag)
+
+
+def _read_joined(chunks: list[bytes], tpq: int) -> list[tuple[int, list[_Found]] | None]:
+    """Plain chunks parsed by symusic together (:func:`~melodygan.formats.midi_bytes.joined_wrap`):
+    per chunk its end tick and its instruments ``(channel, program, notes and tag)`` in symusic's
+    order; None for a chunk that must be read alone (a note never closed), and all None where a
+    track comes back without its tag (a program changed while its channel played).
+
+    Raises:
+        Undecided: symusic refuses the chunks.
+    """
+    import symusic
+
+    try:
+        score: Any = symusic.Score.from_midi(joined_wrap(chunks, tpq))  # symusic's stub types a bare Score
+    except Exception as e:  # symusic refuses a chunk: pretty_midi says why, in its own words
+        raise Undecided(f"symusic: {e}") from None
+    ends = [-1] * len(chunks)
+    prefix = END_TEXT + ":"
+    for m in score.markers:
+        if m.text.startswith(prefix):
+            ends[int(m.text[len(prefix):])] = int(m.time)
+    if min(ends) < 0:
+        raise Undecided("an end marker did not come back")
+    found: list[list[tuple[int, int, dict[str, np.ndarray]]]] = [[] for _ in chunks]
+    alone = [False] * len(chunks)
+    for track in score.tracks:
+        if track.note_num() == 1:
+            tag = track.notes[0]
+            k = tag.velocity - 1
+            if 0 <= k < len(chunks) and tag.time == ends[k] + tag_offset(1) and tag.duration == 1:
+                continue  # a channel with no notes but the tag
+        cols = track.notes.numpy()
+        time, dur = cols["time"], cols["duration"]
+        k = int(cols["velocity"][-1]) - 1  # the tag: the last note to start (the chunk's notes start before its end)
+        if not 0 <= k < len(chunks) or int(time[-1]) != ends[k] + tag_offset(1) or int(dur[-1]) != 1:
+            return [None] * len(chunks)  # notes under a program their channel left: which chunk's, unknown
+        if int((time[:-1] + dur[:-1]).max()) > ends[k]:
+            alone[k] = True  # a note never closed: read with two closing rounds
+        found[k].append((int(cols["pitch"][-1]), int(track.program), cols))
+    return [None if single else (end, tracks) for end, tracks, single in zip(ends, found, alone)]
+
+
+def _pair_joined(files: list[_File]) -> None:
+    """pretty_midi's notes of the joined chunks' instruments, of all files in one pass, and the
+    chunks they make (:class:`Chunk`); a chunk whose notes that pass cannot decide is read alone,
+    and a file whose chunk cannot be gets no ``parts`` (the pretty_midi path reads it)."""
+    todo = [(f, j, inst) for f in files for j in f.joined for inst in j.found]
+    undecided: set[int] = set()
+    try:
+        raws = _pair_instruments([(j.end_tick, inst) for _, j, inst in todo], undecided)
+    except Undecided:  # ticks past what the joined keys hold: each chunk alone
+        raws = [None] * len(todo)
+        undecided = set(range(len(todo)))
+    raws = [_UNDECIDED if i in undecided else r for i, r in enumerate(raws)]
+    for (_, j, _), raw in zip(todo, raws):
+        j.raws.append(raw)
+    for f in files:
+        try:
+            for j in f.joined:
+                f.parts[j.index] = _joined_chunk(f, j)
+        except Undecided as e:
+            logger.debug("read with pretty_midi: %s", e)
+            f.parts = []
+
+
+_UNDECIDED = Raw(-1, -1, b"", *(np.zeros(0, dtype=np.int64),) * 4)  # a stand-in: its chunk is read alone
+
+
+def _joined_chunk(f: _File, j: _Joined) -> Chunk:
+    """A joined chunk with its instruments in pretty_midi's order (by first note-off), or the
+    chunk read alone where that order is a tie (the walker settles it) or its pairing undecided.
+
+    Raises:
+        Undecided: reading it alone is.
+    """
+    raws = [r for r in j.raws if r is not None]
+    if any(r is _UNDECIDED for r in raws) or len({r.first_close for r in raws}) < len(raws):
+        return read_chunk(f.chunks[j.index], f.tpq)
+    for raw in raws:
+        raw.name = j.name[0] if j.name else b""
+    raws.sort(key=lambda r: r.first_close)
+    notes = sum(len(cols["time"]) - 1 for *_, cols in j.found)
+    last = max((int((cols["time"][:-1] + cols["duration"][:-1]).max()) for *_, cols in j.found), default=0)
+    return Chunk(j.end_tick, [], [], [], raws, len(j.found), notes, last, None, list(j.name), [], bool(j.found))
+
+
+def _pair_instruments(found: list[tuple[int, _Found]], undecided: set[int]) -> list[Raw | None]:
+    """pretty_midi's notes of instruments symusic read (``(chunk end, (channel, program, notes and
+    tag))``), all at once (:func:`~melodygan.formats.note_pairing.pair_like_pretty_midi`). None
+    for an instrument whose notes pretty_midi drops all (zero-length ones); the instruments whose
+    pairing symusic's notes cannot decide are added to ``undecided``.
+
+    Raises:
+        Undecided: ticks too large for the joined keys.
+    """
+    if not found:
+        return []
+    cols = [inst[2] for _, inst in found]
+    sizes = [len(c["time"]) - 1 for c in cols]
+    inst = np.repeat(np.arange(len(found)), sizes)  # (N,) instrument of each note
+    s = np.concatenate([c["time"][:-1] for c in cols]).astype(np.int64)
+    e = s + np.concatenate([c["duration"][:-1] for c in cols])
+    p = np.concatenate([c["pitch"][:-1] for c in cols]).astype(np.int64)
+    v = np.concatenate([c["velocity"][:-1] for c in cols]).astype(np.int64)
+    end_tick = np.repeat(np.asarray([end for end, _ in found], dtype=np.int64), sizes)
+    s, e, p, v, inst = pair_like_pretty_midi(s, e, p, v, end_tick, inst, undecided)
+    bounds = np.searchsorted(inst, np.arange(len(found) + 1)).tolist()
+    filled = [lo for lo, hi in pairwise(bounds) if hi > lo]
+    first = iter(np.minimum.reduceat(e, filled).tolist() if filled else [])  # each one's first note-off
+    out: list[Raw | None] = []
+    for (_, (channel, program, _)), lo, hi in zip(found, bounds[:-1], bounds[1:]):
+        out.append(Raw(channel, program, b"", s[lo:hi], e[lo:hi], p[lo:hi], v[lo:hi], next(first)) if hi > lo
+                   else None)
+    return out
+
+
+def _tracks(f: _File) -> Tracks | None:
+    """The file's meta events, names and instruments (before the grid), or None for pretty_midi."""
+    if not f.parts:
+        return None
+    out = Tracks(f.tpq, [], [], [], [], "", 0, 0, 0, len(f.chunks), [])
+    bad_keys = 0
+    try:
+        for ci, (chunk, c) in enumerate(zip(f.chunks, f.parts)):
+            assert c is not None
             out.end_tick = max(out.end_tick, c.end_tick)
             out.notes += c.notes
             out.last_note_tick = max(out.last_note_tick, c.last_note_tick)
@@ -259,285 +414,45 @@ def read_tracks(data: bytes, steps_per_quarter: int) -> Tracks | None:
             out.markers += [(t, text.decode("latin-1")) for t, text in c.markers]
             if ci == 0:
                 out.title = c.names[-1].decode("latin-1") if c.names else ""
-                if fmt == 1 and (c.count > 0 or c.has_note_on):
+                if f.fmt == 1 and (c.count > 0 or c.has_note_on):
                     out.title = ""  # track 0 is a part, its name is not a title
             out.raw += c.raws
-            chunk_of += [ci] * len(c.raws)
+            out.instruments += [Instrument(ci, r.channel, r.program, r.name, NoteColumns(), len(r.start))
+                                for r in c.raws]
     except Undecided as e:
         logger.debug("read with pretty_midi: %s", e)
         return None
     if bad_keys:
         out.problems.append(f"{bad_keys} key signature(s) outside the 15 keys ignored")
-    pitched = [r for r in out.raw if r.channel != 9]  # drum notes are only counted
-    cols, out.off_grid, out.stretched, out.collisions = _notes_on_grid(pitched, tpq / steps_per_quarter)
-    on_grid = iter(cols)
-    for ci, raw in zip(chunk_of, out.raw):
-        notes = NoteColumns() if raw.channel == 9 else next(on_grid)
-        out.instruments.append(Instrument(ci, raw.channel, raw.program, raw.name, notes, len(raw.start)))
     return out
 
 
-@dataclass
-class _Chunk:
-    """What one track chunk holds (meta events as :class:`Tracks` keeps them, keys as in the file)."""
-
-    end_tick: int
-    tempos: list[tuple[int, int]]
-    time_signatures: list[tuple[int, int, int]]
-    keys: list[tuple[int, int, int]]  # (tick, sharps, minor)
-    raws: list[Raw]  # its instruments in pretty_midi's order
-    count: int  # (channel, program) pairs that play notes in it
-    notes: int  # note-ons with a velocity
-    last_note_tick: int
-    walk: Walk | None  # the walk made, if any
-    names: list[bytes] = field(default_factory=list)  # its track names, in order
-    markers: list[tuple[int, bytes]] = field(default_factory=list)
-    has_note_on: bool = False  # a note-on of any velocity (as far as a walk went)
-
-    @classmethod
-    def from_walk(cls, w: Walk, raws: list[Raw], count: int, notes: int, last: int, end_tick: int,
-                  tempos: list[tuple[int, int]], sigs: list[tuple[int, int, int]],
-                  keys: list[tuple[int, int, int]]) -> _Chunk:
-        return cls(end_tick, tempos, sigs, keys, raws, count, notes, last, w, w.names, w.markers, w.has_note_on)
-
-
-def _read_chunks(chunks: list[bytes], tpq: int) -> list[_Chunk]:
-    """Every chunk of a file: the short ones walked, the plain ones (:func:`plain_chunk`) parsed by
-    symusic together, the others one by one (and a plain one whose notes that parse cannot settle).
-
-    Raises:
-        Undecided: symusic refuses a chunk, or the walker one of its events.
-    """
-    parts: list[_Chunk | None] = [None] * len(chunks)
-    plain: list[tuple[int, tuple[bytes] | tuple[()]]] = []
-    for ci, chunk in enumerate(chunks):
-        if len(chunk) <= SMALL_CHUNK_BYTES:
-            w = walk(chunk, notes=True)
-            parts[ci] = _Chunk.from_walk(w, _walked(w), len(w.played), w.note_ons, w.last_note_tick, w.end_tick,
-                                         w.tempos, w.time_signatures, w.keys)
-            continue
-        name = plain_chunk(chunk) if ci > 0 else None  # the first chunk's text and notes decide the title
-        if name is None:
-            parts[ci] = _read_chunk(chunk, tpq)
-        else:
-            plain.append((ci, name))
-    for first in range(0, len(plain), _JOINED_CHUNKS):
-        group = plain[first:first + _JOINED_CHUNKS]
-        got = _read_joined([chunks[ci] for ci, _ in group], [name for _, name in group], tpq)
-        for (ci, _), c in zip(group, got):
-            parts[ci] = c if c is not None else _read_chunk(chunks[ci], tpq)
-    return [p for p in parts if p is not None]
-
-
-_JOINED_CHUNKS = 126  # chunks per joined parse: their number goes in a tag's velocity
-
-
-def _read_joined(chunks: list[bytes], names: list[tuple[bytes] | tuple[()]], tpq: int) -> list[_Chunk | None]:
-    """Plain chunks read by one symusic parse (:func:`~melodygan.formats.midi_bytes.joined_wrap`),
-    each with its instruments in pretty_midi's order; None for a chunk that must be read alone (a
-    note never closed, a tie between its instruments' first note-offs), and all None where a track
-    comes back without its tag (a program changed while its channel played).
-
-    Raises:
-        Undecided: symusic refuses the chunks.
-    """
-    import symusic
-
-    try:
-        score: Any = symusic.Score.from_midi(joined_wrap(chunks, tpq))  # symusic's stub types a bare Score
-    except Exception as e:  # symusic refuses a chunk: pretty_midi says why, in its own words
-        raise Undecided(f"symusic: {e}") from None
-    ends = [-1] * len(chunks)
-    prefix = END_TEXT + ":"
-    for m in score.markers:
-        if m.text.startswith(prefix):
-            ends[int(m.text[len(prefix):])] = int(m.time)
-    if min(ends) < 0:
-        raise Undecided("an end marker did not come back")
-    found: list[tuple[int, int, int, dict[str, np.ndarray]]] = []  # (chunk, channel, program, notes and tag)
-    alone = [False] * len(chunks)
-    for track in score.tracks:
-        if track.note_num() == 1:
-            tag = track.notes[0]
-            k = tag.velocity - 1
-            if 0 <= k < len(chunks) and tag.time == ends[k] + tag_offset(1) and tag.duration == 1:
-                continue  # a channel with no notes but the tag
-        cols = track.notes.numpy()
-        time, dur = cols["time"], cols["duration"]
-        k = int(cols["velocity"][-1]) - 1  # the tag: the last note to start (the chunk's notes start before its end)
-        if not 0 <= k < len(chunks) or int(time[-1]) != ends[k] + tag_offset(1) or int(dur[-1]) != 1:
-            return [None] * len(chunks)  # notes under a program their channel left: which chunk's, unknown
-        if int((time[:-1] + dur[:-1]).max()) > ends[k]:
-            alone[k] = True  # a note never closed: read with two closing rounds
-            continue
-        found.append((k, int(cols["pitch"][-1]), int(track.program), cols))
-    found = [f for f in found if not alone[f[0]]]
-    raws = _pair_all(found, ends)
-    by_chunk: list[list[Raw]] = [[] for _ in chunks]
-    counts, notes, last = [0] * len(chunks), [0] * len(chunks), [0] * len(chunks)
-    for (k, _, _, cols), raw in zip(found, raws):
-        counts[k] += 1
-        notes[k] += len(cols["time"]) - 1
-        last[k] = max(last[k], int((cols["time"][:-1] + cols["duration"][:-1]).max()))
-        if raw is not None:
-            by_chunk[k].append(raw)
-    out: list[_Chunk | None] = []
-    for k, name in enumerate(names):
-        raws_k = by_chunk[k]
-        if alone[k] or len({r.first_close for r in raws_k}) < len(raws_k):
-            out.append(None)  # a note never closed; or instruments created at one tick, ordered by the walker
-            continue
-        for raw in raws_k:
-            raw.name = name[0] if name else b""
-        raws_k.sort(key=lambda r: r.first_close)
-        out.append(_Chunk(ends[k], [], [], [], raws_k, counts[k], notes[k], last[k], None, list(name), [],
-                          counts[k] > 0))
-    return out
-
-
-def _pair_all(found: list[tuple[int, int, int, dict[str, np.ndarray]]], ends: list[int]) -> list[Raw | None]:
-    """pretty_midi's notes of every instrument symusic read (its notes and, last, its tag), all at
-    once (:func:`~melodygan.formats.note_pairing.pair_like_pretty_midi`). None for an instrument
-    whose notes pretty_midi drops all (zero-length ones)."""
-    if not found:
-        return []
-    sizes = [len(cols["time"]) - 1 for *_, cols in found]
-    inst = np.repeat(np.arange(len(found)), sizes)  # (N,) instrument of each note
-    s = np.concatenate([cols["time"][:-1] for *_, cols in found]).astype(np.int64)
-    e = s + np.concatenate([cols["duration"][:-1] for *_, cols in found])
-    p = np.concatenate([cols["pitch"][:-1] for *_, cols in found]).astype(np.int64)
-    v = np.concatenate([cols["velocity"][:-1] for *_, cols in found]).astype(np.int64)
-    end_tick = np.asarray([ends[k] for k, *_ in found])[inst]
-    s, e, p, v, inst = pair_like_pretty_midi(s, e, p, v, end_tick, inst)
-    bounds = np.searchsorted(inst, np.arange(len(found) + 1)).tolist()
-    filled = [lo for lo, hi in pairwise(bounds) if hi > lo]
-    first = iter(np.minimum.reduceat(e, filled).tolist() if filled else [])  # each one's first note-off
-    out: list[Raw | None] = []
-    for (_, channel, program, _), lo, hi in zip(found, bounds[:-1], bounds[1:]):
-        out.append(Raw(channel, program, b"", s[lo:hi], e[lo:hi], p[lo:hi], v[lo:hi], next(first)) if hi > lo
-                   else None)
-    return out
-
-
-def _read_chunk(chunk: bytes, tpq: int) -> _Chunk:
-    """One chunk parsed by symusic alone, with one round of closing note-offs and a tag for each
-    channel that may play in it (two rounds when a note is never closed).
-
-    Raises:
-        Undecided: symusic refuses the chunk, or the walker one of its events.
-    """
-    import symusic
-
-    channels = note_on_channels(chunk)
-    for rounds in (1, 2):
-        try:
-            score: Any = symusic.Score.from_midi(wrap_chunk(chunk, tpq, channels, rounds))  # symusic's stub: bare
-        except Exception as e:  # symusic refuses the chunk: pretty_midi says why, in its own words
-            raise Undecided(f"symusic: {e}") from None
-        ends = [int(m.time) for m in score.markers if m.text == END_TEXT]
-        if len(ends) != 1:
-            raise Undecided("the end marker did not come back")
-        chunk_end = ends[0]
-        got = _chunk_instruments(score, chunk, chunk_end, rounds)
-        if got is not None:
-            break
-    else:  # pragma: no cover - two rounds always settle it or walk
-        raise Undecided("never-closed notes")
-    raws, count, notes, last, w = got
-    tempos = [(int(t.time), int(t.mspq)) for t in score.tempos]
-    sigs = [(int(t.time), int(t.numerator), int(t.denominator)) for t in score.time_signatures]
-    keys = [(int(k.time), int(k.key), int(k.tonality)) for k in score.key_signatures]
-    if w is None:
-        return _Chunk(chunk_end, tempos, sigs, keys, raws, count, notes, last, None)
-    return _Chunk.from_walk(w, raws, count, notes, last, chunk_end, tempos, sigs, keys)
-
-
-def _walked(w: Walk) -> list[Raw]:
-    """The instruments of a chunk walked with ``notes=True``, in creation order."""
-    raws = []
-    for (channel, program), events in w.notes.items():
-        cols = np.asarray(events, dtype=np.int64).reshape(-1, 4)  # (N, 4): start, end, pitch, velocity
-        raws.append(Raw(channel, program, w.created[(channel, program)], cols[:, 0], cols[:, 1], cols[:, 2],
-                        cols[:, 3]))
-    return raws
-
-
-def _chunk_instruments(score: Any, chunk: bytes, chunk_end: int,
-                       rounds: int) -> tuple[list[Raw], int, int, int, Walk | None] | None:
-    """One chunk's instruments in pretty_midi's order, from symusic's tracks where they settle it,
-    else from walking the chunk; how many (channel, program) pairs play notes in it, its note-ons
-    and last note tick; the walk made, if any. None when a note is never closed and one round of
-    closing note-offs cannot tell how many are."""
-    raws: list[Raw] = []
-    count = notes = last = 0
-    try:
-        tag_time = chunk_end + tag_offset(rounds)
-        for track in score.tracks:
-            if track.note_num() == 1 and track.notes[0].time == tag_time:
-                continue  # a channel with no notes but the wrapper's tag
-            cols = track.notes.numpy()
-            start = cols["time"].astype(np.int64)
-            end = start + cols["duration"].astype(np.int64)
-            pitch = cols["pitch"].astype(np.int64)
-            vel = cols["velocity"].astype(np.int64)
-            tag = start == tag_time
-            tags = int(tag.sum())
-            real = ~tag
-            if tags != 1:
-                if len(start):
-                    raise Undecided("a program change while a channel plays")  # notes under a program it left
-                continue
-            if rounds == 1 and (end[real] > chunk_end).any():
-                return None  # a note never closed: two rounds say whether there are more of its pitch
-            if (end[real] > chunk_end + 1).any():
-                raise Undecided("two or more never-closed notes of one pitch")
-            channel = int(pitch[tag][0])
-            start, end, pitch, vel = start[real], end[real], pitch[real], vel[real]
-            if not len(start):
-                continue
-            count += 1
-            notes += len(start)
-            closed = end[end <= chunk_end]
-            last = max(last, int(start.max()), int(closed.max()) if len(closed) else 0)
-            s, e, p, v, _ = pair_like_pretty_midi(start, end, pitch, vel, chunk_end)
-            if len(s):
-                raws.append(Raw(channel, int(track.program), b"", s, e, p, v, int(e.min())))
-        w = _needed_walk(chunk, raws)
-        return _pretty_midi_order(raws, w), count, notes, last, w
-    except Undecided as e:
-        logger.debug("walking a chunk: %s", e)
-    w = walk(chunk, notes=True)
-    return _walked(w), len(w.played), w.note_ons, w.last_note_tick, w
-
-
-def _needed_walk(chunk: bytes, raws: list[Raw]) -> Walk | None:
-    """Walk the chunk as far as its names, markers and the order of instruments whose first
-    note-offs share a tick need; None when nothing does."""
-    until_pos = max(chunk.rfind(b"\xff\x03"), len(chunk) if b"\xff\x06" in chunk else -1)
-    firsts = sorted(r.first_close for r in raws)
-    ties = [a for a, b in pairwise(firsts) if a == b]
-    until_tick = max(ties) if ties else -1
-    if until_pos < 0 and until_tick < 0:
-        return None
-    return walk(chunk, until_pos, until_tick)
-
-
-def _pretty_midi_order(raws: list[Raw], w: Walk | None) -> list[Raw]:
-    """A chunk's instruments in the order pretty_midi creates them (by first closing note-off,
-    ties in the walker's order), each with the track name it had then."""
-    final = w.names[-1] if w is not None and w.names else b""
-    created = list(w.created) if w is not None else []
-    rank = {}
-    for raw in raws:
-        key = (raw.channel, raw.program)
-        if w is not None and key in w.created:
-            raw.name = w.created[key]
-        else:
-            # created after the walk stopped, past every name event
-            raw.name = final
-            if any(o.first_close == raw.first_close for o in raws if o is not raw):
-                raise Undecided("instruments created at one tick, past the walk")
-        rank[key] = created.index(key) if key in created else len(created)
-    return sorted(raws, key=lambda r: (r.first_close, rank[(r.channel, r.program)]))
-
-
+def _grid(files: list[Tracks], steps_per_quarter: int) -> None:
+    """Quantise and clean the pitched instruments' notes of many files as the pretty_midi path
+    does, vectorised: all at once, each instrument on its own; the loss counts per file."""
+    pitched = [(fi, inst, raw) for fi, t in enumerate(files) for inst, raw in zip(t.instruments, t.raw)
+               if raw.channel != 9]  # drum notes are only counted
+    if not pitched:
+        return
+    sizes = [len(raw.start) for *_, raw in pitched]
+    group = np.repeat(np.arange(len(pitched)), sizes)  # (N,) instrument of each note
+    file_of = np.repeat(np.asarray([fi for fi, *_ in pitched]), sizes)  # (N,) file of each note
+    tps = np.asarray([t.ticks_per_beat / steps_per_quarter for t in files])[file_of]  # (N,) ticks per step
+    on = np.concatenate([raw.start for *_, raw in pitched]) / tps
+    off = np.concatenate([raw.end for *_, raw in pitched]) / tps
+    start, stop = np.round(on), np.round(off)  # half to even, like Python's round
+    off_grid = (np.abs(on - start) > OFF_GRID_TOLERANCE) | (np.abs(off - stop) > OFF_GRID_TOLERANCE)
+    start, stop = start.astype(np.int64), stop.astype(np.int64)
+    short = stop <= start
+    stop = np.maximum(stop, start + 1)
+    pitch = np.concatenate([raw.pitch for *_, raw in pitched])
+    vel = np.clip(np.concatenate([raw.velocity for *_, raw in pitched]), 1, 127)
+    st, du, pi, ve, gr, collisions = clean_by_group(start, stop - start, pitch, vel, group)
+    bounds = np.searchsorted(gr, np.arange(len(pitched) + 1)).tolist()
+    for (_, inst, _), a, b in zip(pitched, bounds[:-1], bounds[1:]):
+        inst.notes = NoteColumns(st[a:b], du[a:b], pi[a:b], ve[a:b])
+    per_file = [np.bincount(file_of, x, minlength=len(files)).astype(np.int64).tolist() for x in (off_grid, short)]
+    per_file.append(np.bincount(np.asarray([fi for fi, *_ in pitched]), collisions,
+                                minlength=len(files)).astype(np.int64).tolist())
+    for t, a, s_, c in zip(files, *per_file):
+        t.off_grid, t.stretched, t.collisions = a, s_, c

@@ -115,9 +115,9 @@ def _close_overlaps(s: np.ndarray, e: np.ndarray, p: np.ndarray) -> tuple[np.nda
 
 
 def pair_like_pretty_midi(start: np.ndarray, end: np.ndarray, pitch: np.ndarray, vel: np.ndarray,
-                          end_tick: int | np.ndarray,
-                          group: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                                    np.ndarray]:
+                          end_tick: int | np.ndarray, group: np.ndarray | None = None,
+                          undecided: set[int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                                      np.ndarray]:
     """pretty_midi's notes of one instrument, or of many at once, from symusic's.
 
     Args:
@@ -126,6 +126,8 @@ def pair_like_pretty_midi(start: np.ndarray, end: np.ndarray, pitch: np.ndarray,
         end_tick: the chunk's end (or ``(N,)`` per note: its chunk's); notes ending after it were
             closed by the reader's closing note-offs (pretty_midi never closes them).
         group: ``(N,)`` the instrument of each note, 0 ..; None for one instrument.
+        undecided: where given, the instruments whose pairing cannot be decided are added to it
+            (their notes left out) instead of raising.
 
     Returns:
         ``(start, end, pitch, velocity, group)`` int64 in ticks, by instrument and pitch, each
@@ -134,7 +136,7 @@ def pair_like_pretty_midi(start: np.ndarray, end: np.ndarray, pitch: np.ndarray,
         depends on it). Notes pretty_midi drops (zero-length ones) are left out.
 
     Raises:
-        Undecided: see :func:`replay_pretty_midi`.
+        Undecided: see :func:`replay_pretty_midi` (without ``undecided``); ticks past 2**40.
     """
     g = np.zeros(len(start), dtype=np.int64) if group is None else group
     key = g * 128 + pitch  # (N,) one block per instrument and pitch
@@ -173,7 +175,13 @@ def pair_like_pretty_midi(start: np.ndarray, end: np.ndarray, pitch: np.ndarray,
     slow[fast[~settled]] = True
     for q in np.unique(k[slow]).tolist():
         sel = k == q
-        rs, re_, rv = replay_pretty_midi(s[sel], e[sel], v[sel], int(limit[sel][0]))
+        try:
+            rs, re_, rv = replay_pretty_midi(s[sel], e[sel], v[sel], int(limit[sel][0]))
+        except Undecided:
+            if undecided is None:
+                raise
+            undecided.add(q >> 7)
+            continue
         n = len(rs)
         parts.append((np.asarray(rs, dtype=np.int64), np.asarray(re_, dtype=np.int64),
                       np.full(n, q & 127, dtype=np.int64), np.asarray(rv, dtype=np.int64),
