@@ -8,9 +8,9 @@
   rounds of note-offs for every pitch of those channels, one tick apart (they close the note-ons
   the file never closes), then one short note per such channel whose pitch is the channel number
   (it tells each symusic track its channel);
-* :func:`plain_chunk` and :func:`joined_wrap` — the chunks of a file that hold nothing but notes,
-  programs and controllers (and their track name first), wrapped together as one file with the
-  same marker, closing round and tags, for one symusic parse of them all;
+* :func:`plain_chunk` and :func:`joined_wrap` — the chunks of a file whose text and meta events
+  all come first (walked in Python that far), wrapped together as one file with the same
+  marker, closing round and tags, for one symusic parse of them all;
 * :func:`walk` — a chunk's events in Python, split as mido splits them: track names, markers, and
   pretty_midi's own note pairing and instruments (``(channel, program)`` at the note-off, created
   at the first note-off that closes a note, named after the last track name before it). It is
@@ -106,25 +106,27 @@ def wrap_chunk(chunk: bytes, division: int, channels: tuple[int, ...] = ALL_CHAN
 
 
 _META_KINDS = frozenset((0x03, 0x06, 0x51, 0x58, 0x59))  # track name, marker, tempo, meter, key
+PLAIN_HEAD_BYTES = 256  # how far into a chunk its names and meta events may lie for the joined parse
 
 
-def plain_chunk(chunk: bytes) -> tuple[bytes] | tuple[()] | None:
-    """The track name of a chunk that holds no marker, tempo, meter or key event and at most one
-    track name, as its first event (before any note); ``()`` for none; None for any other chunk
-    (or where a byte of a delta time or of a note looks like such an event)."""
-    found = []
+def plain_chunk(chunk: bytes) -> Walk | None:
+    """For a chunk whose names, markers, tempo, meter and key events all lie in its first
+    :data:`PLAIN_HEAD_BYTES` bytes (what a sequencer or melodygan writes before the notes): the
+    walk as far as the last of them, which holds them all; None for any other chunk (or where a
+    byte of a delta time or of a note looks like such an event further on).
+
+    Raises:
+        Undecided: an event the walker would split otherwise than mido.
+    """
+    last = -1
     pos = chunk.find(b"\xff")
-    while pos >= 0:  # meta events start with 0xFF, and other bytes seldom are
-        if pos + 1 < len(chunk) and chunk[pos + 1] in _META_KINDS:
-            found.append(pos)
-            if len(found) > 1:
+    while 0 <= pos < len(chunk) - 3:  # meta events start with 0xFF, other bytes seldom; the end-of-track last
+        if chunk[pos + 1] in _META_KINDS:
+            if pos > PLAIN_HEAD_BYTES:
                 return None
+            last = pos
         pos = chunk.find(b"\xff", pos + 1)
-    if not found:
-        return ()
-    if found[0] == 1 and chunk[0] == 0 and chunk[2] == 0x03 and len(chunk) > 3 and chunk[3] < 0x80:
-        return (chunk[4:4 + chunk[3]],)
-    return None
+    return walk(chunk, until_pos=last) if last >= 0 else Walk()
 
 
 def joined_wrap(chunks: list[bytes], division: int) -> bytes:

@@ -153,7 +153,7 @@ def _chunk_instruments(score: Any, chunk: bytes, chunk_end: int,
             if len(s):
                 raws.append(Raw(channel, int(track.program), b"", s, e, p, v, int(e.min())))
         w = _needed_walk(chunk, raws)
-        return _pretty_midi_order(raws, w), count, notes, last, w
+        return pretty_midi_order(raws, w), count, notes, last, w
     except Undecided as e:
         logger.debug("walking a chunk: %s", e)
     w = walk(chunk, notes=True)
@@ -172,7 +172,7 @@ def _needed_walk(chunk: bytes, raws: list[Raw]) -> Walk | None:
     return walk(chunk, until_pos, until_tick)
 
 
-def _pretty_midi_order(raws: list[Raw], w: Walk | None) -> list[Raw]:
+def pretty_midi_order(raws: list[Raw], w: Walk | None) -> list[Raw]:
     """A chunk's instruments in the order pretty_midi creates them (by first closing note-off,
     ties in the walker's order), each with the track name it had then."""
     final = w.names[-1] if w is not None and w.names else b""

@@ -47,8 +47,18 @@ from typing import Any
 
 import numpy as np
 
-from melodygan.formats.midi_bytes import END_TEXT, Undecided, joined_wrap, plain_chunk, split_chunks, tag_offset, walk
-from melodygan.formats.midi_chunks import Chunk, Raw, read_chunk, walk_chunk
+from melodygan.formats.midi_bytes import (
+    END_TEXT,
+    Undecided,
+    Walk,
+    joined_wrap,
+    note_on_channels,
+    plain_chunk,
+    split_chunks,
+    tag_offset,
+    walk,
+)
+from melodygan.formats.midi_chunks import Chunk, Raw, pretty_midi_order, read_chunk, walk_chunk
 from melodygan.formats.note_pairing import pair_like_pretty_midi
 from melodygan.notes import NoteColumns, stable_order
 
@@ -58,6 +68,7 @@ OFF_GRID_TOLERANCE = 0.1  # fraction of a step a note may sit off the grid befor
 _MAJOR = ("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#")
 _MINOR = ("Abm", "Ebm", "Bbm", "Fm", "Cm", "Gm", "Dm", "Am", "Em", "Bm", "F#m", "C#m", "G#m", "D#m", "A#m")
 SMALL_CHUNK_BYTES = 96  # a chunk this short is walked in Python: cheaper than a symusic parse
+NOTELESS_CHUNK_BYTES = 8192  # a chunk without a note-on this long (a tempo map) is walked too
 
 
 @dataclass
@@ -204,7 +215,7 @@ class _Joined:
     """A plain chunk read in the file's joined parse, its notes not paired yet."""
 
     index: int  # its place among the file's chunks
-    name: tuple[bytes] | tuple[()]
+    head: Walk  # the walk through its names and meta events
     end_tick: int
     found: list[tuple[int, int, dict[str, np.ndarray]]]  # (channel, program, symusic's notes and the tag)
     raws: list[Raw | None] = field(default_factory=list)
@@ -232,25 +243,25 @@ def _parse(data: bytes) -> _File | None:
     fmt, tpq, chunks = split
     try:
         parts: list[Chunk | None] = [None] * len(chunks)
-        plain: list[tuple[int, tuple[bytes] | tuple[()]]] = []
+        plain: list[tuple[int, Walk]] = []
         for ci, chunk in enumerate(chunks):
-            if len(chunk) <= SMALL_CHUNK_BYTES:
+            if len(chunk) <= SMALL_CHUNK_BYTES or (len(chunk) <= NOTELESS_CHUNK_BYTES and not note_on_channels(chunk)):
                 parts[ci] = walk_chunk(chunk)
                 continue
-            name = None if ci == 0 else plain_chunk(chunk)  # the first chunk's text and notes decide the title
-            if name is None:
+            head = None if ci == 0 else plain_chunk(chunk)  # the first chunk's text and notes decide the title
+            if head is None:
                 parts[ci] = read_chunk(chunk, tpq)
             else:
-                plain.append((ci, name))
+                plain.append((ci, head))
         joined: list[_Joined] = []
         for first in range(0, len(plain), _JOINED_CHUNKS):
             group = plain[first:first + _JOINED_CHUNKS]
             got = _read_joined([chunks[ci] for ci, _ in group], tpq)
-            for (ci, name), found in zip(group, got):
+            for (ci, head), found in zip(group, got):
                 if found is None:
                     parts[ci] = read_chunk(chunks[ci], tpq)
                 else:
-                    joined.append(_Joined(ci, name, *found))
+                    joined.append(_Joined(ci, head, *found))
     except Undecided as e:
         logger.debug("read with pretty_midi: %s", e)
         return None
@@ -331,8 +342,9 @@ _UNDECIDED = Raw(-1, -1, b"", *(np.zeros(0, dtype=np.int64),) * 4)  # a stand-in
 
 
 def _joined_chunk(f: _File, j: _Joined) -> Chunk:
-    """A joined chunk with its instruments in pretty_midi's order (by first note-off), or the
-    chunk read alone where that order is a tie (the walker settles it) or its pairing undecided.
+    """A joined chunk with its instruments in pretty_midi's order (by first note-off) and names
+    (from the walk through its head), or the chunk read alone where that order is a tie (the
+    walker settles it) or its pairing undecided.
 
     Raises:
         Undecided: reading it alone is.
@@ -340,12 +352,12 @@ def _joined_chunk(f: _File, j: _Joined) -> Chunk:
     raws = [r for r in j.raws if r is not None]
     if any(r is _UNDECIDED for r in raws) or len({r.first_close for r in raws}) < len(raws):
         return read_chunk(f.chunks[j.index], f.tpq)
-    for raw in raws:
-        raw.name = j.name[0] if j.name else b""
-    raws.sort(key=lambda r: r.first_close)
+    raws = pretty_midi_order(raws, j.head)
     notes = sum(len(cols["time"]) - 1 for *_, cols in j.found)
     last = max((int((cols["time"][:-1] + cols["duration"][:-1]).max()) for *_, cols in j.found), default=0)
-    return Chunk(j.end_tick, [], [], [], raws, len(j.found), notes, last, None, list(j.name), [], bool(j.found))
+    w = j.head
+    return Chunk(j.end_tick, w.tempos, w.time_signatures, w.keys, raws, len(j.found), notes, last, w, w.names,
+                 w.markers, bool(j.found) or w.has_note_on)
 
 
 def _pair_instruments(found: list[tuple[int, _Found]], undecided: set[int]) -> list[Raw | None]:

@@ -158,3 +158,23 @@ def test_a_melody_track_asked_for_and_a_bad_one(tmp_path: Path, monkeypatch: pyt
     assert rows.tracks[0] == "Bass" and rows.to_piece() == midi_to_piece(path, melody_track="Bass")
     with pytest.raises(MelodyganError, match="no track named 'Oboe'"):
         midi_to_arrays(path, melody_track="Oboe")
+
+
+def test_meta_events_after_the_notes_are_read_where_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the first part's head holds its name, key and tempo (read by a short walk, the part joins the
+    # file's one parse); the second names itself again and changes key and tempo far into its notes
+    # (that chunk is read on its own)
+    q = TPB
+    head = [(0, mido.MetaMessage("set_tempo", tempo=500000))]
+    first = [(0, mido.MetaMessage("key_signature", key="D")), (0, mido.MetaMessage("set_tempo", tempo=500000)),
+             *_part("Flute", 73, 0, [(k * q, k * q + q, 74 + k % 5) for k in range(64)])]
+    second = _part("Piano", 0, 1, [(k * q, k * q + 2 * q, 50 + k % 7) for k in range(0, 64, 2)])
+    second += [(40 * q, mido.MetaMessage("track_name", name="Piano 2")), (40 * q, mido.MetaMessage("key_signature",
+                                                                                                   key="A")),
+               (48 * q, mido.MetaMessage("set_tempo", tempo=400000)), (50 * q, mido.MetaMessage("marker", text="B"))]
+    path = _file(tmp_path / "late.mid", [head, first, second])
+    reference, ref_warnings = _reference(path, monkeypatch)
+    rows, row_warnings = _arrays(path)
+    assert isinstance(reference, midi_module.Piece) and isinstance(rows, PieceArrays)
+    assert rows.to_piece() == reference and row_warnings == ref_warnings
+    assert rows.tracks == ["Flute", "Piano"] and "tempo change(s) ignored" in ref_warnings[0]
