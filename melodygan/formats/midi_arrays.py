@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from melodygan.errors import MelodyganError
-from melodygan.formats.midi import (
+from melodygan.formats.midi_tracks import (
     MidiImportWarning,
     _Read,
     _unique_name,
