@@ -129,26 +129,55 @@ def estimate_key(notes: list[Note]) -> tuple[Key, float]:
         ``(key, correlation)``; the correlation in [-1, 1] is the confidence (C major and 0.0 for
         no notes).
     """
-    h = pitch_class_histogram(notes)
+    return estimate_key_from_histogram(pitch_class_histogram(notes))
+
+
+_CANDIDATES = [(mode, tonic, np.roll(profile, tonic))
+               for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)) for tonic in range(12)]
+_ROLLED = np.stack([c[2] for c in _CANDIDATES])  # (24, 12)
+_ROLLED_CENTRED = _ROLLED - _ROLLED.mean(axis=1, keepdims=True)
+_ROLLED_SQUARES = (_ROLLED_CENTRED * _ROLLED_CENTRED).sum(axis=1)  # (24,)
+
+
+def estimate_key_from_histogram(h: np.ndarray) -> tuple[Key, float]:
+    """:func:`estimate_key` of a duration-weighted pitch-class histogram ``(12,)`` float64."""
     if h.sum() == 0:
         return Key(0, "major"), 0.0
     if h.std() == 0:
         return Key(0, "major"), 0.0
-    candidates = [(mode, tonic, np.roll(profile, tonic))
-                  for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)) for tonic in range(12)]
     # all 24 correlations at once, then np.corrcoef itself for the ones near the best, so that the
     # choice among near-equal keys is the same as one corrcoef per key (first of equals wins)
-    rolled = np.stack([c[2] for c in candidates])  # (24, 12)
-    hc, rc = h - h.mean(), rolled - rolled.mean(axis=1, keepdims=True)
-    approx = (rc @ hc) / np.sqrt((rc * rc).sum(axis=1) * (hc @ hc))  # (24,)
+    hc = h - h.mean()
+    approx = (_ROLLED_CENTRED @ hc) / np.sqrt(_ROLLED_SQUARES * (hc @ hc))  # (24,)
     near = np.flatnonzero(approx >= approx.max() - 1e-9)
     best, best_r = Key(0, "major"), -2.0
     for i in near.tolist():
-        mode, tonic, profile = candidates[i]
+        mode, tonic, profile = _CANDIDATES[i]
         r = float(np.corrcoef(h, profile)[0, 1])
         if r > best_r:
             best, best_r = Key(tonic, mode), r
     return best, best_r
+
+
+def estimate_keys(histograms: np.ndarray) -> list[Key]:
+    """The keys of :func:`estimate_key_from_histogram` for many histograms ``(F, 12)`` at once:
+    where the best candidate leads the next by far more than rounding, it is the answer; the
+    others are settled one by one, as there."""
+    h = np.asarray(histograms, dtype=np.float64).reshape(-1, 12)
+    hc = h - h.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        approx = (hc @ _ROLLED_CENTRED.T) / np.sqrt(_ROLLED_SQUARES[None] * (hc * hc).sum(axis=1, keepdims=True))
+    top2 = -np.sort(-approx, axis=1)[:, :2]  # (F, 2)
+    clear = (top2[:, 0] - top2[:, 1] > 1e-6) & (h.sum(axis=1) > 0) & (h.std(axis=1) > 0)
+    best = approx.argmax(axis=1).tolist()
+    out = []
+    for row, ok, i in zip(h, clear.tolist(), best):
+        if ok:
+            mode, tonic, _ = _CANDIDATES[i]
+            out.append(Key(tonic, mode))
+        else:
+            out.append(estimate_key_from_histogram(row)[0])
+    return out
 
 
 def key_profile(key: Key) -> np.ndarray:

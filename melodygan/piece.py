@@ -54,31 +54,18 @@ class Piece:
     programs: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        num, den = self.time_signature
-        if num < 1 or den not in ALLOWED_DENOMINATORS:
-            raise ValueError(f"bad time signature {num}/{den}: numerator >= 1, "
-                             f"denominator one of {ALLOWED_DENOMINATORS}")
-        if (self.steps_per_quarter * 4 * num) % den:
-            raise ValueError(f"time signature {num}/{den} does not fit a grid of "
-                             f"{self.steps_per_quarter} steps per quarter")
-        if not 10 <= self.tempo_bpm <= 400:
-            raise ValueError(f"tempo {self.tempo_bpm} bpm outside 10-400")
-        if self.pickup_steps < 0 or self.pickup_steps >= self.bar_steps:
-            raise ValueError(f"pickup_steps {self.pickup_steps} must be in 0..{self.bar_steps - 1}")
+        check_grid(self.time_signature, self.tempo_bpm, self.steps_per_quarter, self.pickup_steps)
 
     # --- grid -------------------------------------------------------------------------------
     @property
     def bar_steps(self) -> int:
         """Steps in one bar."""
-        num, den = self.time_signature
-        return self.steps_per_quarter * 4 * num // den
+        return bar_steps_of(self.time_signature, self.steps_per_quarter)
 
     @property
     def beat_steps(self) -> int:
         """Steps in one beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/den."""
-        num, den = self.time_signature
-        unit = self.steps_per_quarter * 4 // den
-        return unit * 3 if den == 8 and num % 3 == 0 and num > 3 else unit
+        return beat_steps_of(self.time_signature, self.steps_per_quarter)
 
     @property
     def content_end_steps(self) -> int:
@@ -91,9 +78,7 @@ class Piece:
         """Total length: ``length_steps`` if set, else the content rounded up to a bar line."""
         if self.length_steps is not None:
             return self.length_steps
-        body = max(self.content_end_steps - self.pickup_steps, 0)
-        bars = -(-body // self.bar_steps)
-        return self.pickup_steps + max(bars, 1) * self.bar_steps
+        return end_steps_of(self.content_end_steps, self.pickup_steps, self.bar_steps)
 
     @property
     def num_bars(self) -> int:
@@ -161,6 +146,46 @@ class Piece:
     def replace(self, **changes: object) -> Piece:
         """A copy with some fields changed (``dataclasses.replace``)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def check_grid(time_signature: tuple[int, int], tempo_bpm: float, steps_per_quarter: int, pickup_steps: int) -> None:
+    """What a Piece's meter, tempo, grid and pickup must satisfy.
+
+    Raises:
+        ValueError: naming the bad value and what is allowed.
+    """
+    num, den = time_signature
+    if num < 1 or den not in ALLOWED_DENOMINATORS:
+        raise ValueError(f"bad time signature {num}/{den}: numerator >= 1, "
+                         f"denominator one of {ALLOWED_DENOMINATORS}")
+    if (steps_per_quarter * 4 * num) % den:
+        raise ValueError(f"time signature {num}/{den} does not fit a grid of "
+                         f"{steps_per_quarter} steps per quarter")
+    if not 10 <= tempo_bpm <= 400:
+        raise ValueError(f"tempo {tempo_bpm} bpm outside 10-400")
+    bar = bar_steps_of(time_signature, steps_per_quarter)
+    if pickup_steps < 0 or pickup_steps >= bar:
+        raise ValueError(f"pickup_steps {pickup_steps} must be in 0..{bar - 1}")
+
+
+def bar_steps_of(time_signature: tuple[int, int], steps_per_quarter: int) -> int:
+    """Steps in one bar of ``time_signature``."""
+    num, den = time_signature
+    return steps_per_quarter * 4 * num // den
+
+
+def beat_steps_of(time_signature: tuple[int, int], steps_per_quarter: int) -> int:
+    """Steps in one beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/den."""
+    num, den = time_signature
+    unit = steps_per_quarter * 4 // den
+    return unit * 3 if den == 8 and num % 3 == 0 and num > 3 else unit
+
+
+def end_steps_of(content_end_steps: int, pickup_steps: int, bar_steps: int) -> int:
+    """A piece's length without ``length_steps``: its content rounded up to a bar line (one bar at least)."""
+    body = max(content_end_steps - pickup_steps, 0)
+    bars = -(-body // bar_steps)
+    return pickup_steps + max(bars, 1) * bar_steps
 
 
 def chords_from_changes(symbols: list[tuple[int, Chord]], end_steps: int) -> list[Chord]:

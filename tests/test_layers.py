@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "melodygan"
 # Lowest first. A module may import its own layer's modules (without a circle) and any lower layer.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "limits", "files", "devices", "checkpoints", "progress"),  # plumbing
-    ("notes", "keys", "chords", "piece", "tonal"),  # the nouns
+    ("notes", "keys", "chords", "piece", "piece_arrays", "tonal"),  # the nouns
     ("pianoroll", "tokens", "beats", "metrics", "performance"),  # representations, measures, performances
     ("formats",),  # every reader and writer
     ("corpora",),  # datasets → Pieces → arrays

@@ -22,6 +22,9 @@ Per song folder ``NNN/`` (see ``data/pop909/README.md``):
 
 POP909 has no official split: song ids ending in 0 are test, in 1 valid, the rest train (about
 80/10/10), the same for every use (:func:`split_of`).
+
+:func:`read_song_arrays` reads a song into rows (:class:`~melodygan.piece_arrays.PieceArrays`, the
+preprocessing path: no Note object per note); :func:`read_song` is the Piece of those rows.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ import numpy as np
 from melodygan.chords import Chord, parse_harte
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.notes import Note, is_monophonic, skyline
+from melodygan.notes import Note, NoteColumns, is_monophonic_columns, skyline_columns
 from melodygan.piece import Piece, chords_from_changes
+from melodygan.piece_arrays import PieceArrays, chord_rows
 
 STEPS_PER_BEAT = 4
 MIN_REGULAR_BARS = 0.9  # share of bars that must have the song's meter
@@ -120,7 +124,16 @@ def read_song(folder: str | Path, stats: Pop909Stats | None = None) -> Piece:
     Raises:
         MelodyganError: a file missing or unreadable, no melody, too few beats, or an irregular meter.
     """
-    from melodygan.formats.midi import track_notes_seconds
+    return read_song_arrays(folder, stats).to_piece()
+
+
+def read_song_arrays(folder: str | Path, stats: Pop909Stats | None = None) -> PieceArrays:
+    """The rows of :func:`read_song` (see the module docstring), read as columns.
+
+    Raises:
+        MelodyganError: a file missing or unreadable, no melody, too few beats, or an irregular meter.
+    """
+    from melodygan.formats.midi import track_seconds_columns
 
     folder = Path(folder)
     song = folder.name
@@ -135,27 +148,29 @@ def read_song(folder: str | Path, stats: Pop909Stats | None = None) -> Piece:
     regular = float(np.mean(spans == per_bar))
     if regular < MIN_REGULAR_BARS:
         raise MelodyganError(f"{song}: irregular bars ({regular:.0%} have {per_bar} beats)")
-    raw = track_notes_seconds(folder / f"{song}.mid", "MELODY")
-    if not raw:
+    start_s, end_s, pitch, vel = track_seconds_columns(folder / f"{song}.mid", "MELODY")
+    if not len(start_s):
         raise MelodyganError(f"{song}: the MELODY track has no notes")
-    onsets = np.rint(_to_beats(np.array([n[0] for n in raw]), times) * STEPS_PER_BEAT).astype(int)
-    ends = np.rint(_to_beats(np.array([n[1] for n in raw]), times) * STEPS_PER_BEAT).astype(int)
+    onsets = np.rint(_to_beats(start_s, times) * STEPS_PER_BEAT).astype(np.int64)
+    ends = np.rint(_to_beats(end_s, times) * STEPS_PER_BEAT).astype(np.int64)
     # (a note starting before the first annotated beat has no place on the grid: left out)
-    notes = sorted(Note(int(s), int(max(e, s + 1) - s), p, max(1, min(127, v)))
-                   for s, e, (_, _, p, v) in zip(onsets, ends, raw) if s >= 0)
-    if not notes:
+    keep = onsets >= 0
+    if not keep.any():
         raise MelodyganError(f"{song}: no melody notes after the first annotated beat")
-    if not is_monophonic(notes):
-        notes = skyline(notes)
-    notes = legato(notes)
+    s = onsets[keep]
+    notes = NoteColumns(s, np.maximum(ends[keep], s + 1) - s, pitch[keep], np.clip(vel[keep], 1, 127)).sorted()
+    if not is_monophonic_columns(notes):
+        line, dur = skyline_columns(notes)
+        notes = NoteColumns(notes.start_steps[line], dur, notes.pitch[line], notes.velocity[line])
+    notes = legato_columns(notes)
     # Start at the last downbeat at or before the first note; a note before every downbeat is a pickup.
-    first_beat = notes[0].start_steps / STEPS_PER_BEAT
+    first = int(notes.start_steps[0])
+    first_beat = first / STEPS_PER_BEAT
     before = downbeats[downbeats <= first_beat]
     bar0 = int(before.max()) if len(before) else int(downbeats[0])
     origin = bar0 * STEPS_PER_BEAT
-    pickup = max(0, origin - notes[0].start_steps)
+    pickup = max(0, origin - first)
     shift = pickup - origin  # the piece's step 0 is the first note's bar (or the pickup's start)
-    notes = [n.shifted(shift) for n in notes]
     changes: list[tuple[int, Chord]] = []
     for row in _rows(folder / "chord_midi.txt"):
         chord, exact = parse_harte(row[2])
@@ -165,7 +180,7 @@ def read_song(folder: str | Path, stats: Pop909Stats | None = None) -> Piece:
         if chord.is_no_chord:
             continue
         changes.append((max(step, 0), chord))
-    end = max(n.end_steps for n in notes)
+    end = int(notes.end_steps.max()) + shift
     bar_steps = per_bar * STEPS_PER_BEAT
     end = pickup + -(-(end - pickup) // bar_steps) * bar_steps  # to the bar line after the last note
     changes = [(s, c) for s, c in changes if s < end]
@@ -173,6 +188,16 @@ def read_song(folder: str | Path, stats: Pop909Stats | None = None) -> Piece:
     by_step = {s: c for s, c in changes}
     chords = chords_from_changes(sorted(by_step.items()), end)
     tempo = 60.0 / float(np.median(np.diff(times)))
-    return Piece(melody=notes, chords=chords, key=_key(_rows(folder / "key_audio.txt"), stats),
-                 time_signature=(per_bar, 4), tempo_bpm=round(tempo, 2), pickup_steps=pickup,
-                 length_steps=end, title=f"POP909 {song}")
+    rows = np.stack([np.zeros(len(notes), dtype=np.int64), notes.start_steps + shift, notes.duration_steps,
+                     notes.pitch, notes.velocity], axis=1)
+    return PieceArrays(rows, ["Melody"], chord_rows(chords), _key(_rows(folder / "key_audio.txt"), stats),
+                       (per_bar, 4), round(tempo, 2), pickup_steps=pickup, length_steps=end, title=f"POP909 {song}")
+
+
+def legato_columns(notes: NoteColumns, gap_steps: int = LEGATO_GAP_STEPS) -> NoteColumns:
+    """:func:`legato` of monophonic notes as columns."""
+    st, du = notes.start_steps, notes.duration_steps.copy()
+    gap = st[1:] - (st[:-1] + du[:-1])
+    fill = (gap > 0) & (gap < gap_steps)
+    du[:-1][fill] = st[1:][fill] - st[:-1][fill]
+    return NoteColumns(st, du, notes.pitch, notes.velocity)

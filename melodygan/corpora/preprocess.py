@@ -20,7 +20,9 @@ core by default), job order kept, writing the output shard by shard as it goes (
     meta.json          when all are written: config, sources, counts per split and per source,
                        every skipped input with its reason, the split rule, this layout
     cache/             one JSON per job, keyed by a hash of the file's bytes, the config and the
-                       format version; a re-run reads unchanged files from here
+                       cache version; a re-run reads unchanged files from here. Each piece is kept
+                       as its rows (:func:`rows_to_dict`: the note and chord rows of
+                       :class:`~melodygan.piece_arrays.PieceArrays` as base64 little-endian int32)
 
 Memory holds one shard's pieces (and the ids seen so far), whatever the size of the corpus; a run
 that is killed keeps its finished shards, and the same command resumes it.
@@ -28,6 +30,10 @@ that is killed keeps its finished shards, and the same command resumes it.
 Splits are deterministic: JSB keeps its own train/valid/test; every other piece goes by the
 SHA-1 of its id (``"nottingham/jigs.abc/12"``): the first 8 hex digits as an integer, mod 100,
 below 80 → train, below 90 → valid, else test.
+
+A piece goes from its reader to the shard as rows: MIDI files and POP909 songs are read as
+:class:`~melodygan.piece_arrays.PieceArrays` (no Note object per note), the other sources' Pieces
+are turned into rows once, and the shard's arrays are those rows joined (:func:`encode_rows`).
 
 Inputs that fail (corrupt, empty, drum-only, not decodable, absurdly long: more than
 ``max_steps`` steps or ``max_notes`` notes) are skipped and listed with their reason; the run
@@ -40,6 +46,7 @@ Piano-roll tensors for the models are built from loaded pieces (not stored dense
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -53,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from melodygan.chords import Chord, chord_from_index
+from melodygan.chords import Chord
 from melodygan.corpora import shards
 from melodygan.corpora.sources import Job, JobResult, list_jobs, run_job
 from melodygan.errors import MelodyganError
@@ -62,8 +69,10 @@ from melodygan.keys import Key
 from melodygan.notes import Note
 from melodygan.pianoroll import chords_to_labels, notes_to_roll
 from melodygan.piece import Piece
+from melodygan.piece_arrays import PieceArrays, chord_of_row
 
 FORMAT_VERSION = 2  # 2: sharded folder (1: one file per split, still read)
+CACHE_VERSION = 2  # 2: pieces as rows (1: notes as lists)
 SPLITS = shards.SPLITS
 DEFAULT_SHARD_SIZE = 1000
 
@@ -105,9 +114,35 @@ def piece_to_dict(piece: Piece) -> dict[str, Any]:
 
 
 def _chord(start: int, duration: int, index: int, bass: int) -> Chord:
-    c = chord_from_index(int(index), int(start), int(duration))
-    return c if bass < 0 or c.root is None or bass == c.root else Chord(c.root, c.quality, c.start_steps,
-                                                                        c.duration_steps, int(bass))
+    return chord_of_row(start, duration, index, bass)
+
+
+def _b64(rows: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(rows, dtype="<i4").tobytes()).decode("ascii")
+
+
+def _from_b64(text: str, columns: int) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<i4").astype(np.int64).reshape(-1, columns)
+
+
+def rows_to_dict(rows: PieceArrays) -> dict[str, Any]:
+    """A JSON-able dict of a piece's rows (inverse: :func:`rows_from_dict`): the note and chord rows
+    as base64 of little-endian int32, ``length_steps`` the piece's length (as the shards keep it)."""
+    return {
+        "notes": _b64(rows.notes), "chords": _b64(rows.chords), "tracks": list(rows.tracks),
+        "key": [int(rows.key.tonic), rows.key.mode], "time_signature": [int(x) for x in rows.time_signature],
+        "tempo_bpm": float(rows.tempo_bpm), "steps_per_quarter": int(rows.steps_per_quarter),
+        "pickup_steps": int(rows.pickup_steps), "length_steps": int(rows.end_steps), "title": str(rows.title),
+        "programs": {str(k): int(v) for k, v in rows.programs.items()},
+    }
+
+
+def rows_from_dict(d: dict[str, Any]) -> PieceArrays:
+    """Inverse of :func:`rows_to_dict`."""
+    return PieceArrays(_from_b64(d["notes"], 5), list(d["tracks"]), _from_b64(d["chords"], 4),
+                       Key(d["key"][0], d["key"][1]), (d["time_signature"][0], d["time_signature"][1]),
+                       d["tempo_bpm"], d["steps_per_quarter"], d["pickup_steps"], d["length_steps"], d["title"],
+                       dict(d["programs"]))
 
 
 def piece_from_dict(d: dict[str, Any]) -> Piece:
@@ -130,13 +165,16 @@ def split_of(piece_id: str) -> str:
     return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
 
 
-def check_piece(piece: Piece, config: PreprocessConfig) -> str | None:
-    """Why a piece should be skipped, or None when it is fine."""
-    if len(piece.melody) < config.min_notes:
-        return "empty (no melody notes)" if not piece.melody else f"only {len(piece.melody)} melody notes"
+def check_piece(piece: Piece | PieceArrays, config: PreprocessConfig) -> str | None:
+    """Why a piece (or its rows) should be skipped, or None when it is fine."""
+    if isinstance(piece, PieceArrays):
+        melody, count = piece.melody_count, len(piece.notes)
+    else:
+        melody, count = len(piece.melody), len(piece.all_notes())
+    if melody < config.min_notes:
+        return "empty (no melody notes)" if not melody else f"only {melody} melody notes"
     if piece.end_steps > config.max_steps:
         return f"absurdly long ({piece.end_steps} steps > {config.max_steps})"
-    count = len(piece.all_notes())
     if count > config.max_notes:
         return f"absurdly long ({count} notes > {config.max_notes})"
     return None
@@ -144,7 +182,7 @@ def check_piece(piece: Piece, config: PreprocessConfig) -> str | None:
 
 def _job_key(job: Job, config: PreprocessConfig) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([FORMAT_VERSION, job.source, job.name, asdict(config)]).encode())
+    h.update(json.dumps([FORMAT_VERSION, CACHE_VERSION, job.source, job.name, asdict(config)]).encode())
     path = Path(job.path)
     # a job is a file, or a folder of files (a POP909 song): hash every file's name and bytes
     files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
@@ -181,11 +219,12 @@ def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any]
     result: JobResult = run_job(job, config.label_per)
     items, skipped = [], list(result.skipped)
     for pid, split, piece in result.items:
-        reason = check_piece(piece, config)
+        rows = piece if isinstance(piece, PieceArrays) else PieceArrays.from_piece(piece)
+        reason = check_piece(rows, config)
         if reason:
             skipped.append((pid, reason))
         else:
-            items.append({"id": pid, "split": split, "source": job.source, "piece": piece_to_dict(piece)})
+            items.append({"id": pid, "split": split, "source": job.source, "rows": rows_to_dict(rows)})
     out = {"job": asdict(job), "items": items, "skipped": [list(s) for s in skipped]}
     _write_cache(cache_file, json.dumps(out, separators=(",", ":")))
     return out, False
@@ -194,24 +233,22 @@ def _cached_job(args: tuple[Job, PreprocessConfig, str]) -> tuple[dict[str, Any]
 # --- arrays -------------------------------------------------------------------------------------
 def encode_pieces(pieces: list[Piece]) -> dict[str, np.ndarray]:
     """Pieces → the split arrays (layout in the module docstring)."""
-    notes: list[tuple[int, ...]] = []
-    chords: list[tuple[int, ...]] = []
-    rows: list[tuple[int, ...]] = []
-    tempo: list[float] = []
-    for i, p in enumerate(pieces):
-        tracks = [p.melody, *p.voices.values()]
-        for t, track in enumerate(tracks):
-            notes.extend((i, t, n.start_steps, n.duration_steps, n.pitch, n.velocity) for n in track)
-        chords.extend((i, c.start_steps, c.duration_steps, c.index, -1 if c.bass is None else c.bass)
-                      for c in p.chords)
-        rows.append((p.key.tonic, int(p.key.mode == "minor"), *p.time_signature, p.pickup_steps, p.end_steps,
-                     p.steps_per_quarter, len(tracks)))
-        tempo.append(p.tempo_bpm)
+    return encode_rows([PieceArrays.from_piece(p) for p in pieces])
+
+
+def encode_rows(pieces: list[PieceArrays]) -> dict[str, np.ndarray]:
+    """The rows of pieces → the split arrays (layout in the module docstring), joined as they are."""
+    counts = [len(p.notes) for p in pieces]
+    notes = np.concatenate([p.notes for p in pieces]) if pieces else np.zeros((0, 5), dtype=np.int64)
+    chord_counts = [len(p.chords) for p in pieces]
+    chords = np.concatenate([p.chords for p in pieces]) if pieces else np.zeros((0, 4), dtype=np.int64)
+    rows = [(p.key.tonic, int(p.key.mode == "minor"), *p.time_signature, p.pickup_steps, p.end_steps,
+             p.steps_per_quarter, len(p.tracks)) for p in pieces]
     return {
-        "notes": np.asarray(notes, dtype=np.int32).reshape(-1, 6),  # (M, 6)
-        "chords": np.asarray(chords, dtype=np.int32).reshape(-1, 5),  # (K, 5)
+        "notes": np.column_stack([np.repeat(np.arange(len(pieces)), counts), notes]).astype(np.int32),  # (M, 6)
+        "chords": np.column_stack([np.repeat(np.arange(len(pieces)), chord_counts), chords]).astype(np.int32),
         "pieces": np.asarray(rows, dtype=np.int32).reshape(-1, 8),  # (N, 8)
-        "tempo": np.asarray(tempo, dtype=np.float32),  # (N,)
+        "tempo": np.asarray([p.tempo_bpm for p in pieces], dtype=np.float32),  # (N,)
     }
 
 
@@ -416,7 +453,7 @@ class _Shard:
 
     def __init__(self, key: str) -> None:
         self.key = key
-        self.by_split: dict[str, list[tuple[dict[str, Any], Piece]]] = {s: [] for s in SPLITS}
+        self.by_split: dict[str, list[tuple[dict[str, Any], PieceArrays]]] = {s: [] for s in SPLITS}
         self.skipped: list[dict[str, str]] = []
         self.per_source: dict[str, Counter[str]] = {}
         self.reused = 0
@@ -432,17 +469,17 @@ class _Shard:
             if item["id"] in seen:  # the same source given twice
                 continue
             seen.add(item["id"])
-            piece = piece_from_dict(item["piece"])
+            rows = rows_from_dict(item["rows"])
             split = item["split"] or split_of(item["id"])
-            info = {"id": item["id"], "title": piece.title, "source": src,
-                    "tracks": [piece.melody_name, *piece.voices], "programs": piece.programs}
-            self.by_split[split].append((info, piece))
+            info = {"id": item["id"], "title": rows.title, "source": src, "tracks": list(rows.tracks),
+                    "programs": rows.programs}
+            self.by_split[split].append((info, rows))
             counts["pieces"] += 1
-            counts["with_chords"] += bool(piece.chords)
+            counts["with_chords"] += bool(len(rows.chords))
             counts[split] += 1
 
     def arrays(self) -> dict[str, dict[str, np.ndarray]]:
-        return {s: encode_pieces([p for _, p in self.by_split[s]]) for s in SPLITS}
+        return {s: encode_rows([p for _, p in self.by_split[s]]) for s in SPLITS}
 
     def info(self) -> dict[str, Any]:
         return {"key": self.key, "pieces": {s: [i for i, _ in self.by_split[s]] for s in SPLITS},

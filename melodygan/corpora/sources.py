@@ -16,7 +16,8 @@ Sources (``melodygan preprocess SOURCE...``):
 One job per input file, so that a process pool can spread them and a cache can reuse each one
 (:mod:`melodygan.corpora.preprocess`). :func:`run_job` returns the pieces of one job with their ids
 (``"<source>/<file>[/<tune index>]"``) and every input it skipped with a reason; it never raises
-for a bad input.
+for a bad input. MIDI files and POP909 songs come as rows (:class:`~melodygan.piece_arrays.PieceArrays`,
+read without a Note object per note; ``.to_piece()`` gives the Piece), the other sources as Pieces.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from melodygan.errors import MelodyganError
 from melodygan.piece import Piece
+from melodygan.piece_arrays import PieceArrays
 
 KINDS = ("nottingham", "jsb", "music21", "midi", "musicxml", "pop909")
 MUSIC21_CORPORA = ("bach", "folk")
@@ -57,11 +59,12 @@ class JobResult:
     """What one job produced.
 
     Attributes:
-        items: ``(piece_id, split, piece)``; ``split`` is the source's own split (JSB) or None.
+        items: ``(piece_id, split, piece)``; ``split`` is the source's own split (JSB) or None;
+            ``piece`` a Piece, or its rows for MIDI and POP909 (see the module docstring).
         skipped: ``(input, reason)`` for every input left out.
     """
 
-    items: list[tuple[str, str | None, Piece]] = field(default_factory=list)
+    items: list[tuple[str, str | None, Piece | PieceArrays]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -161,9 +164,9 @@ def _jsb(job: Job, result: JobResult) -> None:
 
 
 def _pop909(job: Job, result: JobResult) -> None:
-    from melodygan.corpora.pop909 import read_song, split_of
+    from melodygan.corpora.pop909 import read_song_arrays, split_of
 
-    result.items.append((f"pop909/{job.name}", split_of(job.name), read_song(job.path)))
+    result.items.append((f"pop909/{job.name}", split_of(job.name), read_song_arrays(job.path)))
 
 
 def _abc(job: Job, result: JobResult) -> None:
@@ -191,13 +194,13 @@ def _bach(job: Job, result: JobResult, label_per: str) -> None:
 
 
 def _midi(job: Job, result: JobResult, label_per: str) -> None:
-    from melodygan.corpora.labelling import label_chords
-    from melodygan.formats.midi import midi_to_piece
+    from melodygan.corpora.labelling import label_chord_rows
+    from melodygan.formats.midi_arrays import midi_to_arrays
 
-    piece = midi_to_piece(job.path)
-    if not piece.chords:
-        piece = label_chords(piece, per=label_per)
-    result.items.append((f"midi/{job.name}", None, piece))
+    rows = midi_to_arrays(job.path)
+    if not len(rows.chords):
+        rows = rows.with_chords(label_chord_rows(rows, per=label_per))
+    result.items.append((f"midi/{job.name}", None, rows))
 
 
 def _musicxml(job: Job, result: JobResult, label_per: str) -> None:

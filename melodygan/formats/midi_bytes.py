@@ -1,11 +1,16 @@
 """Standard MIDI Files at the byte level, for the fast reader (:mod:`melodygan.formats.midi_reader`).
 
 * :func:`split_chunks` — the header and the ``MTrk`` chunks of a file;
+* :func:`note_on_channels` — the channels a chunk may play notes on (those whose note-on status
+  byte occurs in it anywhere: a superset, as a delta time's byte can look like one);
 * :func:`wrap_chunk` — one chunk as a single-track file for symusic, with what symusic does not
-  report made visible: a marker at the chunk's end tick (its end-of-track), then
-  :data:`CLOSING_ROUNDS` rounds of note-offs for every channel and pitch one tick apart (they
-  close the note-ons the file never closes), then one short note per channel whose pitch is the
-  channel number (it tells each symusic track its channel);
+  report made visible: a marker at the chunk's end tick (its end-of-track), then one or more
+  rounds of note-offs for every pitch of those channels, one tick apart (they close the note-ons
+  the file never closes), then one short note per such channel whose pitch is the channel number
+  (it tells each symusic track its channel);
+* :func:`plain_chunk` and :func:`joined_wrap` — the chunks of a file whose text and meta events
+  all come first (walked in Python that far), wrapped together as one file with the same
+  marker, closing round and tags, for one symusic parse of them all;
 * :func:`walk` — a chunk's events in Python, split as mido splits them: track names, markers, and
   pretty_midi's own note pairing and instruments (``(channel, program)`` at the note-off, created
   at the first note-off that closes a note, named after the last track name before it). It is
@@ -40,21 +45,24 @@ def _vlq(n: int) -> bytes:
     return bytes(reversed(out))
 
 
-def _tail() -> bytes:
-    """What follows the end marker: the closing rounds, then a tag note per channel, then the end."""
-    closing = bytearray()
-    for ch in range(16):  # all 16 × 128 note-offs at one tick, running status within a channel
-        closing += bytes((0, 0x80 | ch, 0, 0)) + b"".join(bytes((0, pitch, 0)) for pitch in range(1, 128))
-    tags_on = b"".join(bytes((0, 0x90 | ch, ch, 1)) for ch in range(16))
-    tags_off = b"".join(bytes((0, 0x80 | ch, ch, 0)) for ch in range(16))
-    # each block's first event one tick after the previous block
-    blocks = [bytes(closing)] * CLOSING_ROUNDS + [tags_on, tags_off]
-    return b"".join(b"\x01" + block[1:] for block in blocks) + b"\x00\xff\x2f\x00"
-
-
-_TAIL = _tail()
+# per channel: note-offs of all 128 pitches at one tick (running status), the first with delta 0
+_CLOSE = tuple(bytes((0, 0x80 | ch, 0, 0)) + b"".join(bytes((0, pitch, 0)) for pitch in range(1, 128))
+               for ch in range(16))
 _MARKER = b"\xff\x06" + _vlq(len(END_TEXT)) + END_TEXT.encode()
-TAG_OFFSET = CLOSING_ROUNDS + 1  # tag notes start this many ticks after the chunk's end
+ALL_CHANNELS = tuple(range(16))
+_NOT_NOTE_ON = bytes(b for b in range(256) if not 0x90 <= b <= 0x9F)
+
+
+def note_on_channels(data: bytes) -> tuple[int, ...]:
+    """The channels whose note-on status byte occurs anywhere in ``data`` (a chunk): every channel
+    that plays a note in it (running status repeats a status byte that occurred before), and a few
+    more (a byte of a delta time or of a text can look like one)."""
+    return tuple(sorted({b & 0x0F for b in data.translate(None, _NOT_NOTE_ON)}))
+
+
+def tag_offset(rounds: int) -> int:
+    """Ticks from a chunk's end to its channel tags in :func:`wrap_chunk` with ``rounds`` rounds."""
+    return rounds + 1
 
 
 def split_chunks(data: bytes) -> tuple[int, int, list[bytes]] | None:
@@ -83,11 +91,63 @@ def split_chunks(data: bytes) -> tuple[int, int, list[bytes]] | None:
     return fmt, division, chunks
 
 
-def wrap_chunk(chunk: bytes, division: int) -> bytes:
-    """A chunk (ending in end-of-track) as a single-track file with the marker, closing rounds and
-    channel tags (see the module docstring) before its end."""
-    body = chunk[:-3] + _MARKER + _TAIL
+def wrap_chunk(chunk: bytes, division: int, channels: tuple[int, ...] = ALL_CHANNELS,
+               rounds: int = CLOSING_ROUNDS) -> bytes:
+    """A chunk (ending in end-of-track) as a single-track file with the marker, ``rounds`` closing
+    rounds and the tags of ``channels`` (see the module docstring) before its end; the tags start
+    :func:`tag_offset` ticks after the chunk's end."""
+    closing = b"".join(_CLOSE[ch] for ch in channels)
+    tags_on = b"".join(bytes((0, 0x90 | ch, ch, 1)) for ch in channels)
+    tags_off = b"".join(bytes((0, 0x80 | ch, ch, 0)) for ch in channels)
+    # each block's first event one tick after the previous block
+    blocks = [closing] * rounds + [tags_on, tags_off] if channels else []
+    body = chunk[:-3] + _MARKER + b"".join(b"\x01" + block[1:] for block in blocks) + b"\x00\xff\x2f\x00"
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, division) + b"MTrk" + struct.pack(">I", len(body)) + body
+
+
+_META_KINDS = frozenset((0x03, 0x06, 0x51, 0x58, 0x59))  # track name, marker, tempo, meter, key
+PLAIN_HEAD_BYTES = 256  # how far into a chunk its names and meta events may lie for the joined parse
+
+
+def plain_chunk(chunk: bytes) -> Walk | None:
+    """For a chunk whose names, markers, tempo, meter and key events all lie in its first
+    :data:`PLAIN_HEAD_BYTES` bytes (what a sequencer or melodygan writes before the notes): the
+    walk as far as the last of them, which holds them all; None for any other chunk (or where a
+    byte of a delta time or of a note looks like such an event further on).
+
+    Raises:
+        Undecided: an event the walker would split otherwise than mido.
+    """
+    last = -1
+    pos = chunk.find(b"\xff")
+    while 0 <= pos < len(chunk) - 3:  # meta events start with 0xFF, other bytes seldom; the end-of-track last
+        if chunk[pos + 1] in _META_KINDS:
+            if pos > PLAIN_HEAD_BYTES:
+                return None
+            last = pos
+        pos = chunk.find(b"\xff", pos + 1)
+    return walk(chunk, until_pos=last) if last >= 0 else Walk()
+
+
+def joined_wrap(chunks: list[bytes], division: int) -> bytes:
+    """Plain chunks (:func:`plain_chunk`) as one type-1 file for symusic: each as :func:`wrap_chunk`
+    with one closing round, its end marker's text ending in ``:k`` and its channel tags of
+    velocity ``k + 1`` (``k`` = its place in ``chunks``, under 127), so that every symusic track
+    tells its chunk and channel."""
+    out = [b"MThd", struct.pack(">IHHH", 6, 1, len(chunks), division)]
+    for k, chunk in enumerate(chunks):
+        channels = note_on_channels(chunk)
+        text = f"{END_TEXT}:{k}".encode()
+        body = [chunk[:-3], b"\xff\x06", _vlq(len(text)), text]
+        if channels:
+            closing = b"".join(_CLOSE[ch] for ch in channels)
+            tags_on = b"".join(bytes((0, 0x90 | ch, ch, k + 1)) for ch in channels)
+            tags_off = b"".join(bytes((0, 0x80 | ch, ch, 0)) for ch in channels)
+            body += [b"\x01", closing[1:], b"\x01", tags_on[1:], b"\x01", tags_off[1:]]
+        body.append(b"\x00\xff\x2f\x00")
+        joined = b"".join(body)
+        out += [b"MTrk", struct.pack(">I", len(joined)), joined]
+    return b"".join(out)
 
 
 @dataclass
@@ -106,7 +166,7 @@ class Walk:
         notes: with ``notes=True``, each instrument's notes ``(start, end, pitch, velocity)`` in the
             order pretty_midi appends them.
         has_note_on: a note-on (of any velocity) was seen.
-        complete: the walk reached the chunk's end.
+        complete: the walk reached the chunk's end; end_tick: the tick of its end-of-track then.
     """
 
     names: list[bytes] = field(default_factory=list)
@@ -121,6 +181,7 @@ class Walk:
     notes: dict[tuple[int, int], list[tuple[int, int, int, int]]] = field(default_factory=dict)
     has_note_on: bool = False
     complete: bool = False
+    end_tick: int = 0
 
 
 def walk(chunk: bytes, until_pos: int = -1, until_tick: int = -1, notes: bool = False) -> Walk:
@@ -173,6 +234,7 @@ def walk(chunk: bytes, until_pos: int = -1, until_tick: int = -1, notes: bool = 
                         raise Undecided("a short key signature")
                     w.keys.append((tick, payload[0] - 256 if payload[0] > 127 else payload[0], payload[1]))
                 elif kind == 0x2F:
+                    w.end_tick = tick
                     break
                 continue  # mido: meta messages do not set running status
             if b >= 0x80:

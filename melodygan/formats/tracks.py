@@ -28,11 +28,14 @@ key                 1.5 × (share of the duration on the key's scale - 0.85), in
 ==================  ======================================================================
 
 Only this module's :func:`choose_melody_track` decides; the readers call it with the tracks'
-file numbers, GM programs and key.
+file numbers, GM programs and key. The terms are computed from a few counts per track
+(:class:`TrackFacts`): from Notes (:func:`track_facts`), or for many tracks of many files at once
+from note columns (:func:`track_facts_many`, the corpus path), with the same numbers.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -40,9 +43,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from melodygan.errors import MelodyganError
 from melodygan.keys import Key
-from melodygan.notes import Note, pitch_name
+from melodygan.notes import Note, NoteColumns, pitch_name
 
 # (stem, weight, what it says, exact): a token matches a stem when it starts with it (exact: equals it)
 _NAME_WORDS: tuple[tuple[str, float, str, bool], ...] = (
@@ -78,8 +83,19 @@ def name_tokens(name: str) -> list[str]:
     return [t.lower() for t in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", plain)]
 
 
+@functools.lru_cache(maxsize=4096)
+def _name_score(name: str) -> tuple[float, tuple[str, ...]]:
+    score, says = _name_score_uncached(name)
+    return score, tuple(says)
+
+
 def name_score(name: str) -> tuple[float, list[str]]:
     """The name's term (see the module docstring) and what the name says (``['voice', 'lead']``)."""
+    score, says = _name_score(name)
+    return score, list(says)
+
+
+def _name_score_uncached(name: str) -> tuple[float, list[str]]:
     plus = minus = 0.0
     says: list[str] = []
     for token in name_tokens(name):
@@ -141,6 +157,126 @@ def _sequenced(notes: list[Note], bar_steps: int) -> bool:
     return best >= _SEQUENCED_FIGURE_SHARE
 
 
+@dataclass(frozen=True)
+class TrackFacts:
+    """What the terms of a track's score are made of (see the module docstring).
+
+    Attributes:
+        count: notes.
+        clashes: notes that overlap another note of the track.
+        pitch_sum, low, high: sum, lowest and highest of the pitches.
+        bars_played: bars in which a note starts.
+        end_steps: the end of the last note.
+        sequenced: an even stream repeating a short pitch figure.
+        duration_sum: the notes' steps.
+        in_key_steps: the steps of the notes on the key's scale (None without a key).
+    """
+
+    count: int
+    clashes: int
+    pitch_sum: int
+    low: int
+    high: int
+    bars_played: int
+    end_steps: int
+    sequenced: bool
+    duration_sum: int
+    in_key_steps: int | None
+
+
+def track_facts(notes: list[Note], bar_steps: int, key: Key | None) -> TrackFacts:
+    """The facts of one track's notes (any order)."""
+    ordered = sorted(notes)
+    clash = [False] * len(ordered)
+    furthest, owner = -1, -1
+    for i, n in enumerate(ordered):
+        if n.start_steps < furthest:
+            clash[i] = True
+            clash[owner] = True
+        if n.end_steps > furthest:
+            furthest, owner = n.end_steps, i
+    in_key = None
+    if key is not None:
+        scale = frozenset(key.scale_extended)  # once per track, not once per note
+        in_key = sum(n.duration_steps for n in notes if n.pitch % 12 in scale)
+    return TrackFacts(len(notes), sum(clash), sum(n.pitch for n in notes), min(n.pitch for n in notes),
+                      max(n.pitch for n in notes), len({n.start_steps // bar_steps for n in notes}),
+                      max(n.end_steps for n in notes), _sequenced(notes, bar_steps),
+                      sum(n.duration_steps for n in notes), in_key)
+
+
+def track_facts_many(notes: NoteColumns, group: np.ndarray, bar_steps: np.ndarray,
+                     in_key: np.ndarray | None) -> list[TrackFacts]:
+    """:func:`track_facts` of many tracks at once, the same numbers.
+
+    Args:
+        notes: every track's notes, by track and in Note order within one (a reader's order).
+        group: ``(N,)`` the track of each note, 0 .. G-1, every track with a note.
+        bar_steps: ``(G,)`` the bar of each track's piece.
+        in_key: ``(G, 12)`` bool, the pitch classes of each track's key (None: no keys).
+    """
+    st, du, pi = notes.start_steps, notes.duration_steps, notes.pitch
+    en = st + du
+    n = len(st)
+    groups = len(bar_steps)
+    starts = np.searchsorted(group, np.arange(groups))  # (G,) each track's first row
+    count = np.diff(np.append(starts, n))
+    first = np.zeros(n, dtype=bool)
+    first[starts] = True
+    # clashes as monophonic_share finds them: a note starting before the furthest end so far, and
+    # the note that reached that end first; the tracks kept apart by an offset per track
+    offset = group * (int(en.max()) + 2)
+    reach = np.maximum.accumulate(en + offset)  # (N,) the furthest end so far, this note's included
+    before = np.concatenate([[-1], reach[:-1]])
+    before[first] = offset[first] - 1
+    clash = st + offset < before
+    record = en + offset > before  # the note reaching a new furthest end
+    owner = np.maximum.accumulate(np.where(record, np.arange(n), -1))
+    owner = np.concatenate([[-1], owner[:-1]])
+    marked = clash.copy()
+    marked[owner[clash]] = True
+    bar = st // bar_steps[group]
+    new_bar = first.copy()
+    new_bar[1:] |= bar[1:] != bar[:-1]
+    sums = [np.add.reduceat(x, starts).tolist() for x in (marked.astype(np.int64), pi, du, new_bar.astype(np.int64))]
+    low, high, end = (f.reduceat(x, starts).tolist() for f, x in ((np.minimum, pi), (np.maximum, pi),
+                                                                   (np.maximum, en)))
+    keyed = [None] * groups if in_key is None else np.add.reduceat(du * in_key[group, pi % 12], starts).tolist()
+    sequenced = _sequenced_many(st, pi, group, first, count, bar_steps)
+    return [TrackFacts(*row) for row in zip(count.tolist(), sums[0], sums[1], low, high, sums[3], end, sequenced,
+                                            sums[2], keyed)]
+
+
+def _sequenced_many(st: np.ndarray, pi: np.ndarray, group: np.ndarray, first: np.ndarray, count: np.ndarray,
+                    bar_steps: np.ndarray) -> list[bool]:
+    """:func:`_sequenced` of many tracks (notes in Note order by track): the onsets (the last note
+    of each, as the dict of :func:`_sequenced` keeps it), their gaps, and the figures repeating."""
+    groups = len(count)
+    last = np.ones(len(st), dtype=bool)  # the last note of each onset
+    last[:-1] = (st[1:] != st[:-1]) | ~first[1:]
+    o_st, o_pi, o_gr = st[last], pi[last], group[last]
+    onsets = np.bincount(o_gr, minlength=groups)  # (G,)
+    if not (onsets >= 24).any():
+        return [False] * groups
+    same = o_gr[1:] == o_gr[:-1]
+    gap = o_st[1:] - o_st[:-1]
+    inside = same & (gap <= bar_steps[o_gr[1:]])  # the gaps inside phrases
+    width = int(bar_steps.max()) + 1
+    cells = np.bincount(o_gr[1:][inside] * width + gap[inside], minlength=groups * width)
+    mode = cells.reshape(groups, width).max(axis=1)  # (G,) how often the commonest gap comes
+    iois = np.bincount(o_gr[1:][inside], minlength=groups)
+    even = (onsets >= 24) & (iois > 0) & ~(mode < _SEQUENCED_IOI_SHARE * iois)
+    if not even.any():
+        return [False] * groups
+    best = np.zeros(groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in range(2, 9):
+            repeats = (o_gr[k:] == o_gr[:-k]) & (o_pi[k:] == o_pi[:-k])
+            share = np.bincount(o_gr[k:][repeats], minlength=groups) / (onsets - k)
+            best = np.maximum(best, np.where(onsets > k, share, 0.0))
+    return (even & (best >= _SEQUENCED_FIGURE_SHARE)).tolist()
+
+
 @dataclass
 class TrackScore:
     """A track's melody score, its terms, and the words that explain it."""
@@ -158,18 +294,21 @@ class TrackScore:
         return f"track {self.number} {self.name!r}" if self.number is not None else repr(self.name)
 
 
-def score_tracks(tracks: Mapping[str, list[Note]], *, programs: Mapping[str, int] | None = None,
+def score_tracks(tracks: Mapping[str, list[Note] | TrackFacts], *, programs: Mapping[str, int] | None = None,
                  numbers: Mapping[str, int | None] | None = None, key: Key | None = None,
                  bar_steps: int = 16, steps_per_quarter: int = 4) -> list[TrackScore]:
-    """The melody score of every track (see the module docstring), in the order of ``tracks``."""
+    """The melody score of every track (see the module docstring), in the order of ``tracks``:
+    each given by its notes, or by its :class:`TrackFacts` (with this ``bar_steps`` and ``key``)."""
     programs, numbers = programs or {}, numbers or {}
-    song_end = max((n.end_steps for v in tracks.values() for n in v), default=1)
+    facts = {name: v if isinstance(v, TrackFacts) else track_facts(v, bar_steps, key) if v else None
+             for name, v in tracks.items()}
+    song_end = max((f.end_steps for f in facts.values() if f is not None), default=1)
     song_bars = max(-(-song_end // bar_steps), 1)
     out: list[TrackScore] = []
     means = {}
-    for name, notes in tracks.items():
+    for name, f in facts.items():
         s = TrackScore(name, numbers.get(name))
-        if not notes:
+        if f is None or not f.count:
             s.score = float("-inf")
             out.append(s)
             continue
@@ -182,16 +321,15 @@ def score_tracks(tracks: Mapping[str, list[Note]], *, programs: Mapping[str, int
         t["program"], what = program_score(programs.get(name))
         if what:
             (s.pros if t["program"] > 0 else s.cons).append(what)
-        mono = monophonic_share(notes)
+        mono = 1.0 - f.clashes / max(f.count, 1)
         t["monophony"] = max(-1.5, min(0.6, 2.0 * (mono - 0.7)))
         if mono >= 0.9:
             s.pros.append("monophonic")
         elif mono < 0.6:
             s.cons.append(f"chords ({round(100 * (1 - mono))}% of notes overlap)")
-        mean = sum(n.pitch for n in notes) / len(notes)
+        mean = f.pitch_sum / f.count
         means[name] = (mean, mono)
-        low, high = min(n.pitch for n in notes), max(n.pitch for n in notes)
-        span = f"{pitch_name(low)}-{pitch_name(high)}"
+        span = f"{pitch_name(f.low)}-{pitch_name(f.high)}"
         if mean < 48:
             t["register"] = -2.0
             s.cons.append(f"bass register ({span})")
@@ -203,22 +341,19 @@ def score_tracks(tracks: Mapping[str, list[Note]], *, programs: Mapping[str, int
             s.pros.append(f"register {span}")
         else:
             t["register"] = -0.3
-        bars_played = {n.start_steps // bar_steps for n in notes}
-        per_quarter = len(notes) / (len(bars_played) * bar_steps / steps_per_quarter)
+        per_quarter = f.count / (f.bars_played * bar_steps / steps_per_quarter)
         t["density"] = -1.0 if per_quarter > 3 else -0.4 if per_quarter > 2.2 else 0.3 if per_quarter >= 0.25 else -0.3
         if per_quarter > 2.2:
             s.cons.append(f"{per_quarter:.1f} notes a quarter")
-        if _sequenced(notes, bar_steps):
+        if f.sequenced:
             t["sequenced"] = -1.5
             s.cons.append("repeats a short figure in even notes")
-        coverage = len(bars_played) / song_bars
+        coverage = f.bars_played / song_bars
         t["coverage"] = -1.5 if coverage < 0.15 else -0.5 if coverage < 0.3 else 0.0
         if coverage < 0.3:
             s.cons.append(f"plays in {round(100 * coverage)}% of the bars")
-        if key is not None:
-            total = sum(n.duration_steps for n in notes) or 1
-            in_key = frozenset(key.scale_extended)  # once per track, not once per note
-            share = sum(n.duration_steps for n in notes if n.pitch % 12 in in_key) / total
+        if key is not None and f.in_key_steps is not None:
+            share = f.in_key_steps / (f.duration_sum or 1)
             t["key"] = max(-1.0, min(0.2, 1.5 * (share - 0.85)))
             if share < 0.75:
                 s.cons.append(f"{round(100 * share)}% of its notes in {key.name}")
@@ -241,14 +376,14 @@ def _listing(scores: list[TrackScore]) -> str:
     return ", ".join(s.label for s in scores) or "none"
 
 
-def choose_melody_track(tracks: Mapping[str, list[Note]], melody_track: str | int | None = None, *,
+def choose_melody_track(tracks: Mapping[str, list[Note] | TrackFacts], melody_track: str | int | None = None, *,
                         programs: Mapping[str, int] | None = None, numbers: Mapping[str, int | None] | None = None,
                         key: Key | None = None, bar_steps: int = 16, steps_per_quarter: int = 4,
                         file_tracks: int | None = None) -> tuple[str, str]:
     """Pick the melody among named pitched tracks.
 
     Args:
-        tracks: pitched tracks with notes, in file order.
+        tracks: pitched tracks with notes (or their :class:`TrackFacts`), in file order.
         melody_track: a track name (case-insensitive; a unique part of a name also does), a
             track number (``numbers``; without them, an index into ``tracks``), or None to choose
             by score.
@@ -302,5 +437,5 @@ def choose_melody_track(tracks: Mapping[str, list[Note]], melody_track: str | in
     return best.name, f"{best.label} ({why}{against})"
 
 
-__all__ = ["TrackScore", "choose_melody_track", "monophonic_share", "name_score", "name_tokens", "program_score",
-           "score_tracks"]
+__all__ = ["TrackFacts", "TrackScore", "choose_melody_track", "monophonic_share", "name_score", "name_tokens",
+           "program_score", "score_tracks", "track_facts", "track_facts_many"]

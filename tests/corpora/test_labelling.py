@@ -104,3 +104,37 @@ def test_batch_labelling_matches_label_chord() -> None:
         got = label_chord_batch(weights, qualities)
         want = [label_chord(w, qualities) for w in weights]
         assert [(c.index, conf) for c, conf in got] == [(c.index, conf) for c, conf in want]
+
+
+def test_labelled_rows_are_the_labelled_chords_of_the_piece() -> None:
+    import random
+
+    import numpy as np
+
+    from melodygan.corpora.labelling import label_chord_rows, label_windows, window_weights
+    from melodygan.piece_arrays import PieceArrays, chord_rows
+
+    for seed in range(150):
+        r = random.Random(seed)
+        melody = sorted({Note(r.randint(0, 90), r.choice([1, 2, 3, 4, 8, 24]), r.randint(50, 80))
+                         for _ in range(r.randint(0, 40))})
+        bass = [Note(r.randint(0, 90), r.choice([4, 16, 40]), r.randint(30, 50)) for _ in range(r.randint(0, 8))]
+        piece = Piece(melody=melody, voices={"Bass": bass}, time_signature=r.choice([(4, 4), (6, 8), (3, 4)]),
+                      pickup_steps=r.choice([0, 2]))
+        rows = PieceArrays.from_piece(piece)
+        for per in ("beat", "bar"):
+            assert np.array_equal(label_chord_rows(rows, per), chord_rows(label_chords(piece, per).chords)), seed
+        # the weights, summed note by note and window by window
+        windows = label_windows(piece, "beat")
+        notes = piece.all_notes()
+        want = np.zeros((len(windows), 12), dtype=np.float32)
+        for k, (a, b) in enumerate(windows):
+            sounding = [(min(n.end_steps, b) - max(n.start_steps, a), n.pitch) for n in notes
+                        if n.start_steps < b and n.end_steps > a]
+            for overlap, pitch in sounding:
+                want[k, pitch % 12] += overlap
+            if sounding:
+                overlap, pitch = min(sounding, key=lambda x: x[1])
+                want[k, pitch % 12] += 0.5 * overlap
+        got = window_weights(rows.notes[:, 1], rows.notes[:, 1] + rows.notes[:, 2], rows.notes[:, 3], windows)
+        assert np.array_equal(got, want), seed

@@ -100,3 +100,26 @@ def test_detached_notes_are_held_to_the_next_onset_across_short_silences() -> No
     notes = [Note(0, 1, 60), Note(4, 1, 62), Note(6, 2, 64), Note(16, 2, 65), Note(18, 1, 67)]
     assert [(n.start_steps, n.duration_steps) for n in legato(notes)] == [
         (0, 4), (4, 2), (6, 2), (16, 2), (18, 1)]  # a silence of a beat or more (8 → 16) stays
+
+
+def test_a_polyphonic_melody_is_its_skyline_held_to_the_next_onset(tmp_path: Path) -> None:
+    from melodygan.corpora.pop909 import read_song_arrays
+    from melodygan.notes import skyline
+
+    folder = _song(tmp_path, "030")
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+    melody = pretty_midi.Instrument(0, name="MELODY")
+    played = [(0, 1, 62), (1, 1, 67), (1, 1, 64), (2, 0.75, 71), (3, 2, 74), (4, 1, 72), (5, 1, 76), (6, 1, 77),
+              (6, 0.5, 65), (10, 2, 67)]  # beats: a chord, a note hidden under a held one, a short gap
+    for start_beat, beats_long, pitch in played:
+        t = 0.2 + start_beat * BEAT_S
+        melody.notes.append(pretty_midi.Note(80, pitch, t, t + beats_long * BEAT_S - 0.01))
+    pm.instruments.append(melody)
+    pm.write(str(folder / "030.mid"))
+    piece = read_song(folder)
+    on_grid = sorted(Note(round(4 * s), round(4 * d), p, 80) for s, d, p in played)
+    assert piece.melody == legato(skyline(on_grid))
+    assert [(n.start_steps, n.duration_steps, n.pitch) for n in piece.melody] == [
+        (0, 4, 62), (4, 4, 67), (8, 4, 71), (12, 8, 74), (20, 4, 76), (24, 4, 77), (40, 8, 67)]
+    rows = read_song_arrays(folder)
+    assert rows.to_piece() == piece and rows.tracks == ["Melody"] and rows.melody_count == 7

@@ -293,3 +293,17 @@ def test_shards_written_one_by_one_anywhere_then_finished(midi_corpus: Path, tmp
     assert {k: meta[k] for k in ("counts", "per_source", "skipped")} == {k: whole[k] for k in
                                                                            ("counts", "per_source", "skipped")}
     assert _all_pieces(out) == _all_pieces(tmp_path / "whole")
+
+
+def test_rows_round_trip_through_the_cache_and_encode_as_the_pieces() -> None:
+    from melodygan.corpora.preprocess import encode_rows, rows_from_dict, rows_to_dict
+    from melodygan.piece_arrays import PieceArrays
+
+    pieces = [_piece(), _piece(2, "u")]
+    rows = [rows_from_dict(json.loads(json.dumps(rows_to_dict(PieceArrays.from_piece(p))))) for p in pieces]
+    assert all(_same(r.to_piece(), p) for r, p in zip(rows, pieces))
+    want, got = encode_pieces(pieces), encode_rows(rows)
+    assert all(got[k].dtype == want[k].dtype and np.array_equal(got[k], want[k]) for k in want)
+    empty = encode_rows([])
+    assert {k: v.shape for k, v in empty.items()} == {"notes": (0, 6), "chords": (0, 5), "pieces": (0, 8),
+                                                      "tempo": (0,)}

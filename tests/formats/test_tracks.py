@@ -134,3 +134,36 @@ def test_track_numbers_survive_a_track_pretty_midi_skips(tmp_path: Path) -> None
     assert midi_to_piece(path, melody_track=3).melody_name == "Bass"
     with pytest.raises(MelodyganError, match="track 1 has no pitched notes"):
         midi_to_piece(path, melody_track=1)
+
+
+def test_facts_of_many_tracks_at_once_score_as_the_notes_do() -> None:
+    import random
+
+    import numpy as np
+
+    from melodygan.formats.tracks import score_tracks, track_facts, track_facts_many
+    from melodygan.keys import Key
+    from melodygan.notes import Note, NoteColumns
+
+    for seed in range(300):
+        r = random.Random(seed)
+        bar, key = r.choice([12, 16]), r.choice([None, Key(9, "minor")])
+        tracks: dict[str, list[Note]] = {}
+        for name in ("Lead Voca", "Sq Lead", "Piano", "Bass")[:r.randint(1, 4)]:
+            if r.random() < 0.3:  # an even figure (the sequenced term)
+                notes = {Note(2 * i, 2, (60, 64, 67, 72)[i % 4]) for i in range(r.randint(10, 60))}
+            else:
+                t, notes = 0, set()
+                for _ in range(r.randint(1, 60)):
+                    t += r.choice([0, 1, 2, 4, 8])
+                    notes.add(Note(t, r.choice([1, 2, 4, 8, 16]), r.randint(36, 90), r.randint(1, 127)))
+            tracks[name] = sorted(notes)
+        cols = NoteColumns.from_notes([n for v in tracks.values() for n in v])
+        group = np.repeat(np.arange(len(tracks)), [len(v) for v in tracks.values()])
+        scale = None if key is None else np.array([[pc in key.scale_extended for pc in range(12)]] * len(tracks))
+        facts = track_facts_many(cols, group, np.full(len(tracks), bar), scale)
+        assert facts == [track_facts(v, bar, key) for v in tracks.values()], seed
+        by_notes = score_tracks(tracks, key=key, bar_steps=bar)
+        by_facts = score_tracks(dict(zip(tracks, facts)), key=key, bar_steps=bar)
+        assert [(s.score, s.terms, s.pros, s.cons) for s in by_notes] == [(s.score, s.terms, s.pros, s.cons)
+                                                                          for s in by_facts]
