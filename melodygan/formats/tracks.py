@@ -128,9 +128,8 @@ def program_score(program: int | None) -> tuple[float, str]:
     return 0.0, ""
 
 
-def monophonic_share(notes: list[Note]) -> float:
-    """Share of notes that overlap no other note of the track."""
-    ordered = sorted(notes)
+def _clashes(ordered: list[Note]) -> list[bool]:
+    """Per note of ``ordered`` (sorted by onset): does it overlap another note of the track?"""
     clash = [False] * len(ordered)
     furthest, owner = -1, -1
     for i, n in enumerate(ordered):
@@ -139,7 +138,12 @@ def monophonic_share(notes: list[Note]) -> float:
             clash[owner] = True
         if n.end_steps > furthest:
             furthest, owner = n.end_steps, i
-    return 1.0 - sum(clash) / max(len(ordered), 1)
+    return clash
+
+
+def monophonic_share(notes: list[Note]) -> float:
+    """Share of notes that overlap no other note of the track."""
+    return 1.0 - sum(_clashes(sorted(notes))) / max(len(notes), 1)
 
 
 def _sequenced(notes: list[Note], bar_steps: int) -> bool:
@@ -187,14 +191,7 @@ class TrackFacts:
 def track_facts(notes: list[Note], bar_steps: int, key: Key | None) -> TrackFacts:
     """The facts of one track's notes (any order)."""
     ordered = sorted(notes)
-    clash = [False] * len(ordered)
-    furthest, owner = -1, -1
-    for i, n in enumerate(ordered):
-        if n.start_steps < furthest:
-            clash[i] = True
-            clash[owner] = True
-        if n.end_steps > furthest:
-            furthest, owner = n.end_steps, i
+    clash = _clashes(ordered)
     in_key = None
     if key is not None:
         scale = frozenset(key.scale_extended)  # once per track, not once per note
