@@ -16,9 +16,10 @@ accuracy on the validation songs (mean over genres) picks the best checkpoint.
 Then the transition tables are counted on the training labels and the path weights
 (:class:`melodygan.engines.chordpath.PathWeights`) are tuned per genre on the validation songs by
 coordinate ascent on root agreement, with a penalty when the chord changes per bar are more than
-10% off the human rate, so the chosen harmonic rhythm stays human-like; and whether chord qualities
-are drawn from the network's belief rather than taken from the path (whichever comes nearer the
-human chords' mix of qualities on those songs).
+5% off the human rate or the share of changes away from a downbeat more than 5 points off the
+human share, so the chosen harmonic rhythm stays human-like (held-out songs vary more than that
+around it); and whether chord qualities are drawn from the network's belief rather than taken
+from the path (whichever comes nearer the human chords' mix of qualities on those songs).
 
 Run folder: ``best/`` (the checkpoint: ``config.json`` with the path weights in ``extra`` +
 ``model.safetensors``), ``resume.pt`` (last epoch's model, optimizer and RNG; loaded with
@@ -212,17 +213,27 @@ TUNING_GRID: dict[str, tuple[float, ...]] = {
 }
 
 
-def _judge(paths: list[np.ndarray], items: list[Item], downbeats: list[np.ndarray]) -> tuple[float, float, float]:
-    """(root agreement, model changes per bar, human changes per bar) over songs."""
-    roots, cpb, human = [], [], []
+RHYTHM_TOLERANCE = 0.05  # changes per bar (relative) and mid-bar share (absolute) allowed off the human ones
+
+
+def _judge(paths: list[np.ndarray], items: list[Item], downbeats: list[np.ndarray]
+           ) -> tuple[float, float, float, float, float]:
+    """(root agreement, model and human changes per bar, model and human share of changes away
+    from a downbeat) over songs."""
+    roots, cpb, human, mid, human_mid = [], [], [], [], []
     for path, (_, _, y), down in zip(paths, items, downbeats):
         judged = y > 0
         roots.append(float(np.mean(label_root(path)[judged] == label_root(y)[judged])))
         bars = max(1, int(down.sum()))
-        cpb.append(int(np.sum(path[1:] != path[:-1])) / bars)
-        yy = y[judged]
-        human.append(int(np.sum(yy[1:] != yy[:-1])) / bars)
-    return float(np.mean(roots)), float(np.mean(cpb)), float(np.mean(human))
+        moves = np.flatnonzero(path[1:] != path[:-1]) + 1
+        cpb.append(len(moves) / bars)
+        mid.extend((~down[moves]).tolist())
+        yy, dd = y[judged], down[judged]
+        human_moves = np.flatnonzero(yy[1:] != yy[:-1]) + 1
+        human.append(len(human_moves) / bars)
+        human_mid.extend((~dd[human_moves]).tolist())
+    return (float(np.mean(roots)), float(np.mean(cpb)), float(np.mean(human)),
+            float(np.mean(mid)) if mid else 0.0, float(np.mean(human_mid)) if human_mid else 0.0)
 
 
 def tune_weights(model: ChordHarmonizer, items: list[Item], genre_index: int, rounds: int = 2) -> PathWeights:
@@ -234,8 +245,9 @@ def tune_weights(model: ChordHarmonizer, items: list[Item], genre_index: int, ro
 
     def objective(w: PathWeights) -> float:
         paths = [best_path(lp, ch, d, log_t, log_prior, w) for (lp, ch), d in zip(outs, downs)]
-        root, cpb, human = _judge(paths, items, downs)
-        return root - 0.5 * max(0.0, abs(cpb - human) / max(human, 1e-6) - 0.10)
+        root, cpb, human, mid, human_mid = _judge(paths, items, downs)
+        return (root - 0.5 * max(0.0, abs(cpb - human) / max(human, 1e-6) - RHYTHM_TOLERANCE)
+                - 0.5 * max(0.0, abs(mid - human_mid) - RHYTHM_TOLERANCE))
 
     weights = PathWeights()
     best = objective(weights)
