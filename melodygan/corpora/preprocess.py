@@ -51,6 +51,8 @@ import hashlib
 import json
 import os
 import sys
+import threading
+import time
 from collections import Counter, deque
 from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -284,6 +286,17 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _exit_with_parent(parent: int, every_s: float = 0.5) -> None:
+    """In a pool worker: leave as soon as the process that made the pool is gone (killed with
+    SIGKILL, it cannot stop its workers; orphans would sleep on the job queue for ever)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _results(jobs: list[Job], config: PreprocessConfig, cache_dir: Path,
              workers: int) -> Generator[tuple[dict[str, Any], bool], None, None]:
     """Every job's result, in job order; with ``workers`` > 1 from a process pool that keeps a few
@@ -293,7 +306,7 @@ def _results(jobs: list[Job], config: PreprocessConfig, cache_dir: Path,
         for a in args:
             yield _cached_job(a)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
         window: deque[Future[tuple[dict[str, Any], bool]]] = deque()
         for a in args:
             window.append(pool.submit(_cached_job, a))

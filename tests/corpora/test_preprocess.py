@@ -222,6 +222,56 @@ def test_a_killed_process_resumes(tmp_path: Path) -> None:
     assert sum(meta["counts"].values()) == 60
 
 
+def test_workers_leave_when_their_parent_is_killed(tmp_path: Path) -> None:
+    import contextlib
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from melodygan.formats.midi import write_midi
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(200):
+        write_midi(Piece(melody=[Note(2 * k, 2, 60 + (k * i) % 13) for k in range(64)], title=f"t{i}"),
+                   corpus / f"{i:03d}.mid")
+    proc = subprocess.Popen([sys.executable, "-m", "melodygan", "preprocess", f"midi:{corpus}", "--shard-size", "4",
+                             "--workers", "2", "--quiet", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == proc.pid or int(fields[2]) == proc.pid:  # parent, or process group
+                found.append(int(entry.name))
+        return [p for p in found if p != proc.pid]
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and len(children()) < 2:
+            time.sleep(0.05)
+        workers = children()
+        assert proc.poll() is None and len(workers) >= 2  # the pool is up, jobs in flight
+        os.kill(proc.pid, signal.SIGKILL)  # the parent alone: no cleanup code of it runs
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() and
+                                                   "Z" not in Path(f"/proc/{w}/stat").read_text().split(")")[1][:3]
+                                                   for w in workers):
+            time.sleep(0.1)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()
+                 and "Z" not in Path(f"/proc/{w}/stat").read_text().split(")")[1][:3]]
+        assert not alive, f"workers {alive} outlived their parent"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 def test_the_single_file_layout_of_older_runs_is_still_read(tmp_path: Path) -> None:
     pieces = [_piece(), _piece(2, "u")]
     arrays = encode_pieces(pieces)
