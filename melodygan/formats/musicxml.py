@@ -89,7 +89,8 @@ def _part(name: str, notes: list[Note], piece: Piece, with_chords: bool, first: 
     flat.id = re.sub(r"\W+", "_", name) or "part"
     # group by (start, duration) into chords, then slice where groups overlap so every element is
     # a plain note or chord (MusicXML needs one voice per staff here)
-    cuts = sorted({shift + n.start_steps for n in notes} | {shift + n.end_steps for n in notes})
+    cuts = sorted({shift + n.start_steps for n in notes} | {shift + n.end_steps for n in notes}
+                  | _beat_cuts(notes, piece, shift))
     for a, b in itertools.pairwise(cuts):
         sounding = [n for n in notes if shift + n.start_steps <= a and shift + n.end_steps >= b]
         if not sounding:
@@ -129,6 +130,24 @@ def _part(name: str, notes: list[Note], piece: Piece, with_chords: bool, first: 
     if piece.pickup_steps:
         _make_anacrusis(measured, shift / spq)
     return measured
+
+
+def _beat_cuts(notes: list[Note], piece: Piece, shift: int) -> set[int]:
+    """In a compound meter (6/8, 9/8, 12/8), the dotted-quarter beats a note runs across without
+    filling whole beats from one: a note of four eighths on the downbeat of a 6/8 bar is written
+    as a dotted quarter tied to an eighth, so the bar's second beat stays in sight (a dotted half
+    filling the bar stays one note). Positions as in :func:`_part` (after the pickup shift)."""
+    num, den = piece.time_signature
+    if den != 8 or num % 3 or num <= 3:
+        return set()
+    beat = 3 * piece.steps_per_quarter // 2
+    out: set[int] = set()
+    for n in notes:
+        a, b = shift + n.start_steps, shift + n.end_steps
+        if a % beat == 0 and b % beat == 0:
+            continue
+        out.update(range((a // beat + 1) * beat, b, beat))
+    return out
 
 
 def _tie_continuations(part: Any) -> None:

@@ -47,6 +47,25 @@ def test_lead_sheet_reads_back_with_the_same_music(tmp_path: Path) -> None:
     assert flat.getElementsByClass("MetronomeMark")[0].number == 96
 
 
+def test_compound_meter_keeps_the_second_beat_in_sight(tmp_path: Path) -> None:
+    # 6/8, 12 steps a bar: a note of four eighths on the downbeat is a dotted quarter tied to an
+    # eighth; a dotted half filling the bar and notes inside a beat stay as they are; 3/4 untouched
+    jig = Piece(melody=[Note(0, 8, 67), Note(8, 2, 69), Note(10, 2, 71), Note(12, 12, 72), Note(24, 2, 74),
+                        Note(26, 4, 72), Note(30, 6, 71)], time_signature=(6, 8))
+    part = music21.converter.parse(str(write_musicxml(jig, tmp_path / "jig.musicxml"))).parts[0]
+    bars = [[(float(n.quarterLength), n.tie.type if n.tie else None) for n in m.notes
+             if not isinstance(n, music21.harmony.ChordSymbol)] for m in part.getElementsByClass("Measure")]
+    assert bars[0] == [(1.5, "start"), (0.5, "stop"), (0.5, None), (0.5, None)]
+    assert bars[1] == [(3.0, None)]
+    assert bars[2] == [(0.5, None), (1.0, None), (1.5, None)]
+    back = [(round(float(n.offset) * 4), round(float(n.quarterLength) * 4), n.pitch.midi)
+            for n in part.flatten().stripTies().notes if not isinstance(n, music21.harmony.ChordSymbol)]
+    assert back == [(n.start_steps, n.duration_steps, n.pitch) for n in jig.melody]  # the same music
+    waltz = Piece(melody=[Note(0, 8, 67), Note(8, 4, 69)], time_signature=(3, 4))
+    part = music21.converter.parse(str(write_musicxml(waltz, tmp_path / "waltz.musicxml"))).parts[0]
+    assert [float(n.quarterLength) for n in part.flatten().notes] == [2.0, 1.0]
+
+
 @pytest.mark.parametrize("quality", list(QUALITIES))
 def test_every_chord_quality_survives_as_a_chord_symbol(tmp_path: Path, quality: str) -> None:
     chord = Chord(3, quality, 0, 16)  # Eb / D#: checks flat spelling too
