@@ -49,6 +49,7 @@ from melodygan.formats.synth import (  # noqa: F401 (the synth's public names, a
     events_seconds,
     render_blocks,
     render_midifile,
+    seconds_at,
 )
 from melodygan.piece import Piece
 
@@ -159,10 +160,6 @@ def midifile_of(source: Piece | mido.MidiFile | str | Path) -> mido.MidiFile:
         raise MelodyganError(f"{p} is not a readable MIDI file ({e})") from None
 
 
-def _music_end_seconds(mid: mido.MidiFile) -> float:
-    return end_seconds(mid)
-
-
 def loop_end_seconds(mid: mido.MidiFile) -> float:
     """Where a loop of ``mid`` ends, in seconds: the file's end (its last end-of-track) moved up
     to the next bar line of its time-signature map (bars counted from each time signature; 4/4
@@ -186,14 +183,7 @@ def loop_end_seconds(mid: mido.MidiFile) -> float:
         anchor, num, den = tick, n, d
     bar = mid.ticks_per_beat * 4 * num / den
     bars = max(0, -(-round((end - anchor) * 1e6 / bar) // 1_000_000))  # whole bars, rounding noise aside
-    stop = anchor + bars * bar
-    seconds, last, tempo = 0.0, 0, 500000  # MIDI's default tempo: 120 bpm
-    for tick, value in sorted(tempos):
-        if tick >= stop:
-            break
-        seconds += (tick - last) * tempo / (mid.ticks_per_beat * 1e6)
-        last, tempo = tick, value
-    return seconds + (stop - last) * tempo / (mid.ticks_per_beat * 1e6)
+    return seconds_at(anchor + bars * bar, tempos, mid.ticks_per_beat)
 
 
 class _Spool:
@@ -395,7 +385,7 @@ def render_wav(source: Piece | mido.MidiFile | str | Path, path: str | Path, *, 
     stem_paths = [stem_path(path, name) for name in names] if stems else []
     for p in [Path(path), *stem_paths]:
         check_writable(p, force)
-    end_s = _music_end_seconds(mid)
+    end_s = end_seconds(mid)
     loop_s = loop_end_seconds(mid) if loop else 0.0
     limits.check(path if not isinstance(source, (str, Path)) else source, "length to render",
                  round((max(end_s, loop_s) + tail_seconds) / 60, 1), "score_minutes", " minutes")

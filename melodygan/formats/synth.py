@@ -119,13 +119,19 @@ def end_seconds(mid: mido.MidiFile) -> float:
             if msg.type == "set_tempo":
                 tempos.append((tick, msg.tempo))
         end_tick = max(end_tick, tick)
-    seconds, last_tick, tempo = 0.0, 0, 500000  # MIDI's default tempo: 120 bpm
-    for tick, value in sorted(tempos):
-        if tick > end_tick:
+    return seconds_at(end_tick, tempos, mid.ticks_per_beat)
+
+
+def seconds_at(tick: float, tempos: list[tuple[int, int]], ticks_per_beat: int) -> float:
+    """Seconds from the start to ``tick`` under the tempo changes ``(tick, microseconds per
+    beat)`` (any order; 120 bpm before the first)."""
+    seconds, last, tempo = 0.0, 0, 500000  # MIDI's default tempo: 120 bpm
+    for at, value in sorted(tempos):
+        if at >= tick:
             break
-        seconds += (tick - last_tick) * tempo / (mid.ticks_per_beat * 1e6)
-        last_tick, tempo = tick, value
-    return seconds + (end_tick - last_tick) * tempo / (mid.ticks_per_beat * 1e6)
+        seconds += (at - last) * tempo / (ticks_per_beat * 1e6)
+        last, tempo = at, value
+    return seconds + (tick - last) * tempo / (ticks_per_beat * 1e6)
 
 
 _PLAYED = frozenset(("note_on", "note_off", "program_change", "control_change", "pitchwheel"))
