@@ -20,8 +20,40 @@ ALLOWED_DENOMINATORS = (1, 2, 4, 8, 16)
 SATB = ("Soprano", "Alto", "Tenor", "Bass")  # the voice names of four-part harmony, top down
 
 
+class Grid:
+    """The step grid of a piece, for the types that hold one (:class:`Piece`,
+    :class:`melodygan.piece_arrays.PieceArrays`): bar and beat lengths, and the total length
+    from ``length_steps`` or the content (each type says where its content ends)."""
+
+    time_signature: tuple[int, int]
+    steps_per_quarter: int
+    pickup_steps: int
+    length_steps: int | None
+
+    @property
+    def content_end_steps(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def bar_steps(self) -> int:
+        """Steps in one bar."""
+        return bar_steps_of(self.time_signature, self.steps_per_quarter)
+
+    @property
+    def beat_steps(self) -> int:
+        """Steps in one beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/den."""
+        return beat_steps_of(self.time_signature, self.steps_per_quarter)
+
+    @property
+    def end_steps(self) -> int:
+        """Total length: ``length_steps`` if set, else the content rounded up to a bar line."""
+        if self.length_steps is not None:
+            return self.length_steps
+        return end_steps_of(self.content_end_steps, self.pickup_steps, self.bar_steps)
+
+
 @dataclass(frozen=True)
-class Piece:
+class Piece(Grid):
     """A short piece of music on the step grid.
 
     Attributes:
@@ -58,27 +90,10 @@ class Piece:
 
     # --- grid -------------------------------------------------------------------------------
     @property
-    def bar_steps(self) -> int:
-        """Steps in one bar."""
-        return bar_steps_of(self.time_signature, self.steps_per_quarter)
-
-    @property
-    def beat_steps(self) -> int:
-        """Steps in one beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/den."""
-        return beat_steps_of(self.time_signature, self.steps_per_quarter)
-
-    @property
     def content_end_steps(self) -> int:
         """End of the last note or chord (0 for an empty piece)."""
         ends = [n.end_steps for n in self.all_notes()] + [c.end_steps for c in self.chords]
         return max(ends, default=0)
-
-    @property
-    def end_steps(self) -> int:
-        """Total length: ``length_steps`` if set, else the content rounded up to a bar line."""
-        if self.length_steps is not None:
-            return self.length_steps
-        return end_steps_of(self.content_end_steps, self.pickup_steps, self.bar_steps)
 
     @property
     def num_bars(self) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 from melodygan.chords import Chord, chord_from_index
 from melodygan.keys import Key
 from melodygan.notes import NoteColumns, notes_from_arrays
-from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Piece, bar_steps_of, beat_steps_of, check_grid, end_steps_of
+from melodygan.piece import DEFAULT_STEPS_PER_QUARTER, Grid, Piece, check_grid
 
 NOTE_COLUMNS = ("track", "start_steps", "duration_steps", "pitch", "velocity")
 CHORD_COLUMNS = ("start_steps", "duration_steps", "chord_index", "bass_pc")
@@ -50,7 +50,7 @@ def _empty(columns: int) -> np.ndarray:
 
 
 @dataclass(eq=False)
-class PieceArrays:
+class PieceArrays(Grid):
     """A Piece as rows (see the module docstring); the other fields are the Piece's.
 
     Attributes:
@@ -74,28 +74,13 @@ class PieceArrays:
     def __post_init__(self) -> None:
         check_grid(self.time_signature, self.tempo_bpm, self.steps_per_quarter, self.pickup_steps)
 
-    # --- grid, as Piece has it -----------------------------------------------------------------
-    @property
-    def bar_steps(self) -> int:
-        return bar_steps_of(self.time_signature, self.steps_per_quarter)
-
-    @property
-    def beat_steps(self) -> int:
-        return beat_steps_of(self.time_signature, self.steps_per_quarter)
-
+    # --- grid: bar_steps, beat_steps, end_steps as Piece has them (Grid) ---------------------
     @property
     def content_end_steps(self) -> int:
         """End of the last note or chord (0 for an empty piece)."""
         ends = [int((self.notes[:, 1] + self.notes[:, 2]).max()) if len(self.notes) else 0,
                 int((self.chords[:, 0] + self.chords[:, 1]).max()) if len(self.chords) else 0]
         return max(ends)
-
-    @property
-    def end_steps(self) -> int:
-        """Total length, as :attr:`melodygan.piece.Piece.end_steps`."""
-        if self.length_steps is not None:
-            return self.length_steps
-        return end_steps_of(self.content_end_steps, self.pickup_steps, self.bar_steps)
 
     # --- content --------------------------------------------------------------------------------
     @property
