@@ -183,19 +183,24 @@ def test_a_run_stopped_midway_resumes_to_the_same_result(midi_corpus: Path, tmp_
     assert _all_pieces(out) == _all_pieces(tmp_path / "whole")
 
 
+def _midi_corpus(folder: Path, files: int, notes: int) -> Path:
+    """A folder of ``files`` one-track MIDI files of ``notes`` eighth notes each."""
+    from melodygan.formats.midi import write_midi
+
+    folder.mkdir()
+    for i in range(files):
+        write_midi(Piece(melody=[Note(2 * k, 2, 60 + (k * i) % 13) for k in range(notes)], title=f"t{i}"),
+                   folder / f"{i:03d}.mid")
+    return folder
+
+
 def test_a_killed_process_resumes(tmp_path: Path) -> None:
     import signal
     import subprocess
     import sys
     import time
 
-    from melodygan.formats.midi import write_midi
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for i in range(60):
-        write_midi(Piece(melody=[Note(2 * k, 2, 60 + (k * i) % 13) for k in range(32)], title=f"t{i}"),
-                   corpus / f"{i:02d}.mid")
+    corpus = _midi_corpus(tmp_path / "corpus", 60, 32)
     cmd = [sys.executable, "-m", "melodygan", "preprocess", f"midi:{corpus}", "--shard-size", "4", "--workers", "2",
            "--quiet", "--out"]
     out = tmp_path / "killed"
@@ -229,13 +234,7 @@ def test_workers_leave_when_their_parent_is_killed(tmp_path: Path) -> None:
     import sys
     import time
 
-    from melodygan.formats.midi import write_midi
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for i in range(200):
-        write_midi(Piece(melody=[Note(2 * k, 2, 60 + (k * i) % 13) for k in range(64)], title=f"t{i}"),
-                   corpus / f"{i:03d}.mid")
+    corpus = _midi_corpus(tmp_path / "corpus", 200, 64)
     proc = subprocess.Popen([sys.executable, "-m", "melodygan", "preprocess", f"midi:{corpus}", "--shard-size", "4",
                              "--workers", "2", "--quiet", "--out", str(tmp_path / "out")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
